@@ -1,0 +1,51 @@
+# The two set-up commands from README: `make test` and `make demo`. Both build the
+# environment from nothing (venv, pinned Python packages, the pinned CDK CLI).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CDK := node_modules/.bin/cdk
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export CDK_DISABLE_VERSION_CHECK := 1
+export CDK_CLI_TELEMETRY_DISABLED := 1
+CDK_FLAGS := --no-notices --no-version-reporting
+
+.PHONY: env test lint typecheck synth deploy destroy demo bench chaos clean
+
+env: $(VENV)/.installed $(CDK)
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+$(CDK): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: env
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: env
+	$(VENV)/bin/mypy
+
+test: env lint typecheck
+	$(VENV)/bin/pytest
+
+synth: env
+	$(CDK) synth $(CDK_FLAGS) --quiet
+	@$(PY) -m neptune_stream.summary cdk.out
+
+deploy: env
+	$(CDK) deploy $(CDK_FLAGS) --require-approval broadening
+
+destroy: env
+	$(CDK) destroy $(CDK_FLAGS) --force
+
+demo: env
+	$(CDK) synth $(CDK_FLAGS) --quiet
+	$(PY) -m neptune_stream.summary cdk.out
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis

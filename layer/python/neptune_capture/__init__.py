@@ -1,0 +1,1 @@
+"""Code shared by the neptune-stream Lambdas: a pure capture core and thin AWS adapters."""

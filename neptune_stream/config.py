@@ -1,0 +1,65 @@
+"""Deployment settings read from CDK context (cdk.json, or `-c key=value` on the command line)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from constructs import Construct
+
+PREFIX = "neptune-stream:"
+MODES = ("demo", "production")
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    # "demo" lets `cdk destroy` remove every resource; "production" keeps data and blocks deletion.
+    mode: str = "demo"
+    instance_class: str = "db.r6g.large"
+    streams_expiry_days: int = 7
+    # A loop iteration writes at most ~10 history events; 500 keeps an execution far below 25,000.
+    iterations_per_execution: int = 500
+    page_limit: int = 10_000
+    max_idle_wait_seconds: int = 5
+    lag_alarm_seconds: int = 300
+    log_retention_days: int = 30
+
+    @property
+    def production(self) -> bool:
+        return self.mode == "production"
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"{PREFIX}mode must be one of {MODES}, got {self.mode!r}")
+        if not 1 <= self.streams_expiry_days <= 90:
+            raise ValueError(f"{PREFIX}streamsExpiryDays must be 1..90, got {self.streams_expiry_days}")
+        if not 1 <= self.page_limit <= 100_000:
+            raise ValueError(f"{PREFIX}pageLimit must be 1..100000, got {self.page_limit}")
+        if not 1 <= self.iterations_per_execution <= 2_000:
+            raise ValueError(
+                f"{PREFIX}iterationsPerExecution must be 1..2000 to stay under the "
+                f"25,000-event history limit, got {self.iterations_per_execution}"
+            )
+        if not self.instance_class.startswith("db."):
+            raise ValueError(f"{PREFIX}instanceClass must look like db.r6g.large, got {self.instance_class!r}")
+
+    @classmethod
+    def from_context(cls, scope: Construct) -> StackConfig:
+        def get(key: str, default: Any) -> Any:
+            value = scope.node.try_get_context(PREFIX + key)
+            if value is None:
+                return default
+            # -c on the command line always yields strings; cdk.json yields typed values.
+            return type(default)(value)
+
+        d = cls()
+        return cls(
+            mode=get("mode", d.mode),
+            instance_class=get("instanceClass", d.instance_class),
+            streams_expiry_days=get("streamsExpiryDays", d.streams_expiry_days),
+            iterations_per_execution=get("iterationsPerExecution", d.iterations_per_execution),
+            page_limit=get("pageLimit", d.page_limit),
+            max_idle_wait_seconds=get("maxIdleWaitSeconds", d.max_idle_wait_seconds),
+            lag_alarm_seconds=get("lagAlarmSeconds", d.lag_alarm_seconds),
+            log_retention_days=get("logRetentionDays", d.log_retention_days),
+        )

@@ -1,0 +1,144 @@
+"""Alarms (handler errors, stream lag, expired checkpoint, a stopped state machine) and a dashboard."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+NAMESPACE = "NeptuneStream"
+SERVICE = "neptune-stream"
+
+
+ONE_MINUTE = Duration.minutes(1)
+
+
+def capture_metric(name: str, statistic: str = "Sum", period: Duration = ONE_MINUTE) -> cw.Metric:
+    # Powertools adds the "service" dimension to every metric it emits.
+    return cw.Metric(
+        namespace=NAMESPACE, metric_name=name, dimensions_map={"service": SERVICE}, statistic=statistic, period=period
+    )
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stream_handler: lambda_.IFunction,
+        state_machine: sfn.StateMachine,
+        lag_alarm_seconds: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        # CloudWatch can only publish to an encrypted topic whose key lets it; AWS-managed keys don't.
+        key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, description="neptune-stream alarm topic")
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                resources=["*"],
+            )
+        )
+        self.topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True, display_name="neptune-stream alarms")
+        action = cw_actions.SnsAction(self.topic)
+
+        five_minutes = Duration.minutes(5)
+        self.alarms = {
+            "HandlerErrors": cw.Alarm(
+                self,
+                "HandlerErrors",
+                alarm_description="The stream handler raised errors",
+                metric=stream_handler.metric_errors(period=five_minutes, statistic="Sum"),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+            "StreamLag": cw.Alarm(
+                self,
+                "StreamLag",
+                alarm_description=f"Captured changes lag Neptune commits by more than {lag_alarm_seconds} s",
+                metric=capture_metric("StreamLagMs", "Maximum", five_minutes),
+                threshold=lag_alarm_seconds * 1000,
+                evaluation_periods=2,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+            "ExpiredCheckpoint": cw.Alarm(
+                self,
+                "ExpiredCheckpoint",
+                alarm_description="The checkpoint is older than the stream's retention: see README, 'Expired checkpoint'",
+                metric=capture_metric("ExpiredCheckpoint", "Sum", five_minutes),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+            "StateMachineStopped": cw.Alarm(
+                self,
+                "StateMachineStopped",
+                alarm_description="An execution failed, was aborted or timed out: capture has stopped",
+                metric=cw.MathExpression(
+                    expression="failed + aborted + timedOut",
+                    using_metrics={
+                        "failed": state_machine.metric_failed(period=five_minutes),
+                        "aborted": state_machine.metric_aborted(period=five_minutes),
+                        "timedOut": state_machine.metric_timed_out(period=five_minutes),
+                    },
+                    period=five_minutes,
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+            # An invocation lasts at most 15 minutes, so none for 30 means nothing is polling at all.
+            "NotPolling": cw.Alarm(
+                self,
+                "NotPolling",
+                alarm_description="No stream handler invocation for 30 minutes: the state machine is not running",
+                metric=stream_handler.metric_invocations(period=Duration.minutes(30), statistic="Sum"),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.BREACHING,
+            ),
+        }
+        for alarm in self.alarms.values():
+            alarm.add_alarm_action(action)
+
+        records = capture_metric("RecordsCaptured")
+        self.dashboard = cw.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Records captured per second",
+                left=[
+                    cw.MathExpression(
+                        expression="records / PERIOD(records)",
+                        using_metrics={"records": records},
+                        label="records/s",
+                        period=Duration.minutes(1),
+                    )
+                ],
+            ),
+            cw.GraphWidget(
+                title="Stream lag (ms)", left=[capture_metric("StreamLagMs", "Maximum"), capture_metric("StreamLagMs", "p50")]
+            ),
+            cw.GraphWidget(
+                title="Throttles, fenced writes, handler errors",
+                left=[capture_metric("Throttles"), capture_metric("FencedWrites"), stream_handler.metric_errors()],
+            ),
+            cw.GraphWidget(
+                title="Executions",
+                left=[state_machine.metric_started(), state_machine.metric_succeeded(), state_machine.metric_failed()],
+            ),
+        )
+        self.dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24))

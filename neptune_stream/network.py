@@ -1,0 +1,49 @@
+"""VPC with isolated subnets only: no NAT gateway, no internet route, DynamoDB through a gateway endpoint."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+
+class Network(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, log_retention: logs.RetentionDays, production: bool) -> None:
+        super().__init__(scope, construct_id)
+
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=2,
+            nat_gateways=0,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24)
+            ],
+        )
+        self.subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+
+        # The stream handler's only AWS dependency besides Neptune is DynamoDB; a gateway endpoint is free
+        # and keeps that traffic off the internet. Logs and metrics leave through the Lambda service itself.
+        self.vpc.add_gateway_endpoint("DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[self.subnets])
+
+        flow_log_group = logs.LogGroup(
+            self,
+            "FlowLogs",
+            retention=log_retention,
+            removal_policy=RemovalPolicy.RETAIN if production else RemovalPolicy.DESTROY,
+        )
+        self.vpc.add_flow_log("FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group))
+
+        # Created here, not beside the functions, so the graph can admit it without a dependency cycle.
+        self.lambda_security_group = ec2.SecurityGroup(
+            self,
+            "LambdaSecurityGroup",
+            vpc=self.vpc,
+            description="neptune-stream Lambdas: egress to Neptune and the DynamoDB endpoint only",
+            allow_all_outbound=False,
+        )
+        # The subnets have no route but the VPC itself and the DynamoDB endpoint's prefix list, so 443
+        # to any address reaches only DynamoDB; naming the prefix list would need a per-region lookup
+        # custom resource for no extra protection.
+        self.lambda_security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "DynamoDB gateway endpoint")

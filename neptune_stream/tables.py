@@ -1,0 +1,42 @@
+"""The three DynamoDB tables. Their key schema is also what the local run creates, read back from the
+synthesized template, so keep every attribute name here in step with layer/python/neptune_capture/schema.py."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as ddb
+from constructs import Construct
+
+from neptune_capture import schema
+
+
+class Tables(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, production: bool) -> None:
+        super().__init__(scope, construct_id)
+        removal = RemovalPolicy.RETAIN if production else RemovalPolicy.DESTROY
+
+        def table(name: str, pk: str, pk_type: ddb.AttributeType, sk: str | None, sk_type: ddb.AttributeType) -> ddb.Table:
+            return ddb.Table(
+                self,
+                name,
+                partition_key=ddb.Attribute(name=pk, type=pk_type),
+                sort_key=ddb.Attribute(name=sk, type=sk_type) if sk else None,
+                billing_mode=ddb.BillingMode.PAY_PER_REQUEST,
+                point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
+                encryption=ddb.TableEncryption.AWS_MANAGED,
+                deletion_protection=production,
+                removal_policy=removal,
+            )
+
+        n, s = ddb.AttributeType.NUMBER, ddb.AttributeType.STRING
+        # Keyed by the event id itself: two events can never share an item and a replay rewrites the same item.
+        self.records = table("StreamRecords", schema.RECORD_PK, n, schema.RECORD_SK, n)
+        self.records.add_global_secondary_index(
+            index_name=schema.ELEMENT_INDEX,
+            partition_key=ddb.Attribute(name=schema.ELEMENT_ID, type=s),
+            sort_key=ddb.Attribute(name=schema.POSITION, type=s),
+            projection_type=ddb.ProjectionType.ALL,
+        )
+        # One partition per stream, sorted by the batch's first event: a Query reads it as a timeline.
+        self.history = table("UpdateHistory", schema.STREAM_ID, s, schema.POSITION, s)
+        self.checkpoint = table("LatestCheckpoint", schema.STREAM_ID, s, None, s)

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.template.conftest import Synth
+
+FUNCTIONS = ("FunctionsStatus", "FunctionsReset", "FunctionsStreamHandler")
+
+
+def _function(synth: Synth, prefix: str) -> tuple[str, dict[str, Any]]:
+    (item,) = [
+        (k, v["Properties"])
+        for k, v in synth.resources("AWS::Lambda::Function").items()
+        if k.startswith(prefix) and not k.startswith(prefix + "Logs") and "ServiceRole" not in k
+    ]
+    return item
+
+
+def _statements(synth: Synth, function_prefix: str) -> list[dict[str, Any]]:
+    _, props = _function(synth, function_prefix)
+    role = props["Role"]["Fn::GetAtt"][0]
+    statements: list[dict[str, Any]] = []
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        if {"Ref": role} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _actions(statements: list[dict[str, Any]]) -> set[str]:
+    actions: set[str] = set()
+    for s in statements:
+        actions |= {s["Action"]} if isinstance(s["Action"], str) else set(s["Action"])
+    return actions
+
+
+def test_lambdas_run_latest_python_on_arm64_in_isolated_subnets(synth: Synth) -> None:
+    subnets = [{"Ref": k} for k in synth.resources("AWS::EC2::Subnet")]
+    for prefix in FUNCTIONS:
+        _, props = _function(synth, prefix)
+        assert props["Runtime"] == "python3.14"
+        assert props["Architectures"] == ["arm64"]
+        assert sorted(props["VpcConfig"]["SubnetIds"], key=str) == sorted(subnets, key=str)
+        assert props["LoggingConfig"]["LogGroup"]["Ref"].startswith(prefix + "Logs")
+        assert len(props["Layers"]) == 2
+
+
+def test_each_lambda_has_its_own_role(synth: Synth) -> None:
+    roles = {json.dumps(_function(synth, p)[1]["Role"]) for p in FUNCTIONS}
+    assert len(roles) == 3
+
+
+def test_neptune_permissions_are_one_action_each_on_this_cluster_only(synth: Synth) -> None:
+    cluster = next(iter(synth.resources("AWS::Neptune::DBCluster")))
+    expected = {
+        "FunctionsStatus": "neptune-db:GetEngineStatus",
+        "FunctionsReset": "neptune-db:ResetDatabase",
+        "FunctionsStreamHandler": "neptune-db:GetStreamRecords",
+    }
+    for prefix, action in expected.items():
+        neptune = [s for s in _statements(synth, prefix) if "neptune-db" in json.dumps(s["Action"])]
+        assert len(neptune) == 1 and neptune[0]["Action"] == action
+        resource = json.dumps(neptune[0]["Resource"])
+        assert f'["{cluster}", "ClusterResourceId"]' in resource
+
+
+def test_nothing_grants_neptune_db_wildcards(synth: Synth) -> None:
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        assert "neptune-db:*" not in json.dumps(policy)
+
+
+def test_stream_handler_gets_only_the_table_actions_it_uses(synth: Synth) -> None:
+    dynamo = [s for s in _statements(synth, "FunctionsStreamHandler") if "dynamodb" in json.dumps(s["Action"])]
+    by_table = {s["Resource"]["Fn::GetAtt"][0].split("Tables")[1][:12]: _actions([s]) for s in dynamo}
+    assert by_table == {
+        "StreamRecord": {"dynamodb:PutItem"},
+        "UpdateHistor": {"dynamodb:PutItem"},
+        "LatestCheckp": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+    }
+    assert not _actions(_statements(synth, "FunctionsStatus")) & {"dynamodb:PutItem", "dynamodb:GetItem"}
+
+
+def test_reset_talks_to_the_writer_endpoint(synth: Synth) -> None:
+    cluster = next(iter(synth.resources("AWS::Neptune::DBCluster")))
+    _, props = _function(synth, "FunctionsReset")
+    endpoint = json.dumps(props["Environment"]["Variables"]["NEPTUNE_ENDPOINT"])
+    assert f'["{cluster}", "Endpoint"]' in endpoint and "ReadEndpoint" not in endpoint
+
+
+def test_log_groups_have_retention(synth: Synth) -> None:
+    for group in synth.resources("AWS::Logs::LogGroup").values():
+        assert group["Properties"]["RetentionInDays"] == 30
+
+
+def test_powertools_layer_is_the_pinned_version_for_this_runtime(synth: Synth) -> None:
+    parameters = synth.json["Parameters"]
+    paths = [p["Default"] for p in parameters.values() if str(p.get("Default", "")).startswith("/aws/service/powertools")]
+    assert paths == ["/aws/service/powertools/python/arm64/python3.14/3.37.0"]

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Stack, Validations
+from aws_cdk import aws_ec2 as ec2
+from cdk_nag import AwsSolutionsChecks
+
+from tests.template.conftest import Synth, resolve_join
+
+
+@pytest.fixture(scope="module")
+def definition(synth: Synth) -> dict[str, Any]:
+    (sm,) = synth.resources("AWS::StepFunctions::StateMachine").values()
+    parsed: dict[str, Any] = json.loads(resolve_join(sm["Properties"]["DefinitionString"]))
+    return parsed
+
+
+def test_loop_is_poll_route_wait_poll(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    assert definition["StartAt"] == "Poll"
+    assert states["Poll"]["Next"] == "Route"
+    route = states["Route"]
+    assert route["Type"] == "Choice" and route["Default"] == "Poll"
+    targets = {json.dumps({k: v for k, v in c.items() if k != "Next"}): c["Next"] for c in route["Choices"]}
+    assert targets == {
+        '{"Variable": "$.continueAsNew", "BooleanEquals": true}': "ContinueAsNew",
+        '{"Variable": "$.status", "StringEquals": "FENCED"}': "AnotherPollerOwnsTheStream",
+        '{"Variable": "$.status", "StringEquals": "IDLE"}': "WaitWhileIdle",
+    }
+    assert states["WaitWhileIdle"] == {"Type": "Wait", "SecondsPath": "$.waitSeconds", "Next": "Poll"}
+
+
+def test_poll_passes_execution_context_and_retries_transient_errors(definition: dict[str, Any]) -> None:
+    poll = definition["States"]["Poll"]
+    assert poll["Parameters"]["executionId.$"] == "$$.Execution.Id"
+    assert poll["Parameters"]["state.$"] == "$"
+    assert poll["Parameters"]["iterationsPerExecution"] == 500
+    (retry,) = poll["Retry"]
+    assert {"Sandbox.Timedout", "Lambda.TooManyRequestsException", "TransientCaptureError"} <= set(retry["ErrorEquals"])
+    assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] == 2
+    (catch,) = poll["Catch"]
+    assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "RecordFailure"}
+
+
+def test_failure_is_recorded_on_the_checkpoint_then_fails(definition: dict[str, Any]) -> None:
+    record = definition["States"]["RecordFailure"]
+    assert record["Resource"].endswith(":states:::dynamodb:updateItem")
+    assert "lastFailure = :error" in record["Parameters"]["UpdateExpression"]
+    assert record["Next"] == "CaptureFailed"
+    assert definition["States"]["CaptureFailed"]["Type"] == "Fail"
+
+
+def test_continue_as_new_starts_this_state_machine_with_a_lease_handover(definition: dict[str, Any]) -> None:
+    task = definition["States"]["ContinueAsNew"]
+    assert task["Resource"].endswith(":states:::states:startExecution")
+    assert task["Parameters"]["StateMachineArn.$"] == "$$.StateMachine.Id"
+    assert task["Parameters"]["Input"]["parentExecutionId.$"] == "$$.Execution.Id"
+    assert task["Parameters"]["Input"]["iteration"] == 0
+    assert task["Next"] == "HandedOver"
+
+
+def test_iterations_per_execution_stay_far_below_the_history_limit(synth: Synth) -> None:
+    # Each loop records at most ~12 history events (task scheduled/started/succeeded, state entered and
+    # exited for Poll, Route and Wait); 500 loops stay under a quarter of the 25,000 limit.
+    from neptune_stream.config import StackConfig
+
+    assert StackConfig().iterations_per_execution * 12 < 25_000 // 2
+    with pytest.raises(ValueError, match="25,000"):
+        StackConfig(iterations_per_execution=5_000)
+
+
+def test_state_machine_may_start_itself_and_logs_and_traces(synth: Synth) -> None:
+    (name, sm) = next(iter(synth.resources("AWS::StepFunctions::StateMachine").items()))
+    assert sm["Properties"]["TracingConfiguration"] == {"Enabled": True}
+    assert sm["Properties"]["LoggingConfiguration"]["Level"] == "ALL"
+    statements = [
+        s for p in synth.resources("AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert {"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": name}} in statements
+
+
+def test_alarms_cover_errors_lag_expiry_and_a_stopped_state_machine(synth: Synth) -> None:
+    alarms = synth.resources("AWS::CloudWatch::Alarm")
+    kinds = sorted(k.removeprefix("Monitoring")[:-8] for k in alarms)
+    assert kinds == ["ExpiredCheckpoint", "HandlerErrors", "NotPolling", "StateMachineStopped", "StreamLag"]
+    names = json.dumps(alarms)
+    for metric in ("Errors", "StreamLagMs", "ExpiredCheckpoint", "ExecutionsFailed", "ExecutionsAborted", "Invocations"):
+        assert f'"{metric}"' in names, metric
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"], "every alarm notifies the alarm topic"
+    synth.template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+    dashboard = json.dumps(next(iter(synth.resources("AWS::CloudWatch::Dashboard").values())))
+    assert "records / PERIOD(records)" in dashboard and "StreamLagMs" in dashboard
+
+
+def test_outputs_name_endpoints_tables_and_state_machine(synth: Synth) -> None:
+    assert {
+        "NeptuneWriterEndpoint",
+        "NeptuneReaderEndpoint",
+        "StreamRecordsTable",
+        "UpdateHistoryTable",
+        "LatestCheckpointTable",
+        "StateMachineArn",
+    } <= set(synth.json["Outputs"])
+
+
+def test_cdk_nag_runs_on_every_synth_and_rejects_a_finding() -> None:
+    # The real stack synthesizes (the session fixture) only because it has no unacknowledged finding;
+    # the same plugin must reject a stack that has one.
+    app = App()
+    stack = Stack(app, "Bad")
+    sg = ec2.SecurityGroup(stack, "Open", vpc=ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1))
+    sg.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(22))
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    with pytest.raises(RuntimeError, match=r"AwsSolutions-EC23"):
+        app.synth()
+
+
+# cfn-lint warnings we accept, each with its reason.
+ACCEPTED_CFN_LINT = {
+    # CDK adds an explicit DependsOn on a role that a GetAtt already implies; harmless and not ours to change.
+    "W3005",
+}
+
+
+def test_cfn_lint_reports_no_errors_and_only_named_warnings(synth: Synth) -> None:
+    template = next(Path(synth.outdir).glob("NeptuneStream.template.json"))
+    result = subprocess.run(
+        [sys.executable, "-m", "cfnlint", "--format", "json", str(template)], capture_output=True, text=True, check=False
+    )
+    findings = json.loads(result.stdout or "[]")
+    unexpected = [f for f in findings if f["Rule"]["Id"] not in ACCEPTED_CFN_LINT]
+    assert unexpected == [], json.dumps(unexpected, indent=1)[:3000]
