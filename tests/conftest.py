@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 # jsii prints a banner per process on Node 20 otherwise.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -11,6 +10,68 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "NeptuneStream")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "neptune-stream")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+
+from app import build_app
+
+
+@dataclass
+class Synth:
+    template: Template
+    json: dict[str, Any]
+    outdir: Path
+
+    def resources(self, cfn_type: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.json["Resources"].items() if v["Type"] == cfn_type}
+
+
+def _synth(tmp: Path, context: dict[str, object] | None = None) -> Synth:
+    # jsii start-up and a full synth cost seconds: one per session and configuration.
+    app = build_app({**(context or {}), "aws:cdk:disable-version-reporting": True}, outdir=str(tmp))
+    assembly = app.synth()
+    artifact = assembly.get_stack_artifact("NeptuneStream")
+    data = json.loads(Path(assembly.directory, artifact.template_file).read_text())
+    return Synth(Template.from_json(data), data, Path(assembly.directory))
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return _synth(tmp_path_factory.mktemp("cdk-demo"))
+
+
+@pytest.fixture(scope="session")
+def production_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return _synth(
+        tmp_path_factory.mktemp("cdk-prod"),
+        {
+            "neptune-stream:mode": "production",
+            "neptune-stream:instanceClass": "db.r6g.xlarge",
+            "neptune-stream:streamsExpiryDays": 30,
+        },
+    )
+
+
+def resolve_join(value: Any) -> str:
+    """Flatten a Fn::Join into a string, tokens shown as <Ref:...>/<GetAtt:...>, so the state-machine
+    definition can be parsed as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        sep, parts = value["Fn::Join"]
+        return str(sep).join(resolve_join(p) for p in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return f"<Ref:{value['Ref']}>"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return f"<GetAtt:{'.'.join(value['Fn::GetAtt'])}>"
+    raise AssertionError(f"unexpected token {value!r}")
 
 
 @dataclass

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk.assertions import Match
 
 from tests.template.conftest import Synth
@@ -52,8 +54,9 @@ def test_instance_class_comes_from_context(synth: Synth, production_synth: Synth
     production_synth.template.has_resource_properties("AWS::Neptune::DBInstance", {"DBInstanceClass": "db.r6g.xlarge"})
 
 
-def _table(synth: Synth, prefix: str) -> dict[str, object]:
+def _table(synth: Synth, prefix: str) -> dict[str, Any]:
     (props,) = [v["Properties"] for k, v in synth.resources("AWS::DynamoDB::Table").items() if k.startswith(prefix)]
+    assert isinstance(props, dict)
     return props
 
 
@@ -73,7 +76,7 @@ def test_records_table_is_keyed_by_event_id_with_an_element_history_index(synth:
         {"AttributeName": "commitNum", "KeyType": "HASH"},
         {"AttributeName": "opNum", "KeyType": "RANGE"},
     ]
-    (gsi,) = props["GlobalSecondaryIndexes"]  # type: ignore[misc]
+    (gsi,) = props["GlobalSecondaryIndexes"]
     assert gsi["IndexName"] == "byElement"
     assert gsi["KeySchema"] == [
         {"AttributeName": "elementId", "KeyType": "HASH"},

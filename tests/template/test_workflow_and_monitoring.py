@@ -79,9 +79,7 @@ def test_state_machine_may_start_itself_and_logs_and_traces(synth: Synth) -> Non
     (name, sm) = next(iter(synth.resources("AWS::StepFunctions::StateMachine").items()))
     assert sm["Properties"]["TracingConfiguration"] == {"Enabled": True}
     assert sm["Properties"]["LoggingConfiguration"]["Level"] == "ALL"
-    statements = [
-        s for p in synth.resources("AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]
-    ]
+    statements = [s for p in synth.resources("AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
     assert {"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": name}} in statements
 
 

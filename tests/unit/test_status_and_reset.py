@@ -54,14 +54,16 @@ def test_reset_initiates_then_performs_with_the_token(neptune: Stubber) -> None:
 
 def test_reset_reports_a_failed_initiate(neptune: Stubber) -> None:
     neptune.add_client_error("execute_fast_reset", "AccessDeniedException", "no ResetDatabase", 403)
-    with pytest.raises(ResetError, match="initiateDatabaseReset failed: .*AccessDeniedException.*no ResetDatabase"):
+    with pytest.raises(ResetError, match=r"initiateDatabaseReset failed: .*AccessDeniedException.*no ResetDatabase"):
         reset_handler.handler({}, FakeLambdaContext())
 
 
 def test_reset_reports_a_failed_perform(neptune: Stubber) -> None:
-    neptune.add_response("execute_fast_reset", {"status": "200 OK", "payload": {"token": "t1"}}, {"action": "initiateDatabaseReset"})
+    neptune.add_response(
+        "execute_fast_reset", {"status": "200 OK", "payload": {"token": "t1"}}, {"action": "initiateDatabaseReset"}
+    )
     neptune.add_client_error("execute_fast_reset", "InvalidParameterException", "token expired", 400)
-    with pytest.raises(ResetError, match="performDatabaseReset failed: .*InvalidParameterException.*token expired"):
+    with pytest.raises(ResetError, match=r"performDatabaseReset failed: .*InvalidParameterException.*token expired"):
         reset_handler.handler({}, FakeLambdaContext())
 
 

@@ -1,0 +1,33 @@
+"""Stream handler Lambda: polls Neptune Streams and writes records, history and the checkpoint to
+DynamoDB in fenced transactions, until its time budget is spent. All logic lives in the layer."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from neptune_capture.invocation import run_invocation
+from neptune_capture.settings import HandlerSettings
+from neptune_capture.wiring import build_poller
+
+logger = Logger()
+metrics = Metrics()
+
+
+class PowertoolsMetrics:
+    def add(self, name: str, value: float, unit: str = "Count") -> None:
+        metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)
+
+
+_settings = HandlerSettings.from_env()
+# Clients are built once per execution environment and reused across invocations.
+_poller = build_poller(_settings, PowertoolsMetrics())
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    result = run_invocation(event, _poller, _settings, context.get_remaining_time_in_millis())
+    log = logger.warning if result["status"] == "FENCED" else logger.info
+    log("poll finished", extra=result)
+    return result

@@ -1,0 +1,68 @@
+"""One stream-handler invocation: the state machine's state in, the next state out.
+
+The state machine passes {"state": <its state>, "executionId", "executionStartTime",
+"iterationsPerExecution"}; the returned dict becomes its state: {"status", "checkpoint", "records",
+"iteration", "continueAsNew", "waitSeconds", ...}. Operator flags ("resumeFromTrimHorizon",
+"forceLease") act on the invocation that receives them and are not carried on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from .poller import Poller, PollResult
+from .settings import HandlerSettings
+
+
+def execution_age_days(start: str | None, now_ms: int) -> float:
+    if not start:
+        return 0.0
+    started = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    return max(0.0, (now_ms / 1000 - started.timestamp()) / 86_400)
+
+
+def deadline_for(settings: HandlerSettings, remaining_ms: int, monotonic_now: float) -> float:
+    budget = remaining_ms / 1000 - settings.safety_margin_seconds
+    if settings.time_budget_seconds is not None:
+        budget = min(budget, settings.time_budget_seconds)
+    return monotonic_now + max(0.0, budget)
+
+
+def run_invocation(event: dict[str, Any], poller: Poller, settings: HandlerSettings, remaining_ms: int) -> dict[str, Any]:
+    state = event.get("state") or {}
+    owner = str(event.get("executionId") or state.get("executionId") or "manual")
+    iteration = int(state.get("iteration", 0))
+    parent = state.get("parentExecutionId")
+    result = poller.run(
+        owner,
+        deadline=deadline_for(settings, remaining_ms, poller.clock.monotonic()),
+        parent=parent,
+        resume_from_trim_horizon=bool(state.get("resumeFromTrimHorizon", False)),
+        force_lease=bool(state.get("forceLease", False)),
+    )
+    limit = int(event.get("iterationsPerExecution") or 0)
+    too_old = execution_age_days(event.get("executionStartTime"), poller.clock.now_ms()) >= settings.max_execution_age_days
+    return next_state(result, iteration + 1, parent, settings, continue_as_new=(limit > 0 and iteration + 1 >= limit) or too_old)
+
+
+def next_state(
+    result: PollResult, iteration: int, parent: str | None, settings: HandlerSettings, *, continue_as_new: bool
+) -> dict[str, Any]:
+    return {
+        "streamId": settings.stream_id,
+        "status": result.status,
+        "checkpoint": result.checkpoint.as_dict() if result.checkpoint else None,
+        "records": result.records,
+        "transactions": result.transactions,
+        "pages": result.pages,
+        "lagMs": result.lag_ms,
+        "detail": result.message,
+        "gapRecorded": result.gap_recorded,
+        "iteration": iteration,
+        "parentExecutionId": parent,
+        "continueAsNew": continue_as_new and result.status != "FENCED",
+        "waitSeconds": settings.idle_pause_seconds,
+    }
+
+
+__all__ = ["execution_age_days", "next_state", "run_invocation"]

@@ -1,0 +1,113 @@
+"""Stream events as DynamoDB items (low-level attribute values), their sizes, and the rule that keeps
+every item under DynamoDB's 400 KB limit. Pure: no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from . import schema
+from .events import StreamEvent
+
+AttributeValue = dict[str, Any]
+Item = dict[str, AttributeValue]
+
+# DynamoDB's hard limit is 409,600 bytes per item; the rest of the record item is at most a few KB
+# (ids are capped below), so a value above this is stored truncated.
+MAX_ITEM_BYTES = 409_600
+MAX_VALUE_BYTES = 380_000
+# A GSI partition key may not exceed 2,048 bytes: longer element ids are indexed by their hash.
+MAX_INDEXED_ID_BYTES = 1_024
+
+
+def element_key(element_id: str) -> str:
+    """The GSI key for an element id: the id itself, or its SHA-256 when the id is too long to index."""
+    if len(element_id.encode()) <= MAX_INDEXED_ID_BYTES:
+        return element_id
+    return "sha256:" + hashlib.sha256(element_id.encode()).hexdigest()
+
+
+def encode_value(value: Any, data_type: str | None) -> str:
+    # Strings are stored as they are so they read naturally; everything else as JSON, with dataType
+    # saying how to read it back.
+    if isinstance(value, str) and data_type in (None, "String"):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _s(value: str) -> AttributeValue:
+    return {"S": value}
+
+
+def _n(value: int) -> AttributeValue:
+    return {"N": str(value)}
+
+
+def record_item(event: StreamEvent, stream_id: str) -> Item:
+    eid = event.event_id
+    item: Item = {
+        schema.RECORD_PK: _n(eid.commit_num),
+        schema.RECORD_SK: _n(eid.op_num),
+        schema.POSITION: _s(schema.position(eid.commit_num, eid.op_num)),
+        schema.ELEMENT_ID: _s(element_key(event.element_id)),
+        schema.STREAM_ID: _s(stream_id),
+        "id": _s(event.element_id),
+        "type": _s(event.type),
+        "op": _s(event.op),
+        "commitTimestamp": _n(event.commit_timestamp),
+        "isLastOp": {"BOOL": event.is_last_op},
+    }
+    if event.key is not None:
+        item["key"] = _s(event.key)
+    if event.from_id is not None:
+        item["from"] = _s(event.from_id)
+    if event.to_id is not None:
+        item["to"] = _s(event.to_id)
+    if event.data_type is not None:
+        item["dataType"] = _s(event.data_type)
+    if event.value is not None or event.data_type is not None:
+        encoded = encode_value(event.value, event.data_type)
+        raw = encoded.encode()
+        if len(raw) > MAX_VALUE_BYTES:
+            # Never block the stream on one oversized value: keep a prefix, flag it, and keep what is
+            # needed to verify the original (its size and hash) against the graph.
+            item["value"] = _s(raw[:MAX_VALUE_BYTES].decode(errors="ignore"))
+            item["truncated"] = {"BOOL": True}
+            item["originalValueBytes"] = _n(len(raw))
+            item["valueSha256"] = _s(hashlib.sha256(raw).hexdigest())
+        else:
+            item["value"] = _s(encoded)
+    if item_size(item) > MAX_ITEM_BYTES:
+        # Only pathological ids or keys get here (the value is already capped): cap them too.
+        truncated = []
+        for field in ("id", "from", "to", "key"):
+            raw = item.get(field, {}).get("S", "").encode()
+            if len(raw) > MAX_INDEXED_ID_BYTES:
+                item[field] = _s(raw[:MAX_INDEXED_ID_BYTES].decode(errors="ignore"))
+                truncated.append(field)
+        item["truncatedFields"] = {"SS": truncated}
+        item["truncated"] = {"BOOL": True}
+    return item
+
+
+def attribute_size(value: AttributeValue) -> int:
+    """Upper bound of DynamoDB's size for one attribute value."""
+    (kind, inner), *_ = value.items()
+    if kind == "S":
+        return len(inner.encode())
+    if kind == "N":
+        return len(inner) + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + attribute_size(v) + 1 for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(attribute_size(v) + 1 for v in inner)
+    if kind == "SS":
+        return sum(len(s.encode()) for s in inner)
+    raise ValueError(f"unsupported attribute type {kind}")
+
+
+def item_size(item: Item) -> int:
+    return sum(len(name.encode()) + attribute_size(value) for name, value in item.items())

@@ -1,0 +1,158 @@
+"""The capture loop of one invocation: take the lease, then read pages and write them as fenced
+transactions until the time budget is spent. The next page is fetched while the current one is written;
+when the stream is idle the loop backs off (1, 2, 4 ... s up to a max) instead of returning."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from . import metrics as m
+from .backoff import idle_waits
+from .clock import Clock
+from .errors import FencedError, StreamExpiredError
+from .events import EventId, StreamPage
+from .metrics import MetricsSink
+from .plan import BatchContext, Checkpoint, Lease, Transaction, plan
+
+
+class StreamSource(Protocol):
+    def fetch(self, after: EventId | None) -> StreamPage: ...
+
+
+class Store(Protocol):
+    def acquire_lease(self, owner: str, parent: str | None, ttl_ms: int, *, force: bool = False) -> tuple[Checkpoint, Lease]: ...
+    def write(self, txn: Transaction, lease: Lease) -> None: ...
+    def record_gap(self, checkpoint: Checkpoint, context: BatchContext, reason: str) -> Checkpoint: ...
+
+
+@dataclass(frozen=True)
+class PollSettings:
+    stream_id: str
+    idle_base_seconds: float = 1.0
+    max_idle_wait_seconds: float = 5.0
+    lease_ttl_ms: int = 20 * 60 * 1000
+
+
+@dataclass
+class PollResult:
+    status: str  # ACTIVE: captured records; IDLE: nothing new; FENCED: another poller owns the stream
+    checkpoint: EventId | None
+    records: int = 0
+    transactions: int = 0
+    pages: int = 0
+    lag_ms: int | None = None
+    message: str = ""
+    gap_recorded: bool = False
+    last_commit_timestamps: list[int] = field(default_factory=list)
+
+
+class Poller:
+    def __init__(self, source: StreamSource, store: Store, settings: PollSettings, clock: Clock, metrics: MetricsSink) -> None:
+        self.source, self.store, self.settings, self.clock, self.metrics = source, store, settings, clock, metrics
+
+    def run(
+        self,
+        owner: str,
+        *,
+        deadline: float,
+        parent: str | None = None,
+        resume_from_trim_horizon: bool = False,
+        force_lease: bool = False,
+    ) -> PollResult:
+        """`deadline` is on the clock's monotonic scale."""
+        try:
+            checkpoint, lease = self.store.acquire_lease(owner, parent, self.settings.lease_ttl_ms, force=force_lease)
+        except FencedError as fenced:
+            return PollResult(status="FENCED", checkpoint=None, message=str(fenced))
+        result = PollResult(status="IDLE", checkpoint=checkpoint.position)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as prefetch:
+            try:
+                self._loop(
+                    prefetch,
+                    checkpoint=checkpoint,
+                    lease=lease,
+                    owner=owner,
+                    deadline=deadline,
+                    resume_from_trim_horizon=resume_from_trim_horizon,
+                    result=result,
+                )
+            except FencedError as fenced:
+                result.status, result.message = "FENCED", str(fenced)
+        return result
+
+    def _loop(
+        self,
+        prefetch: ThreadPoolExecutor,
+        *,
+        checkpoint: Checkpoint,
+        lease: Lease,
+        owner: str,
+        deadline: float,
+        resume_from_trim_horizon: bool,
+        result: PollResult,
+    ) -> None:
+        waits = idle_waits(self.settings.idle_base_seconds, self.settings.max_idle_wait_seconds)
+        pending: Future[StreamPage] = prefetch.submit(self.source.fetch, checkpoint.position)
+        while True:
+            try:
+                page = pending.result()
+            except StreamExpiredError as expired:
+                self.metrics.add(m.EXPIRED, 1)
+                if not resume_from_trim_horizon or result.gap_recorded:
+                    raise StreamExpiredError(
+                        f"checkpoint {checkpoint.position} of stream {self.settings.stream_id} is older than the stream's "
+                        f"retention ({expired}). Changes after it are lost from Neptune. To resume from the oldest "
+                        "change still in the stream, recording the gap in the history, start an execution with "
+                        '{"resumeFromTrimHorizon": true}.'
+                    ) from expired
+                checkpoint = self.store.record_gap(checkpoint, self._context(lease, owner, None), str(expired))
+                result.gap_recorded, result.checkpoint = True, None
+                pending = prefetch.submit(self.source.fetch, None)
+                continue
+            result.pages += 1
+            if page.empty:
+                wait = next(waits)
+                if self.clock.monotonic() + wait >= deadline:
+                    return
+                self.clock.sleep(wait)
+                pending = prefetch.submit(self.source.fetch, checkpoint.position)
+                continue
+            waits = idle_waits(self.settings.idle_base_seconds, self.settings.max_idle_wait_seconds)
+            more_time = self.clock.monotonic() < deadline
+            if more_time:
+                # Read ahead while this page is written: reading and writing overlap.
+                pending = prefetch.submit(self.source.fetch, page.events[-1].event_id)
+            checkpoint = self._write(page, checkpoint, lease, owner, result)
+            if not more_time or self.clock.monotonic() >= deadline:
+                return
+
+    def _context(self, lease: Lease, owner: str, last_trx: int | None) -> BatchContext:
+        return BatchContext(
+            stream_id=self.settings.stream_id,
+            lease=lease,
+            now_ms=self.clock.now_ms(),
+            last_trx_timestamp=last_trx,
+            execution_id=owner,
+        )
+
+    def _write(self, page: StreamPage, checkpoint: Checkpoint, lease: Lease, owner: str, result: PollResult) -> Checkpoint:
+        context = self._context(lease, owner, page.last_trx_timestamp)
+        for txn in plan(page.events, checkpoint, context):
+            self.store.write(txn, lease)
+            checkpoint = Checkpoint(checkpoint.stream_id, txn.last, txn.new_version, None, lease.owner)
+            result.transactions += 1
+            result.records += len(txn.records)
+            result.checkpoint = txn.last
+            self.metrics.add(m.RECORDS, len(txn.records))
+            self.metrics.add(m.BATCHES, 1)
+            truncated = sum(1 for r in txn.records if "truncated" in r)
+            if truncated:
+                self.metrics.add(m.TRUNCATED, truncated)
+        newest = page.last_trx_timestamp or page.events[-1].commit_timestamp
+        result.lag_ms = max(0, self.clock.now_ms() - newest)
+        result.last_commit_timestamps.append(newest)
+        self.metrics.add(m.LAG_MS, result.lag_ms, "Milliseconds")
+        result.status = "ACTIVE"
+        return checkpoint

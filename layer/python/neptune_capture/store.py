@@ -1,0 +1,181 @@
+"""DynamoDB side: the checkpoint lease, fenced transactions and their retries.
+
+Every write is one TransactWriteItems whose checkpoint update is conditioned on (version, lease owner).
+TransactionCanceledException is read reason by reason: a failed checkpoint condition means another poller
+holds the stream (fenced: stop); conflicts and throttling are retried with the same ClientRequestToken,
+which makes a retry of an already-applied transaction a no-op."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from . import metrics as m
+from . import schema
+from .backoff import RetryPolicy
+from .clock import Clock
+from .errors import FencedError, TransientCaptureError
+from .events import EventId
+from .metrics import MetricsSink
+from .plan import BatchContext, Checkpoint, Lease, TableNames, Transaction, gap_items
+
+RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionInProgressException",
+        "TransactionConflictException",
+        "LimitExceededException",
+    }
+)
+RETRYABLE_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
+NO_PARENT = "-"
+
+
+def checkpoint_from_item(stream_id: str, item: dict[str, Any] | None) -> Checkpoint:
+    if not item:
+        return Checkpoint(stream_id=stream_id, position=None, version=0)
+    position = None
+    if "commitNum" in item and "opNum" in item:
+        position = EventId(int(item["commitNum"]["N"]), int(item["opNum"]["N"]))
+    return Checkpoint(
+        stream_id=stream_id,
+        position=position,
+        version=int(item.get("version", {"N": "0"})["N"]),
+        commit_timestamp=int(item["commitTimestamp"]["N"]) if "commitTimestamp" in item else None,
+        lease_owner=item.get("leaseOwner", {}).get("S"),
+    )
+
+
+class DynamoStore:
+    def __init__(
+        self,
+        client: Any,
+        tables: TableNames,
+        stream_id: str,
+        *,
+        clock: Clock,
+        metrics: MetricsSink,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.client, self.tables, self.stream_id, self.clock, self.metrics = client, tables, stream_id, clock, metrics
+        self.retry = retry or RetryPolicy()
+
+    @property
+    def key(self) -> dict[str, Any]:
+        return {schema.STREAM_ID: {"S": self.stream_id}}
+
+    def read_checkpoint(self) -> Checkpoint:
+        response = self._call(lambda: self.client.get_item(TableName=self.tables.checkpoint, Key=self.key, ConsistentRead=True))
+        return checkpoint_from_item(self.stream_id, response.get("Item"))
+
+    def acquire_lease(self, owner: str, parent: str | None, ttl_ms: int, *, force: bool = False) -> tuple[Checkpoint, Lease]:
+        """Takes the stream for `owner` if nobody holds it, it holds it already, its parent execution
+        (continue-as-new) holds it, or the holder's lease ran out. Raises FencedError otherwise."""
+        now = self.clock.now_ms()
+        lease = Lease(owner=owner, expires_at_ms=now + ttl_ms)
+        request: dict[str, Any] = {
+            "TableName": self.tables.checkpoint,
+            "Key": self.key,
+            "UpdateExpression": "SET leaseOwner = :me, leaseExpiresAt = :exp, leaseAcquiredAt = :now, "
+            "version = if_not_exists(version, :zero)",
+            "ExpressionAttributeValues": {
+                ":me": {"S": owner},
+                ":exp": {"N": str(lease.expires_at_ms)},
+                ":now": {"N": str(now)},
+                ":zero": {"N": "0"},
+            },
+            "ReturnValues": "ALL_NEW",
+        }
+        if not force:
+            request["ConditionExpression"] = (
+                "attribute_not_exists(leaseOwner) OR leaseOwner = :me OR leaseOwner = :parent OR leaseExpiresAt < :now"
+            )
+            request["ExpressionAttributeValues"][":parent"] = {"S": parent or NO_PARENT}
+        try:
+            response = self._call(lambda: self.client.update_item(**request))
+        except ClientError as error:
+            if _code(error) == "ConditionalCheckFailedException":
+                self.metrics.add(m.FENCED, 1)
+                holder = self.read_checkpoint().lease_owner
+                raise FencedError(f"stream {self.stream_id} is leased to {holder}; {owner} stops") from error
+            raise
+        return checkpoint_from_item(self.stream_id, response["Attributes"]), lease
+
+    def write(self, txn: Transaction, lease: Lease) -> None:
+        self._transact(txn.transact_items(self.tables), txn.token, lease, expect=(txn.new_version, txn.last))
+
+    def record_gap(self, checkpoint: Checkpoint, context: BatchContext, reason: str) -> Checkpoint:
+        history, update = gap_items(checkpoint, context, reason)
+        items = [
+            {"Put": {"TableName": self.tables.history, "Item": history}},
+            {"Update": {"TableName": self.tables.checkpoint, **update}},
+        ]
+        token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"gap|{self.stream_id}|{checkpoint.version}|{checkpoint.position}"))
+        self._transact(items, token, context.lease, expect=(checkpoint.version + 1, None))
+        return Checkpoint(self.stream_id, None, checkpoint.version + 1, None, context.lease.owner)
+
+    def _transact(self, items: list[dict[str, Any]], token: str, lease: Lease, expect: tuple[int, EventId | None]) -> None:
+        delays = self.retry.delays()
+        while True:
+            try:
+                self.client.transact_write_items(TransactItems=items, ClientRequestToken=token)
+                return
+            except ClientError as error:
+                code = _code(error)
+                reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+                if code == "TransactionCanceledException" and reasons and reasons[-1] == "ConditionalCheckFailed":
+                    if self._already_applied(lease, expect):
+                        return
+                    self.metrics.add(m.FENCED, 1)
+                    raise FencedError(
+                        f"checkpoint of stream {self.stream_id} moved or its lease is no longer {lease.owner}: this poller stops"
+                    ) from error
+                retryable = code in RETRYABLE_CODES or (
+                    code == "TransactionCanceledException" and any(r in RETRYABLE_REASONS for r in reasons)
+                )
+                if not retryable:
+                    raise
+                if code in ("ThrottlingException", "ProvisionedThroughputExceededException") or "ThrottlingError" in reasons:
+                    self.metrics.add(m.THROTTLES, 1)
+                else:
+                    self.metrics.add(m.RETRIES, 1)
+                self._wait(delays, error)
+            except BotoCoreError as error:
+                # The request may or may not have been applied: the same token makes the retry safe.
+                self.metrics.add(m.RETRIES, 1)
+                self._wait(delays, error)
+
+    def _already_applied(self, lease: Lease, expect: tuple[int, EventId | None]) -> bool:
+        # A retry after the token's 10-minute window (or from a fresh client) fails its own condition
+        # because its first attempt did commit: the checkpoint then shows exactly that commit.
+        current = self.read_checkpoint()
+        version, position = expect
+        return current.version == version and current.position == position and current.lease_owner == lease.owner
+
+    def _wait(self, delays: Any, error: Exception) -> None:
+        delay = next(delays, None)
+        if delay is None:
+            raise TransientCaptureError(f"DynamoDB still failing after {self.retry.max_attempts} attempts: {error}") from error
+        self.clock.sleep(delay)
+
+    def _call(self, fn: Any) -> Any:
+        delays = self.retry.delays()
+        while True:
+            try:
+                return fn()
+            except ClientError as error:
+                if _code(error) not in RETRYABLE_CODES:
+                    raise
+                self._wait(delays, error)
+            except BotoCoreError as error:
+                self._wait(delays, error)
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))

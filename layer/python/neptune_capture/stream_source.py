@@ -1,0 +1,83 @@
+"""Reads Neptune Streams pages through boto3 `neptunedata`: retries what Neptune says to retry (with
+backoff and jitter), treats 404 as "no new records", and hands the core the documented PG_JSON shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
+
+from . import metrics as m
+from .backoff import RetryPolicy
+from .clock import Clock
+from .errors import (
+    MalformedPageError,
+    NeptuneCallError,
+    StreamExpiredError,
+    TransientCaptureError,
+    classify_neptune_error,
+    is_no_new_records,
+)
+from .events import EMPTY_PAGE, EventId, StreamPage, parse_page
+from .metrics import MetricsSink
+
+MAX_LIMIT = 100_000
+
+
+def to_documented_shape(response: dict[str, Any]) -> dict[str, Any]:
+    """boto3 renames two timestamp fields; give the core the body Neptune documents."""
+    body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
+    if "lastTrxTimestampInMillis" in body:
+        body["lastTrxTimestamp"] = body.pop("lastTrxTimestampInMillis")
+    records = body.get("records")
+    if isinstance(records, list):
+        body["records"] = [
+            {("commitTimestamp" if k == "commitTimestampInMillis" else k): v for k, v in r.items()} if isinstance(r, dict) else r
+            for r in records
+        ]
+    return body
+
+
+class NeptuneStreamSource:
+    def __init__(self, client: Any, *, limit: int, clock: Clock, metrics: MetricsSink, retry: RetryPolicy | None = None) -> None:
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be 1..{MAX_LIMIT}, got {limit}")
+        self.client, self.limit, self.clock, self.metrics = client, limit, clock, metrics
+        self.retry = retry or RetryPolicy()
+
+    def request(self, after: EventId | None) -> dict[str, Any]:
+        if after is None:
+            return {"limit": self.limit, "iteratorType": "TRIM_HORIZON"}
+        return {
+            "limit": self.limit,
+            "iteratorType": "AFTER_SEQUENCE_NUMBER",
+            "commitNum": after.commit_num,
+            "opNum": after.op_num,
+        }
+
+    def fetch(self, after: EventId | None) -> StreamPage:
+        params = self.request(after)
+        delays = self.retry.delays()
+        while True:
+            try:
+                response = self.client.get_propertygraph_stream(**params)
+            except ResponseParserError as error:
+                raise MalformedPageError(
+                    f"Neptune returned a stream page that is not valid JSON after {after}: {error}"
+                ) from error
+            except (ClientError, BotoCoreError) as error:
+                classified = classify_neptune_error(error, "GetStreamRecords")
+                if is_no_new_records(classified):
+                    return EMPTY_PAGE
+                if isinstance(classified, StreamExpiredError):
+                    raise classified from error
+                if isinstance(classified, NeptuneCallError) and classified.retryable:
+                    self.metrics.add(m.THROTTLES if "Throttl" in classified.code or "Limit" in classified.code else m.RETRIES, 1)
+                    delay = next(delays, None)
+                    if delay is None:
+                        raise TransientCaptureError(f"{classified} (after {self.retry.max_attempts} attempts)") from error
+                    self.clock.sleep(delay)
+                    continue
+                raise classified from error
+            return parse_page(to_documented_shape(response), after)

@@ -1,0 +1,34 @@
+"""Builds a Poller from settings: the real boto3 clients for Lambda and the local run alike."""
+
+from __future__ import annotations
+
+import boto3
+from botocore.config import Config
+
+from .clock import Clock, SystemClock
+from .metrics import MetricsSink
+from .neptune_api import make_client
+from .poller import Poller, PollSettings
+from .settings import HandlerSettings
+from .store import DynamoStore
+from .stream_source import NeptuneStreamSource
+
+
+def build_poller(settings: HandlerSettings, metrics: MetricsSink, clock: Clock | None = None) -> Poller:
+    clock = clock or SystemClock()
+    neptune = make_client(settings.neptune_endpoint)
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=settings.dynamodb_endpoint,
+        # Our own retries decide, with the same idempotency token; botocore's would hide throttling.
+        config=Config(retries={"total_max_attempts": 1}, max_pool_connections=16, tcp_keepalive=True),
+    )
+    source = NeptuneStreamSource(neptune, limit=settings.page_limit, clock=clock, metrics=metrics)
+    store = DynamoStore(dynamodb, settings.tables, settings.stream_id, clock=clock, metrics=metrics)
+    poll_settings = PollSettings(
+        stream_id=settings.stream_id,
+        idle_base_seconds=settings.idle_base_seconds,
+        max_idle_wait_seconds=settings.max_idle_wait_seconds,
+        lease_ttl_ms=settings.lease_ttl_seconds * 1000,
+    )
+    return Poller(source, store, poll_settings, clock, metrics)

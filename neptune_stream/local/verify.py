@@ -1,0 +1,112 @@
+"""Exactly-once verification: the records table against the stream's events, the history's coverage,
+and the checkpoint. Used by the tests, the demo, the chaos scenarios and the benchmarks."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from neptune_capture import schema
+from neptune_capture.events import EventId
+from neptune_capture.plan import TableNames
+
+
+@dataclass
+class Verification:
+    stream_events: int
+    records: int
+    duplicates: int  # events captured more than once (overlapping history batches, or unexpected items)
+    missing: int  # stream events not in the records table
+    history_items: int
+    history_ordered: bool
+    history_complete: bool  # every event covered by exactly one history batch, counts matching
+    checkpoint: EventId | None
+    checkpoint_is_last: bool
+    gaps: int
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.duplicates == 0
+            and self.missing == 0
+            and self.history_ordered
+            and self.history_complete
+            and self.checkpoint_is_last
+            and self.records == self.stream_events
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["checkpoint"] = self.checkpoint.as_dict() if self.checkpoint else None
+        d["ok"] = self.ok
+        return d
+
+
+def _scan(client: Any, table: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    paginator = client.get_paginator("scan")
+    for page in paginator.paginate(TableName=table, ConsistentRead=True, **kwargs):
+        yield from page.get("Items", [])
+
+
+def history_items(client: Any, table: str, stream_id: str) -> list[dict[str, Any]]:
+    paginator = client.get_paginator("query")
+    items: list[dict[str, Any]] = []
+    for page in paginator.paginate(
+        TableName=table,
+        KeyConditionExpression="#s = :s",
+        ExpressionAttributeNames={"#s": schema.STREAM_ID},
+        ExpressionAttributeValues={":s": {"S": stream_id}},
+        ConsistentRead=True,
+    ):
+        items += page.get("Items", [])
+    return items
+
+
+def verify(client: Any, tables: TableNames, stream_id: str, stream: Sequence[EventId]) -> Verification:
+    expected = list(stream)
+    index = {e: i for i, e in enumerate(expected)}
+    stored = Counter(
+        EventId(int(i[schema.RECORD_PK]["N"]), int(i[schema.RECORD_SK]["N"]))
+        for i in _scan(client, tables.records, ProjectionExpression="commitNum, opNum")
+    )
+    missing = sum(1 for e in expected if e not in stored)
+    unexpected = sum(n for e, n in stored.items() if e not in index)
+
+    history = history_items(client, tables.history, stream_id)
+    batches = [h for h in history if h.get("kind", {}).get("S") == "BATCH"]
+    coverage = [0] * len(expected)
+    counts_match = True
+    ordered = True
+    previous_last = -1
+    for h in batches:  # Query returns them in position order
+        first = EventId(int(h["firstCommitNum"]["N"]), int(h["firstOpNum"]["N"]))
+        last = EventId(int(h["lastCommitNum"]["N"]), int(h["lastOpNum"]["N"]))
+        if first not in index or last not in index:
+            counts_match = False
+            continue
+        lo, hi = index[first], index[last]
+        if lo <= previous_last:
+            ordered = False
+        previous_last = max(previous_last, hi)
+        for i in range(lo, hi + 1):
+            coverage[i] += 1
+        counts_match &= int(h["recordCount"]["N"]) == hi - lo + 1
+    over = sum(c - 1 for c in coverage if c > 1)
+    complete = counts_match and all(c == 1 for c in coverage)
+
+    item = client.get_item(TableName=tables.checkpoint, Key={schema.STREAM_ID: {"S": stream_id}}, ConsistentRead=True).get("Item")
+    checkpoint = EventId(int(item["commitNum"]["N"]), int(item["opNum"]["N"])) if item and "commitNum" in item else None
+    return Verification(
+        stream_events=len(expected),
+        records=sum(stored.values()),
+        duplicates=over + unexpected,
+        missing=missing,
+        history_items=len(batches),
+        history_ordered=ordered,
+        history_complete=complete,
+        checkpoint=checkpoint,
+        checkpoint_is_last=checkpoint == (expected[-1] if expected else None),
+        gaps=len(history) - len(batches),
+    )

@@ -1,0 +1,85 @@
+"""The stream handler's contract with the state machine: state in, next state out."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import pytest
+
+from neptune_capture.invocation import execution_age_days, run_invocation
+from neptune_capture.metrics import CountingMetrics
+from neptune_capture.plan import TableNames
+from neptune_capture.poller import Poller, PollSettings
+from neptune_capture.settings import HandlerSettings
+from neptune_capture.store import DynamoStore
+from tests.conftest import FakeLambdaContext
+from tests.fakes import FakeClock, FakeStream, make_stream
+
+ENV = {
+    "RECORDS_TABLE": "neptune-stream-records",
+    "HISTORY_TABLE": "neptune-stream-history",
+    "CHECKPOINT_TABLE": "neptune-stream-checkpoint",
+    "NEPTUNE_ENDPOINT": "http://127.0.0.1:1",
+    "STREAM_ID": "neptune",
+    "IDLE_PAUSE_SECONDS": "3",
+    "MAX_IDLE_WAIT_SECONDS": "2",
+}
+SETTINGS = HandlerSettings.from_env(ENV)
+
+
+def make_poller(dynamo: tuple[Any, TableNames], stream: FakeStream, clock: FakeClock) -> Poller:
+    client, tables = dynamo
+    metrics = CountingMetrics()
+    store = DynamoStore(client, tables, "neptune", clock=clock, metrics=metrics)
+    return Poller(stream, store, PollSettings(stream_id="neptune", max_idle_wait_seconds=2), clock, metrics)
+
+
+def event(
+    state: dict[str, Any], execution: str = "arn:exec:1", cap: int = 3, start: str = "2026-11-24T10:00:00Z"
+) -> dict[str, Any]:
+    return {"state": state, "executionId": execution, "executionStartTime": start, "iterationsPerExecution": cap}
+
+
+def test_state_flows_through_iterations_then_asks_to_continue_as_new(dynamo: tuple[Any, TableNames]) -> None:
+    stream, clock = FakeStream(make_stream([4, 4]), limit=5), FakeClock(start_ms=1_795_000_000_000)
+    poller = make_poller(dynamo, stream, clock)
+    state = run_invocation(event({}), poller, SETTINGS, remaining_ms=65_000)
+    assert state["status"] == "ACTIVE" and state["records"] == 8 and state["checkpoint"] == {"commitNum": 2, "opNum": 4}
+    assert state["iteration"] == 1 and state["continueAsNew"] is False and state["waitSeconds"] == 3
+    state = run_invocation(event(state), poller, SETTINGS, remaining_ms=65_000)
+    assert state["status"] == "IDLE" and state["iteration"] == 2 and not state["continueAsNew"]
+    state = run_invocation(event(state), poller, SETTINGS, remaining_ms=65_000)
+    assert state["iteration"] == 3 and state["continueAsNew"] is True
+
+
+def test_a_fenced_execution_ends_instead_of_continuing(dynamo: tuple[Any, TableNames]) -> None:
+    stream, clock = FakeStream(make_stream([4])), FakeClock(start_ms=1_795_000_000_000)
+    run_invocation(event({}, "arn:exec:owner"), make_poller(dynamo, stream, clock), SETTINGS, remaining_ms=61_000)
+    state = run_invocation(event({"iteration": 2}, "arn:exec:intruder"), make_poller(dynamo, stream, clock), SETTINGS, 61_000)
+    assert state["status"] == "FENCED" and "leased to arn:exec:owner" in state["detail"]
+    assert state["continueAsNew"] is False
+
+
+def test_a_month_old_execution_continues_as_new_whatever_its_iteration(dynamo: tuple[Any, TableNames]) -> None:
+    stream = FakeStream([])
+    clock = FakeClock(start_ms=1_795_000_000_000)  # 2026-11-18T11:06:40Z
+    state = run_invocation(event({}, start="2026-10-01T00:00:00Z", cap=500), make_poller(dynamo, stream, clock), SETTINGS, 61_000)
+    assert state["continueAsNew"] is True
+    # 2026-11-18T11:06:40Z is 1 day, 11 h, 6 min 40 s after 2026-11-17T00:00Z.
+    assert execution_age_days("2026-11-17T00:00:00.000Z", 1_795_000_000_000) == pytest.approx(1 + (11 * 3600 + 400) / 86_400)
+
+
+def test_missing_environment_is_named() -> None:
+    with pytest.raises(ValueError, match="missing environment variables: HISTORY_TABLE, NEPTUNE_ENDPOINT"):
+        HandlerSettings.from_env({"RECORDS_TABLE": "r", "CHECKPOINT_TABLE": "c"})
+
+
+def test_the_lambda_handler_runs_the_invocation(monkeypatch: pytest.MonkeyPatch, dynamo: tuple[Any, TableNames]) -> None:
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    module = importlib.import_module("lambdas.stream_handler.index")
+    stream, clock = FakeStream(make_stream([2])), FakeClock(start_ms=1_795_000_000_000)
+    monkeypatch.setattr(module, "_poller", make_poller(dynamo, stream, clock))
+    state = module.handler(event({}), FakeLambdaContext(remaining_ms=62_000))
+    assert state["checkpoint"] == {"commitNum": 1, "opNum": 2} and state["iteration"] == 1

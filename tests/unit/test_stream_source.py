@@ -1,0 +1,118 @@
+"""The neptunedata adapter: error codes mapped as Neptune documents them, through botocore's own stubber."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from neptune_capture import metrics as m
+from neptune_capture.backoff import RetryPolicy
+from neptune_capture.errors import NeptuneCallError, StreamExpiredError, TransientCaptureError
+from neptune_capture.events import EventId
+from neptune_capture.metrics import CountingMetrics
+from neptune_capture.stream_source import NeptuneStreamSource
+from tests.fakes import FakeClock
+
+FIXTURE: dict[str, Any] = json.loads(
+    (Path(__file__).parent.parent / "fixtures" / "propertygraph_stream_response.json").read_text()
+)
+
+
+def _strings(event_id: dict[str, int]) -> dict[str, str]:
+    return {k: str(v) for k, v in event_id.items()}
+
+
+def boto_shaped(body: dict[str, Any]) -> dict[str, Any]:
+    """The fixture as botocore's model describes it: two timestamp fields renamed, event ids as strings."""
+    out = dict(body)
+    out["lastTrxTimestampInMillis"] = out.pop("lastTrxTimestamp")
+    out["lastEventId"] = _strings(body["lastEventId"])
+    out["records"] = [
+        {
+            ("commitTimestampInMillis" if k == "commitTimestamp" else k): (_strings(v) if k == "eventId" else v)
+            for k, v in r.items()
+        }
+        for r in body["records"]
+    ]
+    return out
+
+
+@pytest.fixture
+def setup() -> tuple[Stubber, NeptuneStreamSource, FakeClock, CountingMetrics]:
+    client = boto3.client("neptunedata", endpoint_url="https://neptune.example:8182", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.activate()
+    clock, metrics = FakeClock(), CountingMetrics()
+    return (
+        stubber,
+        NeptuneStreamSource(client, limit=500, clock=clock, metrics=metrics, retry=RetryPolicy(max_attempts=3)),
+        clock,
+        metrics,
+    )
+
+
+def test_first_read_is_trim_horizon_then_after_the_checkpoint(setup: Any) -> None:
+    stubber, source, _, _ = setup
+    stubber.add_response("get_propertygraph_stream", boto_shaped(FIXTURE), {"limit": 500, "iteratorType": "TRIM_HORIZON"})
+    stubber.add_response(
+        "get_propertygraph_stream",
+        boto_shaped(FIXTURE),
+        {"limit": 500, "iteratorType": "AFTER_SEQUENCE_NUMBER", "commitNum": 0, "opNum": 9},
+    )
+    page = source.fetch(None)
+    assert page.last_trx_timestamp == 1656345430973 and page.events[0].commit_timestamp == 1656345430973
+    assert len(source.fetch(EventId(0, 9)).events) == 3
+    stubber.assert_no_pending_responses()
+
+
+def test_404_means_no_new_records(setup: Any) -> None:
+    stubber, source, clock, _ = setup
+    stubber.add_client_error("get_propertygraph_stream", "StreamRecordsNotFoundException", "none", 404)
+    assert source.fetch(EventId(1, 3)).empty
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("code", "status"), [("ThrottlingException", 500), ("MemoryLimitExceededException", 500), ("InternalFailure", 503)]
+)
+def test_retryable_errors_are_retried_with_backoff(setup: Any, code: str, status: int) -> None:
+    stubber, source, clock, metrics = setup
+    stubber.add_client_error("get_propertygraph_stream", code, "busy", status)
+    stubber.add_response("get_propertygraph_stream", boto_shaped(FIXTURE))
+    assert len(source.fetch(None).events) == 3
+    assert len(clock.sleeps) == 1 and 0 <= clock.sleeps[0] <= 0.1
+    assert metrics.totals[m.THROTTLES] + metrics.totals[m.RETRIES] == 1
+
+
+def test_retries_run_out_as_a_transient_error(setup: Any) -> None:
+    stubber, source, clock, _ = setup
+    for _ in range(3):
+        stubber.add_client_error("get_propertygraph_stream", "ThrottlingException", "slow down", 500)
+    with pytest.raises(TransientCaptureError, match=r"ThrottlingException .*after 3 attempts"):
+        source.fetch(None)
+    assert len(clock.sleeps) == 2
+
+
+def test_expired_stream_is_its_own_error(setup: Any) -> None:
+    stubber, source, _, _ = setup
+    stubber.add_client_error("get_propertygraph_stream", "ExpiredStreamException", "too old", 400)
+    with pytest.raises(StreamExpiredError, match="ExpiredStreamException: too old"):
+        source.fetch(EventId(1, 1))
+
+
+def test_invalid_parameter_fails_loudly_without_retry(setup: Any) -> None:
+    stubber, source, clock, _ = setup
+    stubber.add_client_error("get_propertygraph_stream", "InvalidParameterException", "bad opNum", 400)
+    with pytest.raises(NeptuneCallError, match=r"InvalidParameterException \(HTTP 400\): bad opNum"):
+        source.fetch(EventId(1, 1))
+    assert clock.sleeps == []
+
+
+def test_limit_is_checked() -> None:
+    with pytest.raises(ValueError, match=r"limit must be 1\.\.100000"):
+        NeptuneStreamSource(object(), limit=100_001, clock=FakeClock(), metrics=CountingMetrics())
