@@ -1,0 +1,167 @@
+"""The emulated database: graph, stream and persistence behind one lock. Each traversal that changes
+the graph commits as one Neptune transaction: one commitNum, opNum from 1, the last op flagged."""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gremlin_python.process.traversal import Bytecode
+
+from neptune_stream.local.emulator.graph import Graph, GraphError, Transaction
+from neptune_stream.local.emulator.gremlin import Interpreter, to_wire
+from neptune_stream.local.emulator.persistence import Persistence
+from neptune_stream.local.emulator.stream_log import StreamError, StreamLog, record_json
+
+ENGINE_VERSION = "1.4.6.1.R1"
+FAULT_KINDS = ("ThrottlingException", "MemoryLimitExceededException", "InternalFailure", "slow")
+
+
+@dataclass
+class Faults:
+    """Fault injection for the Streams API: a kind, at a rate, from a seed."""
+
+    kind: str | None = None
+    rate: float = 0.0
+    delay_ms: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+    injected: int = 0
+
+    def pick(self) -> str | None:
+        if self.kind is None or self.rng.random() >= self.rate:
+            return None
+        self.injected += 1
+        return self.kind
+
+
+class Engine:
+    def __init__(
+        self, path: str = ":memory:", *, expiry_seconds: float = 7 * 86_400, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.lock = threading.RLock()
+        self.path, self.expiry_seconds, self.clock = path, expiry_seconds, clock
+        self.persistence = Persistence(path)
+        self.graph = self.persistence.load_graph()
+        self.stream = StreamLog.empty()
+        for commit, op, ts, body in self.persistence.load_stream():
+            self.stream.append((commit, op), ts, body)
+        self.next_commit = int(self.persistence.meta("next_commit", "1"))
+        trimmed = self.persistence.meta("trimmed_through", "")
+        if trimmed:
+            commit, op = json.loads(trimmed)
+            self.stream.trimmed_through = (commit, op)
+        self.faults = Faults()
+        self.reset_tokens: dict[str, float] = {}
+        self.started = time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime())
+        self.commits = 0
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    # -- Gremlin
+    def submit(self, bytecode: Bytecode) -> list[Any]:
+        with self.lock:
+            tx = Transaction(self.graph)
+            try:
+                result = Interpreter(self.graph, tx).run(bytecode)
+                wire = to_wire(result)
+                self._commit(tx)
+            except BaseException:
+                tx.rollback()
+                raise
+            return wire  # type: ignore[no-any-return]
+
+    def _commit(self, tx: Transaction) -> None:
+        records = tx.records()
+        if not records:
+            return
+        commit, ts = self.next_commit, self.now_ms()
+        rows = [
+            (commit, op, ts, record_json(commit, op, ts, record, op == len(records)))
+            for op, record in enumerate(records, start=1)
+        ]
+        self.persistence.commit(rows, records, commit + 1)
+        self.next_commit = commit + 1
+        for c, op, t, body in rows:
+            self.stream.append((c, op), t, body)
+        self.commits += 1
+
+    # -- Streams
+    def read_stream(self, params: dict[str, str]) -> tuple[int, str, dict[str, str]]:
+        """(HTTP status, body, headers) for GET /propertygraph/stream."""
+        fault = self.faults.pick()
+        if fault == "slow":
+            time.sleep(self.faults.delay_ms / 1000)
+        elif fault is not None:
+            status = 503 if fault == "InternalFailure" else 500
+            return _error(StreamError(fault, status, f"injected {fault}"))
+        with self.lock:
+            self._expire()
+            try:
+                return 200, self.stream.read(params)["body"], {}
+            except StreamError as error:
+                return _error(error)
+
+    def _expire(self) -> None:
+        cutoff = self.now_ms() - int(self.expiry_seconds * 1000)
+        if self.stream.timestamps and self.stream.timestamps[0] < cutoff and self.stream.expire(cutoff):
+            self.persistence.expire(cutoff)
+            self.persistence.set_meta("trimmed_through", json.dumps(self.stream.trimmed_through))
+
+    # -- status and fast reset
+    def status(self) -> dict[str, Any]:
+        return {
+            "status": "healthy",
+            "startTime": self.started,
+            "dbEngineVersion": ENGINE_VERSION,
+            "role": "writer",
+            "dfeQueryEngine": "viaQueryHint",
+            "gremlin": {"version": "tinkerpop-3.7.3"},
+            "sparql": {"version": "sparql-1.1"},
+            "opencypher": {"version": "Neptune-9.0.20190305-1.0"},
+            "labMode": {"ObjectIndex": "disabled", "ReadWriteConflictDetection": "enabled"},
+            "features": {
+                "ResultCache": {"status": "disabled"},
+                "IAMAuthentication": "disabled",
+                "Streams": "enabled",
+                "AuditLog": "disabled",
+            },
+            "settings": {"clusterQueryTimeoutInMs": "120000"},
+        }
+
+    def fast_reset(self, action: str | None, token: str | None) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            if action == "initiateDatabaseReset":
+                new = secrets.token_hex(16)
+                self.reset_tokens = {new: self.clock() + 60}
+                return 200, {"status": "200 OK", "payload": {"token": new}}
+            if action == "performDatabaseReset":
+                if not token or self.reset_tokens.get(token, 0) < self.clock():
+                    return 400, {"code": "InvalidParameterException", "detailedMessage": "invalid or expired reset token"}
+                self.reset_tokens.clear()
+                self.persistence.reset()
+                self.graph = Graph()
+                self.stream = StreamLog.empty()
+                self.next_commit = 1
+                return 200, {"status": "200 OK"}
+            return 400, {"code": "InvalidParameterException", "detailedMessage": f"unknown action {action!r}"}
+
+    def close(self) -> None:
+        with self.lock:
+            self.persistence.close()
+
+
+def _error(error: StreamError) -> tuple[int, str, dict[str, str]]:
+    body = json.dumps(
+        {"code": error.code, "requestId": secrets.token_hex(8), "detailedMessage": error.message, "message": error.message}
+    )
+    return error.status, body, {"x-amzn-ErrorType": error.code}
+
+
+__all__ = ["FAULT_KINDS", "Engine", "GraphError"]

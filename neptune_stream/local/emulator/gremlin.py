@@ -1,0 +1,484 @@
+"""A Gremlin bytecode interpreter for the steps a change workload uses. A step it does not know is an
+error naming that step, never a guess."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from gremlin_python.process.traversal import Bytecode, P
+from gremlin_python.structure import graph as gp
+
+from neptune_stream.local.emulator.graph import Edge, Graph, GraphError, Transaction, Vertex
+
+Objects = list[Any]
+
+
+def _enum_name(value: Any) -> str | None:
+    return (
+        value.name.rstrip("_")
+        if hasattr(value, "name") and type(value).__name__ in {"T", "Cardinality", "Direction", "Merge"}
+        else None
+    )
+
+
+def _is(value: Any, enum: str, name: str) -> bool:
+    return type(value).__name__ == enum and value.name.rstrip("_") == name
+
+
+def _test(predicate: Any, value: Any) -> bool:
+    if not isinstance(predicate, P):
+        return bool(value == predicate)
+    op, arg = predicate.operator, predicate.value
+    if op == "and":
+        return bool(_test(arg, value) and _test(predicate.other, value))
+    if op == "or":
+        return bool(_test(arg, value) or _test(predicate.other, value))
+    if op in ("within", "without"):
+        members = arg if isinstance(arg, list | set | tuple) else [arg]
+        return bool((value in members) == (op == "within"))
+    if value is None:
+        return False
+    try:
+        return bool(
+            {
+                "eq": lambda: value == arg,
+                "neq": lambda: value != arg,
+                "lt": lambda: value < arg,
+                "lte": lambda: value <= arg,
+                "gt": lambda: value > arg,
+                "gte": lambda: value >= arg,
+                "between": lambda: arg <= value < predicate.other,
+            }[op]()
+        )
+    except KeyError:
+        raise GraphError(f"neptune-stream emulator does not support the predicate P.{op}") from None
+    except TypeError:
+        return False
+
+
+def _flatten(args: Iterable[Any]) -> list[Any]:
+    out: list[Any] = []
+    for a in args:
+        out.extend(a if isinstance(a, list | set | tuple) else [a])
+    return out
+
+
+def _id_of(value: Any) -> str:
+    return str(value.id if isinstance(value, gp.Element | Vertex | Edge) else value)
+
+
+class Interpreter:
+    def __init__(self, graph: Graph, tx: Transaction) -> None:
+        self.graph, self.tx = graph, tx
+
+    def run(self, bytecode: Bytecode, start: Objects | None = None) -> Objects:
+        for source in bytecode.source_instructions:
+            raise GraphError(f"neptune-stream emulator does not support the traversal source step '{source[0]}'")
+        steps = list(bytecode.step_instructions)
+        objects: Objects = [] if start is None else list(start)
+        first = start is None
+        i = 0
+        while i < len(steps):
+            name, *args = steps[i]
+            handler: Callable[..., Objects] | None = getattr(self, f"step_{name}", None)
+            if name in ("addE", "mergeV", "mergeE"):
+                # These take the modulators that follow them (from/to, option) as arguments.
+                modulators = []
+                while i + 1 < len(steps) and steps[i + 1][0] in ("from", "to", "option"):
+                    modulators.append(steps[i + 1])
+                    i += 1
+                objects = getattr(self, f"step_{name}")(objects, first, args, modulators)
+            elif handler is None:
+                raise GraphError(f"neptune-stream emulator does not support the Gremlin step '{name}'")
+            else:
+                objects = handler(objects, first, *args)
+            first = False
+            i += 1
+        return objects
+
+    def _sub(self, value: Any, obj: Any) -> Any:
+        """A step argument that is an anonymous traversal evaluates against the current object."""
+        if isinstance(value, Bytecode):
+            result = self.run(value, [obj])
+            if not result:
+                raise GraphError("an anonymous traversal used as a value produced nothing")
+            return result[0]
+        return value
+
+    # -- sources and navigation
+    def step_V(self, objects: Objects, first: bool, *ids: Any) -> Objects:  # noqa: N802 - Gremlin's step name
+        wanted = [_id_of(x) for x in _flatten(ids)]
+        found = (
+            [self.graph.vertices[i] for i in wanted if i in self.graph.vertices] if wanted else list(self.graph.vertices.values())
+        )
+        return found if first else [v for _ in objects for v in found]
+
+    def step_E(self, objects: Objects, first: bool, *ids: Any) -> Objects:  # noqa: N802
+        wanted = [_id_of(x) for x in _flatten(ids)]
+        found = [self.graph.edges[i] for i in wanted if i in self.graph.edges] if wanted else list(self.graph.edges.values())
+        return found if first else [e for _ in objects for e in found]
+
+    def step_inject(self, objects: Objects, first: bool, *values: Any) -> Objects:
+        return [*objects, *values]
+
+    def _adjacent(self, objects: Objects, labels: tuple[Any, ...], direction: str, to_vertex: bool) -> Objects:
+        out: Objects = []
+        for v in objects:
+            if not isinstance(v, Vertex):
+                raise GraphError(f"{direction}{'' if to_vertex else 'E'}() needs vertices, got {type(v).__name__}")
+            edges: list[Edge] = []
+            if direction in ("out", "both"):
+                edges += list(v.out_edges.values())
+            if direction in ("in", "both"):
+                edges += list(v.in_edges.values())
+            for e in edges:
+                if labels and e.label not in labels:
+                    continue
+                out.append((e.in_v if e.out_v is v else e.out_v) if to_vertex else e)
+        return out
+
+    def step_out(self, objects: Objects, first: bool, *labels: Any) -> Objects:
+        return self._adjacent(objects, labels, "out", True)
+
+    def step_in(self, objects: Objects, first: bool, *labels: Any) -> Objects:
+        return self._adjacent(objects, labels, "in", True)
+
+    def step_both(self, objects: Objects, first: bool, *labels: Any) -> Objects:
+        return self._adjacent(objects, labels, "both", True)
+
+    def step_outE(self, objects: Objects, first: bool, *labels: Any) -> Objects:  # noqa: N802
+        return self._adjacent(objects, labels, "out", False)
+
+    def step_inE(self, objects: Objects, first: bool, *labels: Any) -> Objects:  # noqa: N802
+        return self._adjacent(objects, labels, "in", False)
+
+    def step_bothE(self, objects: Objects, first: bool, *labels: Any) -> Objects:  # noqa: N802
+        return self._adjacent(objects, labels, "both", False)
+
+    def _edge_ends(self, objects: Objects, which: str) -> Objects:
+        out: Objects = []
+        for e in objects:
+            if not isinstance(e, Edge):
+                raise GraphError(f"{which}() needs edges, got {type(e).__name__}")
+            out += {"outV": [e.out_v], "inV": [e.in_v], "bothV": [e.out_v, e.in_v]}[which]
+        return out
+
+    def step_outV(self, objects: Objects, first: bool) -> Objects:  # noqa: N802
+        return self._edge_ends(objects, "outV")
+
+    def step_inV(self, objects: Objects, first: bool) -> Objects:  # noqa: N802
+        return self._edge_ends(objects, "inV")
+
+    def step_bothV(self, objects: Objects, first: bool) -> Objects:  # noqa: N802
+        return self._edge_ends(objects, "bothV")
+
+    # -- filters
+    def _value(self, element: Any, key: Any) -> list[Any]:
+        if _is(key, "T", "id"):
+            return [element.id]
+        if _is(key, "T", "label"):
+            return [element.label]
+        if isinstance(element, Vertex):
+            return list(element.properties.get(key, []))
+        if isinstance(element, Edge):
+            return [element.properties[key]] if key in element.properties else []
+        raise GraphError(f"has() needs vertices or edges, got {type(element).__name__}")
+
+    def step_has(self, objects: Objects, first: bool, *args: Any) -> Objects:
+        if len(args) == 1:
+            return [o for o in objects if self._value(o, args[0])]
+        if len(args) == 3:
+            label, key, predicate = args
+            objects = [o for o in objects if o.label == label]
+        elif len(args) == 2:
+            key, predicate = args
+        else:
+            raise GraphError(f"has() with {len(args)} arguments is not supported")
+        if isinstance(predicate, Bytecode):
+            raise GraphError("has(key, traversal) is not supported")
+        return [o for o in objects if any(_test(predicate, v) for v in self._value(o, key))]
+
+    def step_hasNot(self, objects: Objects, first: bool, key: Any) -> Objects:  # noqa: N802
+        return [o for o in objects if not self._value(o, key)]
+
+    def step_hasLabel(self, objects: Objects, first: bool, *labels: Any) -> Objects:  # noqa: N802
+        if len(labels) == 1 and isinstance(labels[0], P):
+            return [o for o in objects if _test(labels[0], o.label)]
+        wanted = set(_flatten(labels))
+        return [o for o in objects if o.label in wanted]
+
+    def step_hasId(self, objects: Objects, first: bool, *ids: Any) -> Objects:  # noqa: N802
+        if len(ids) == 1 and isinstance(ids[0], P):
+            return [o for o in objects if _test(ids[0], o.id)]
+        wanted = {_id_of(i) for i in _flatten(ids)}
+        return [o for o in objects if o.id in wanted]
+
+    def step_limit(self, objects: Objects, first: bool, *args: Any) -> Objects:
+        return objects[: int(args[-1])]
+
+    def step_dedup(self, objects: Objects, first: bool, *args: Any) -> Objects:
+        seen: list[Any] = []
+        for o in objects:
+            if o not in seen:
+                seen.append(o)
+        return seen
+
+    # -- maps
+    def step_id(self, objects: Objects, first: bool) -> Objects:
+        return [o.id for o in objects]
+
+    def step_label(self, objects: Objects, first: bool) -> Objects:
+        return [o.label for o in objects]
+
+    def step_values(self, objects: Objects, first: bool, *keys: Any) -> Objects:
+        out: Objects = []
+        for o in objects:
+            if isinstance(o, Vertex):
+                for k, vs in o.properties.items():
+                    if not keys or k in keys:
+                        out.extend(vs)
+            elif isinstance(o, Edge):
+                out.extend(v for k, v in o.properties.items() if not keys or k in keys)
+            else:
+                raise GraphError(f"values() needs vertices or edges, got {type(o).__name__}")
+        return out
+
+    def step_valueMap(self, objects: Objects, first: bool, *args: Any) -> Objects:  # noqa: N802
+        tokens = bool(args and args[0] is True)
+        keys = [a for a in args if isinstance(a, str)]
+        out: Objects = []
+        for o in objects:
+            if isinstance(o, Vertex):
+                m: dict[Any, Any] = {k: list(v) for k, v in o.properties.items() if not keys or k in keys}
+            else:
+                m = {k: v for k, v in o.properties.items() if not keys or k in keys}
+            if tokens:
+                m = {_token("id"): o.id, _token("label"): o.label, **m}
+            out.append(m)
+        return out
+
+    def step_elementMap(self, objects: Objects, first: bool, *keys: Any) -> Objects:  # noqa: N802
+        from gremlin_python.process.traversal import Direction
+
+        out: Objects = []
+        for o in objects:
+            m: dict[Any, Any] = {_token("id"): o.id, _token("label"): o.label}
+            if isinstance(o, Edge):
+                m[Direction.IN] = {_token("id"): o.in_v.id, _token("label"): o.in_v.label}
+                m[Direction.OUT] = {_token("id"): o.out_v.id, _token("label"): o.out_v.label}
+                m.update({k: v for k, v in o.properties.items() if not keys or k in keys})
+            else:
+                m.update({k: vs[0] for k, vs in o.properties.items() if vs and (not keys or k in keys)})
+            out.append(m)
+        return out
+
+    def step_count(self, objects: Objects, first: bool, *args: Any) -> Objects:
+        return [len(objects)]
+
+    def step_fold(self, objects: Objects, first: bool) -> Objects:
+        return [list(objects)]
+
+    def step_unfold(self, objects: Objects, first: bool) -> Objects:
+        out: Objects = []
+        for o in objects:
+            if isinstance(o, list):
+                out.extend(o)
+            elif isinstance(o, dict):
+                out.extend({k: v} for k, v in o.items())
+            else:
+                out.append(o)
+        return out
+
+    def step_constant(self, objects: Objects, first: bool, value: Any) -> Objects:
+        return [value for _ in objects]
+
+    def step_identity(self, objects: Objects, first: bool) -> Objects:
+        return objects
+
+    def step_coalesce(self, objects: Objects, first: bool, *traversals: Bytecode) -> Objects:
+        out: Objects = []
+        for o in objects:
+            for t in traversals:
+                result = self.run(t, [o])
+                if result:
+                    out.extend(result)
+                    break
+        return out
+
+    def step_discard(self, objects: Objects, first: bool) -> Objects:
+        return []
+
+    step_none = step_discard  # what gremlinpython before 3.8 sent for iterate()
+
+    # -- mutations
+    def step_addV(self, objects: Objects, first: bool, label: Any = "vertex") -> Objects:  # noqa: N802
+        starts = [None] if first else objects
+        return [self.tx.add_vertex(str(self._sub(label, o))) for o in starts]
+
+    def step_addE(self, objects: Objects, first: bool, args: list[Any], modulators: list[list[Any]]) -> Objects:  # noqa: N802
+        label = args[0] if args else "edge"
+        starts = [None] if first else objects
+        out: Objects = []
+        for o in starts:
+            ends: dict[str, Vertex] = {}
+            for name, *margs in modulators:
+                if name == "option":
+                    raise GraphError("option() does not modulate addE()")
+                ends[name] = self._vertex(self._sub(margs[0], o), f"addE().{name}()")
+            if "from" not in ends or "to" not in ends:
+                if not isinstance(o, Vertex):
+                    raise GraphError("addE() needs from() and to() when it does not start from a vertex")
+                ends.setdefault("from", o)
+                ends.setdefault("to", o)
+            out.append(self.tx.add_edge(str(self._sub(label, o)), ends["from"], ends["to"]))
+        return out
+
+    def _vertex(self, value: Any, where: str, *, string_is_id: bool = False) -> Vertex:
+        if isinstance(value, Vertex):
+            return value
+        if isinstance(value, str) and not string_is_id:
+            raise GraphError(f"{where} with a step label is not supported; pass a vertex or a traversal")
+        vid = _id_of(value)
+        if vid not in self.graph.vertices:
+            raise GraphError(f"{where}: vertex {vid} does not exist")
+        return self.graph.vertices[vid]
+
+    def step_property(self, objects: Objects, first: bool, *args: Any) -> Objects:
+        cardinality = "single"
+        rest = list(args)
+        if rest and type(rest[0]).__name__ == "Cardinality":
+            cardinality = rest.pop(0).name.rstrip("_")
+        if len(rest) < 2 or len(rest) % 2:
+            raise GraphError(f"property() needs key/value pairs, got {len(rest)} arguments")
+        for o in objects:
+            for key, raw in zip(rest[::2], rest[1::2], strict=True):
+                value = self._sub(raw, o)
+                if _is(key, "T", "id"):
+                    if isinstance(o, Vertex):
+                        self.tx.rekey_vertex(o, value)
+                    else:
+                        self.tx.rekey_edge(o, value)
+                elif _is(key, "T", "label"):
+                    raise GraphError("the label of an element cannot be changed")
+                elif isinstance(o, Vertex):
+                    self.tx.set_vertex_property(o, str(key), value, cardinality)
+                elif isinstance(o, Edge):
+                    if cardinality != "single":
+                        raise GraphError("edge properties only take single cardinality")
+                    self.tx.set_edge_property(o, str(key), value)
+                else:
+                    raise GraphError(f"property() needs vertices or edges, got {type(o).__name__}")
+        return objects
+
+    def step_drop(self, objects: Objects, first: bool) -> Objects:
+        for o in objects:
+            if isinstance(o, Vertex):
+                self.tx.drop_vertex(o)
+            elif isinstance(o, Edge):
+                self.tx.drop_edge(o)
+            else:
+                raise GraphError(f"drop() needs vertices or edges, got {type(o).__name__}")
+        return []
+
+    def _merge_options(self, modulators: list[list[Any]], o: Any) -> dict[str, dict[Any, Any]]:
+        options: dict[str, dict[Any, Any]] = {}
+        for name, *margs in modulators:
+            if name != "option" or len(margs) != 2:
+                raise GraphError(f"{name}() does not modulate mergeV()/mergeE()")
+            which = _enum_name(margs[0]) or str(margs[0])
+            options[which] = self._sub(margs[1], o) or {}
+        return options
+
+    def step_mergeV(self, objects: Objects, first: bool, args: list[Any], modulators: list[list[Any]]) -> Objects:  # noqa: N802
+        starts = [None] if first else objects
+        out: Objects = []
+        for o in starts:
+            search = self._sub(args[0], o) if args and args[0] is not None else {}
+            options = self._merge_options(modulators, o)
+            matches = list(self.graph.vertices.values())
+            for key, value in search.items():
+                matches = [v for v in matches if value in self._value(v, key)]
+            if matches:
+                for v in matches:
+                    for key, value in options.get("on_match", {}).items():
+                        self.tx.set_vertex_property(v, str(key), value)
+                out.extend(matches)
+                continue
+            create = {**search, **options.get("on_create", {})}
+            label = next((v for k, v in create.items() if _is(k, "T", "label")), "vertex")
+            vid = next((v for k, v in create.items() if _is(k, "T", "id")), None)
+            v = self.tx.add_vertex(str(label), vid)
+            for key, value in create.items():
+                if _enum_name(key) is None:
+                    self.tx.set_vertex_property(v, str(key), value)
+            out.append(v)
+        return out
+
+    def step_mergeE(self, objects: Objects, first: bool, args: list[Any], modulators: list[list[Any]]) -> Objects:  # noqa: N802
+        starts = [None] if first else objects
+        out: Objects = []
+        for o in starts:
+            search = self._sub(args[0], o) if args and args[0] is not None else {}
+            options = self._merge_options(modulators, o)
+            label = next((v for k, v in search.items() if _is(k, "T", "label")), None)
+            out_v = next(
+                (
+                    self._vertex(v, "mergeE() Direction.OUT", string_is_id=True)
+                    for k, v in search.items()
+                    if _is(k, "Direction", "OUT")
+                ),
+                None,
+            )
+            in_v = next(
+                (
+                    self._vertex(v, "mergeE() Direction.IN", string_is_id=True)
+                    for k, v in search.items()
+                    if _is(k, "Direction", "IN")
+                ),
+                None,
+            )
+            props = {k: v for k, v in search.items() if _enum_name(k) is None}
+            matches = [
+                e
+                for e in self.graph.edges.values()
+                if (label is None or e.label == label)
+                and (out_v is None or e.out_v is out_v)
+                and (in_v is None or e.in_v is in_v)
+                and all(e.properties.get(k) == v for k, v in props.items())
+            ]
+            if matches:
+                for e in matches:
+                    for key, value in options.get("on_match", {}).items():
+                        self.tx.set_edge_property(e, str(key), value)
+                out.extend(matches)
+                continue
+            if out_v is None or in_v is None:
+                raise GraphError("mergeE() needs Direction.OUT and Direction.IN to create an edge")
+            create = {**props, **{k: v for k, v in options.get("on_create", {}).items() if _enum_name(k) is None}}
+            e = self.tx.add_edge(str(label or "edge"), out_v, in_v)
+            for key, value in create.items():
+                self.tx.set_edge_property(e, str(key), value)
+            out.append(e)
+        return out
+
+
+def _token(name: str) -> Any:
+    from gremlin_python.process.traversal import T
+
+    return T.id if name == "id" else T.label
+
+
+def to_wire(value: Any) -> Any:
+    """Emulator objects as gremlinpython structure objects, which its serializers know how to write."""
+    if isinstance(value, Vertex):
+        return gp.Vertex(value.id, value.label)
+    if isinstance(value, Edge):
+        return gp.Edge(
+            value.id, gp.Vertex(value.out_v.id, value.out_v.label), value.label, gp.Vertex(value.in_v.id, value.in_v.label)
+        )
+    if isinstance(value, list):
+        return [to_wire(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_wire(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,116 @@
+"""SQLite persistence of the graph and its stream: each committed transaction is one SQLite
+transaction, so a restart keeps every committed change and continues commit numbers."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from neptune_stream.local.emulator import values
+from neptune_stream.local.emulator.graph import Edge, Graph, Vertex
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stream (
+    commit_num INTEGER NOT NULL, op_num INTEGER NOT NULL, commit_ts INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (commit_num, op_num)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS vertices (id TEXT PRIMARY KEY, label TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS vertex_properties (vertex_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS vertex_properties_by_vertex ON vertex_properties (vertex_id, key);
+CREATE TABLE IF NOT EXISTS edges (
+    id TEXT PRIMARY KEY, label TEXT NOT NULL, out_v TEXT NOT NULL, in_v TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS edge_properties (edge_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (edge_id, key)) WITHOUT ROWID;
+"""
+
+
+class Persistence:
+    def __init__(self, path: str) -> None:
+        # One connection used from the server's thread only; check_same_thread off because the server
+        # may be started from another thread than the one that built it.
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        if path != ":memory:":
+            self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def meta(self, key: str, default: str) -> str:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else default
+
+    def load_graph(self) -> Graph:
+        graph = Graph()
+        for vid, label in self.db.execute("SELECT id, label FROM vertices"):
+            graph.vertices[vid] = Vertex(vid, label)
+        for vid, key, value in self.db.execute("SELECT vertex_id, key, value FROM vertex_properties ORDER BY rowid"):
+            graph.vertices[vid].properties.setdefault(key, []).append(values.load(value))
+        for eid, label, out_v, in_v in self.db.execute("SELECT id, label, out_v, in_v FROM edges"):
+            e = Edge(eid, label, graph.vertices[out_v], graph.vertices[in_v])
+            graph.edges[eid] = e
+            e.out_v.out_edges[eid] = e
+            e.in_v.in_edges[eid] = e
+        for eid, key, value in self.db.execute("SELECT edge_id, key, value FROM edge_properties"):
+            graph.edges[eid].properties[key] = values.load(value)
+        return graph
+
+    def load_stream(self) -> list[tuple[int, int, int, str]]:
+        return list(self.db.execute("SELECT commit_num, op_num, commit_ts, body FROM stream ORDER BY commit_num, op_num"))
+
+    def commit(self, rows: list[tuple[int, int, int, str]], records: list[dict[str, Any]], next_commit: int) -> None:
+        cur = self.db.cursor()
+        cur.execute("BEGIN")
+        try:
+            cur.executemany("INSERT INTO stream VALUES (?, ?, ?, ?)", rows)
+            for record in records:
+                _apply(cur, record)
+            cur.execute("INSERT OR REPLACE INTO meta VALUES ('next_commit', ?)", (str(next_commit),))
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+
+    def expire(self, before_ts: int) -> None:
+        self.db.execute("DELETE FROM stream WHERE commit_ts < ?", (before_ts,))
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def reset(self) -> None:
+        cur = self.db.cursor()
+        cur.execute("BEGIN")
+        for table in ("stream", "vertices", "vertex_properties", "edges", "edge_properties", "meta"):
+            cur.execute(f"DELETE FROM {table}")
+        cur.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _apply(cur: sqlite3.Cursor, record: dict[str, Any]) -> None:
+    data, op = record["data"], record["op"]
+    kind, element_id = data["type"], data["id"]
+    value = json.dumps(data["value"], separators=(",", ":"))
+    if kind == "vl":
+        if op == "ADD":
+            cur.execute("INSERT INTO vertices VALUES (?, ?)", (element_id, data["value"]["value"]))
+        else:
+            cur.execute("DELETE FROM vertices WHERE id = ?", (element_id,))
+    elif kind == "vp":
+        if op == "ADD":
+            cur.execute("INSERT INTO vertex_properties VALUES (?, ?, ?)", (element_id, data["key"], value))
+        else:
+            cur.execute(
+                "DELETE FROM vertex_properties WHERE rowid = (SELECT rowid FROM vertex_properties "
+                "WHERE vertex_id = ? AND key = ? AND value = ? LIMIT 1)",
+                (element_id, data["key"], value),
+            )
+    elif kind == "e":
+        if op == "ADD":
+            cur.execute("INSERT INTO edges VALUES (?, ?, ?, ?)", (element_id, data["value"]["value"], data["from"], data["to"]))
+        else:
+            cur.execute("DELETE FROM edges WHERE id = ?", (element_id,))
+    elif op == "ADD":
+        cur.execute("INSERT OR REPLACE INTO edge_properties VALUES (?, ?, ?)", (element_id, data["key"], value))
+    else:
+        cur.execute("DELETE FROM edge_properties WHERE edge_id = ? AND key = ?", (element_id, data["key"]))

@@ -1,0 +1,176 @@
+"""The emulator's HTTP and WebSocket server (aiohttp): /gremlin, /propertygraph/stream (and /pg/stream),
+/status, /system, plus /_emulator/faults for fault injection. Runs in a thread for tests and the demo,
+or in the foreground from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from neptune_stream.local.emulator import protocol
+from neptune_stream.local.emulator.engine import FAULT_KINDS, Engine, Faults
+from neptune_stream.local.emulator.graph import GraphError
+
+log = logging.getLogger("neptune_stream.emulator")
+SUCCESS, NO_CONTENT, EVALUATION_ERROR, INVALID_REQUEST = 200, 204, 597, 499
+
+
+def build_app(engine: Engine) -> web.Application:
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+
+    async def gremlin(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=64 * 1024 * 1024)
+        await ws.prepare(request)
+        async for msg in ws:
+            if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
+                continue
+            frame = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
+            reply = _handle(engine, frame)
+            if reply is not None:
+                await (ws.send_str(reply) if isinstance(reply, str) else ws.send_bytes(reply))
+        return ws
+
+    async def stream(request: web.Request) -> web.Response:
+        params = dict(request.query)
+        if engine.faults.kind == "slow" and engine.faults.delay_ms:
+            # Slow responses must not block other clients: wait off the event loop.
+            status, body, headers = await asyncio.to_thread(engine.read_stream, params)
+        else:
+            status, body, headers = engine.read_stream(params)
+        return web.Response(status=status, text=body, content_type="application/json", headers=headers)
+
+    async def status(_: web.Request) -> web.Response:
+        return web.json_response(engine.status())
+
+    async def system(request: web.Request) -> web.Response:
+        if request.content_type == "application/json":
+            form: dict[str, Any] = await request.json()
+        else:
+            form = dict(await request.post())
+        code, body = engine.fast_reset(form.get("action"), form.get("token"))
+        headers = {"x-amzn-ErrorType": body["code"]} if code >= 400 else {}
+        return web.json_response(body, status=code, headers=headers)
+
+    async def faults(request: web.Request) -> web.Response:
+        body = await request.json() if request.can_read_body else {}
+        kind = body.get("kind")
+        if kind is not None and kind not in FAULT_KINDS:
+            return web.json_response({"error": f"kind must be one of {FAULT_KINDS} or null"}, status=400)
+        engine.faults = Faults(kind=kind, rate=float(body.get("rate", 1.0)), delay_ms=int(body.get("delay_ms", 0)))
+        if "seed" in body:
+            engine.faults.rng.seed(body["seed"])
+        return web.json_response({"kind": kind, "rate": engine.faults.rate, "delay_ms": engine.faults.delay_ms})
+
+    async def stats(_: web.Request) -> web.Response:
+        with engine.lock:
+            keys = engine.stream.keys
+            return web.json_response(
+                {
+                    "vertices": len(engine.graph.vertices),
+                    "edges": len(engine.graph.edges),
+                    "commits": engine.next_commit - 1,
+                    "streamRecords": len(keys),
+                    "firstEventId": list(keys[0]) if keys else None,
+                    "lastEventId": list(keys[-1]) if keys else None,
+                    "faultsInjected": engine.faults.injected,
+                }
+            )
+
+    app.router.add_get("/gremlin", gremlin)
+    for path in ("/propertygraph/stream", "/pg/stream"):
+        app.router.add_get(path, stream)
+    app.router.add_get("/status", status)
+    app.router.add_post("/system", system)
+    app.router.add_post("/_emulator/faults", faults)
+    app.router.add_get("/_emulator/stats", stats)
+    return app
+
+
+def _handle(engine: Engine, frame: bytes) -> bytes | str | None:
+    try:
+        request = protocol.parse(frame)
+    except Exception as error:  # an unreadable frame has no request id to answer to
+        log.warning("unreadable Gremlin request: %s", error)
+        return None
+    if request.error is not None:
+        return protocol.response(request, INVALID_REQUEST, request.error, None)
+    if request.op == "bytecode":
+        try:
+            result = engine.submit(request.args["gremlin"])
+        except GraphError as error:
+            return protocol.response(request, EVALUATION_ERROR, str(error), None)
+        except Exception as error:
+            log.exception("traversal failed")
+            return protocol.response(request, EVALUATION_ERROR, f"{type(error).__name__}: {error}", None)
+        return protocol.response(request, SUCCESS, "", result)
+    if request.op == "close":
+        return protocol.response(request, NO_CONTENT, "", None)
+    return protocol.response(
+        request, INVALID_REQUEST, f"neptune-stream emulator supports bytecode requests only, not op {request.op!r}", None
+    )
+
+
+class EmulatorServer:
+    """Serves an Engine on 127.0.0.1 from a background thread."""
+
+    def __init__(self, engine: Engine, port: int = 0, host: str = "127.0.0.1") -> None:
+        self.engine, self.host, self.port = engine, host, port
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self._thread = threading.Thread(target=self._loop.run_forever, name="neptune-emulator", daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def gremlin_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/gremlin"
+
+    def start(self) -> EmulatorServer:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(30)
+        return self
+
+    async def _start(self) -> None:
+        self._runner = web.AppRunner(build_app(self.engine), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server: Any = site._server  # aiohttp exposes the bound port only on the underlying server
+        self.port = server.sockets[0].getsockname()[1]
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(30)
+        self.engine.close()
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def set_faults(endpoint: str, kind: str | None, rate: float = 1.0, delay_ms: int = 0, seed: int | None = None) -> dict[str, Any]:
+    import urllib.request
+
+    body: dict[str, Any] = {"kind": kind, "rate": rate, "delay_ms": delay_ms}
+    if seed is not None:
+        body["seed"] = seed
+    req = urllib.request.Request(
+        f"{endpoint}/_emulator/faults",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        result: dict[str, Any] = json.loads(resp.read())
+        return result
