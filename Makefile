@@ -10,7 +10,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_CLI_TELEMETRY_DISABLED := 1
 CDK_FLAGS := --no-notices --no-version-reporting
 
-.PHONY: env test lint typecheck synth deploy destroy demo bench chaos clean
+.PHONY: env test lint typecheck synth deploy destroy demo bench-emulator clean
 
 env: $(VENV)/.installed $(CDK)
 
@@ -43,9 +43,13 @@ deploy: env
 destroy: env
 	$(CDK) destroy $(CDK_FLAGS) --force
 
+# The whole pipeline locally, on the synthesized template: `make demo DEMO_ARGS="--changes 2000"`.
 demo: env
 	$(CDK) synth $(CDK_FLAGS) --quiet
-	$(PY) -m neptune_stream.summary cdk.out
+	$(PY) -m neptune_stream.local.demo $(DEMO_ARGS)
+
+bench-emulator: env
+	$(PY) -m bench.emulator
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf cdk.out .local .pytest_cache .mypy_cache .ruff_cache .hypothesis

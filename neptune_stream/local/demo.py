@@ -1,0 +1,200 @@
+"""`make demo`: graph changes flow from the emulator through the real state machine and handlers into
+DynamoDB, with live progress; then exactly-once verification and one JSON summary line."""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from neptune_capture import schema
+from neptune_capture.events import EventId
+from neptune_stream.local.runtime import LocalOptions, LocalPipeline
+from neptune_stream.local.template import load_template
+from neptune_stream.local.verify import verify
+from neptune_stream.local.workload import Workload, run_workload
+
+
+def checkpoint_of(pipeline: LocalPipeline) -> tuple[EventId | None, int | None]:
+    assert pipeline.tables is not None
+    item = pipeline.dynamodb.get_item(
+        TableName=pipeline.tables.checkpoint, Key={schema.STREAM_ID: {"S": "neptune"}}, ConsistentRead=True
+    ).get("Item")
+    if not item or "commitNum" not in item:
+        return None, None
+    return EventId(int(item["commitNum"]["N"]), int(item["opNum"]["N"])), int(item["commitTimestamp"]["N"])
+
+
+class Progress:
+    def __init__(self, pipeline: LocalPipeline) -> None:
+        self.pipeline = pipeline
+        self.started = time.monotonic()
+        self.captured = 0
+        self.lag_ms = 0
+        self.samples: list[tuple[float, int]] = []
+
+    def sample(self) -> None:
+        assert self.pipeline.emulator is not None
+        engine = self.pipeline.emulator.engine
+        with engine.lock:
+            keys = list(engine.stream.keys)
+            stamps = list(engine.stream.timestamps)
+        position, _ = checkpoint_of(self.pipeline)
+        self.captured = bisect.bisect_right(keys, (position.commit_num, position.op_num)) if position else 0
+        self.events = len(keys)
+        # Lag: how long ago the oldest change not yet captured was committed.
+        self.lag_ms = max(0, int(time.time() * 1000) - stamps[self.captured]) if self.captured < len(keys) else 0
+        self.samples.append((time.monotonic(), self.captured))
+
+    def rate(self) -> float:
+        recent = [s for s in self.samples if s[0] >= self.samples[-1][0] - 3]
+        if len(recent) < 2 or recent[-1][0] == recent[0][0]:
+            return 0.0
+        return (recent[-1][1] - recent[0][1]) / (recent[-1][0] - recent[0][0])
+
+    def line(self, written: int, target: int) -> str:
+        return (
+            f"[{time.monotonic() - self.started:5.1f} s] changes {written:,}/{target:,}  events {self.events:,}  "
+            f"captured {self.captured:,}  lag {self.lag_ms / 1000:.2f} s  {self.rate():,.0f} records/s"
+        )
+
+    def table(self, written: int, target: int) -> Table:
+        t = Table(title="neptune-stream local run", show_header=False)
+        t.add_row("changes written", f"{written:,} / {target:,}")
+        t.add_row("stream events", f"{self.events:,}")
+        t.add_row("records captured", f"{self.captured:,}")
+        t.add_row("lag", f"{self.lag_ms / 1000:.2f} s")
+        t.add_row("records/s", f"{self.rate():,.0f}")
+        t.add_row("elapsed", f"{time.monotonic() - self.started:.1f} s")
+        return t
+
+
+def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("gremlinpython").setLevel(logging.ERROR)
+    options = LocalOptions(
+        data_dir=Path(args.data_dir),
+        iterations_per_execution=args.iterations_per_execution,
+        time_budget_seconds=args.time_budget,
+    )
+    pipeline = LocalPipeline(load_template(args.cdk_out), options).start()
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        assert pipeline.emulator is not None
+        pipeline.start_execution({})
+        workloads: list[Workload] = []
+        gremlin_url = pipeline.emulator.gremlin_url
+        writer = threading.Thread(
+            target=lambda: run_workload(
+                gremlin_url, args.changes, rate=args.rate, seed=args.seed, stop=stop, on_start=workloads.append
+            ),
+            name="workload",
+            daemon=True,
+        )
+        writer.start()
+        progress = Progress(pipeline)
+        deadline = None
+        last_line = 0.0
+        with Live(console=console, refresh_per_second=4, transient=True) if console.is_terminal else nullcontext() as live:
+            while not stop.is_set():
+                progress.sample()
+                written = workloads[0].written if workloads else 0
+                if live is not None:
+                    live.update(progress.table(written, args.changes))
+                elif time.monotonic() - last_line >= 2:  # not a terminal (CI, a pipe): a plain line every 2 s
+                    last_line = time.monotonic()
+                    console.print(progress.line(written, args.changes))
+                if not writer.is_alive():
+                    deadline = deadline or time.monotonic() + args.drain_timeout
+                    if progress.captured == progress.events or time.monotonic() > deadline:
+                        break
+                stop.wait(0.25)  # the display's refresh period, not a synchronization
+        writer.join(5)
+        return finish(pipeline, workloads[0].written if workloads else 0, progress, args, console)
+    finally:
+        if not args.keep_running:
+            pipeline.stop()
+        else:
+            serve_until_interrupted(pipeline, console)
+
+
+def finish(
+    pipeline: LocalPipeline, written: int, progress: Progress, args: argparse.Namespace, console: Console
+) -> dict[str, Any]:
+    assert pipeline.emulator is not None and pipeline.tables is not None
+    keys = [EventId(c, o) for c, o in pipeline.emulator.engine.stream.keys]
+    report = verify(pipeline.dynamodb, pipeline.tables, "neptune", keys)
+    executions = pipeline.executions()
+    histories = [pipeline.history_length(e["executionArn"]) for e in executions]
+    summary = {
+        "changes_written": written,
+        "stream_events": report.stream_events,
+        "records": report.records,
+        "duplicates": report.duplicates,
+        "missing": report.missing,
+        "history_items": report.history_items,
+        "checkpoint": report.checkpoint.as_dict() if report.checkpoint else None,
+        "executions": len(executions),
+        "max_history_events": max(histories, default=0),
+    }
+    ok = report.ok and written == args.changes
+    elapsed = time.monotonic() - progress.started
+    history_state = "complete, ordered" if report.history_complete and report.history_ordered else "INCOMPLETE"
+    console.print(
+        f"[bold]{'OK' if ok else 'FAILED'}[/bold]: {written:,} changes -> {report.stream_events:,} stream events -> "
+        f"{report.records:,} records in {elapsed:.1f} s; duplicates {report.duplicates}, missing {report.missing}; "
+        f"history {report.history_items:,} batches ({history_state}); "
+        f"checkpoint {report.checkpoint} ({'= last event' if report.checkpoint_is_last else 'NOT the last event'}); "
+        f"{len(executions)} executions (continue-as-new), largest history {summary['max_history_events']} events"
+    )
+    summary["ok"] = ok
+    return summary
+
+
+def serve_until_interrupted(pipeline: LocalPipeline, console: Console) -> None:
+    endpoints = Path(pipeline.options.data_dir) / "endpoints.json"
+    console.print(f"Still running (endpoints in {endpoints}); `./neptune-stream status` works now. Ctrl-C stops.")
+    done = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    done.wait()
+    pipeline.stop()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--changes", type=int, default=10_000, help="graph changes to write (default 10,000)")
+    parser.add_argument("--rate", type=float, default=None, help="changes per second (default: as fast as possible)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--iterations-per-execution", type=int, default=10, help="continue-as-new after this many loops")
+    parser.add_argument("--time-budget", type=float, default=2.0, help="seconds per handler invocation")
+    parser.add_argument("--data-dir", default=".local")
+    parser.add_argument("--cdk-out", default="cdk.out")
+    parser.add_argument("--drain-timeout", type=float, default=120.0, help="seconds to wait for capture after writing")
+    parser.add_argument("--keep-running", action="store_true", help="leave the emulator and DynamoDB up for the CLI")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="neptune-stream demo", description=__doc__)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    console = Console(stderr=False)
+    summary = run(args, console)
+    ok = summary.pop("ok")
+    print(json.dumps(summary), flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

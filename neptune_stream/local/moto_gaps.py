@@ -1,0 +1,108 @@
+"""Two gaps in moto's Step Functions interpreter that the real service does not have, closed for the
+local run only (the deployed definition is executed unchanged):
+
+- the `states:startExecution` integration passes ASL's parameter names (StateMachineArn, Input, Name)
+  to boto3 unconverted, which boto3 rejects;
+- an execution started without a name is named "None" (AWS generates a UUID), so two continue-as-new
+  executions would collide;
+- DynamoDB's TransactWriteItems deep-copies every table it touches before each transaction (to roll
+  back), which makes a run quadratic in the table size: 25,000 records slow it to ~40 records/s. Only the
+  items the transaction names are saved and, if it is cancelled, restored."""
+
+from __future__ import annotations
+
+import copy as _copy
+import types
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_BOTO_NAMES = {"StateMachineArn": "stateMachineArn", "Input": "input", "Name": "name", "TraceHeader": "traceHeader"}
+
+
+def _touched_items(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any]]:
+    """(table, hash key, range key, deep copy of the item or None) for every item a transaction names."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    saved = []
+    for entry in transact_items:
+        _, op = next(iter(entry.items()))
+        table = backend.tables.get(op.get("TableName"))
+        source = op.get("Key") or op.get("Item") or {}
+        if table is None or table.hash_key_attr not in source:
+            continue
+        hash_key = DynamoType(source[table.hash_key_attr])
+        range_key = DynamoType(source[table.range_key_attr]) if table.has_range_key and table.range_key_attr in source else None
+        current = table.items.get(hash_key, {}).get(range_key) if table.has_range_key else table.items.get(hash_key)
+        saved.append((table, hash_key, range_key, _copy.deepcopy(current)))
+    return saved
+
+
+def _restore(saved: list[tuple[Any, Any, Any, Any]]) -> None:
+    for table, hash_key, range_key, item in reversed(saved):
+        if table.has_range_key:
+            if item is None:
+                table.items.get(hash_key, {}).pop(range_key, None)
+            else:
+                table.items[hash_key][range_key] = item
+        elif item is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = item
+
+
+@contextmanager
+def patched() -> Iterator[None]:
+    with _sfn_start_execution(), _dynamodb_transaction_snapshots():
+        yield
+
+
+@contextmanager
+def _dynamodb_transaction_snapshots() -> Iterator[None]:
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    def no_table_copy(obj: Any, memo: Any = None) -> Any:
+        return obj if isinstance(obj, Table) else _copy.deepcopy(obj, memo)
+
+    original = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        saved = _touched_items(self, transact_items)
+        try:
+            original(self, transact_items)
+        except Exception:
+            _restore(saved)
+            raise
+
+    shim = types.SimpleNamespace(**{name: getattr(_copy, name) for name in dir(_copy) if not name.startswith("__")})
+    shim.deepcopy = no_table_copy
+    setattr(models, "copy", shim)  # noqa: B010 - replacing a module global of moto's
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        setattr(models, "copy", _copy)  # noqa: B010
+        models.DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def _sfn_start_execution() -> Iterator[None]:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import StateTaskServiceSfn
+
+    original = StateTaskServiceSfn._normalise_parameters
+
+    def normalise(self: Any, parameters: dict[str, Any], boto_service_name: Any = None, service_action_name: Any = None) -> None:
+        original(self, parameters, boto_service_name=boto_service_name, service_action_name=service_action_name)
+        if self._get_boto_service_action() == "start_execution" and service_action_name is None:
+            for asl_name, boto_name in _BOTO_NAMES.items():
+                if asl_name in parameters:
+                    parameters[boto_name] = parameters.pop(asl_name)
+            parameters.setdefault("name", str(uuid.uuid4()))
+
+    StateTaskServiceSfn._normalise_parameters = normalise  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        StateTaskServiceSfn._normalise_parameters = original  # type: ignore[method-assign]

@@ -1,0 +1,195 @@
+"""The whole pipeline on one machine: the Neptune emulator, DynamoDB and Step Functions from moto's
+server (executing the synthesized state machine), and the real handlers invoked in-process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from neptune_capture.plan import TableNames
+from neptune_stream.local import moto_gaps, use_local_credentials
+from neptune_stream.local.emulator.engine import Engine
+from neptune_stream.local.emulator.server import EmulatorServer
+from neptune_stream.local.lambda_runtime import LambdaRegistry, load_handler
+from neptune_stream.local.template import REGION, function_arn, state_machine_definition
+from neptune_stream.template_tables import create_tables, table_definitions
+
+STREAM_ID = "neptune"
+STATE_MACHINE_NAME = "neptune-stream"
+ENDPOINTS_FILE = "endpoints.json"
+
+
+@dataclass
+class LocalOptions:
+    data_dir: Path = Path(".local")
+    fresh: bool = True  # start from an empty graph (the emulator's SQLite file is replaced)
+    iterations_per_execution: int | None = None  # None: the template's value
+    time_budget_seconds: float = 2.0  # per handler invocation (Lambda: up to ~14 minutes)
+    idle_base_seconds: float = 0.05
+    max_idle_wait_seconds: float = 0.2
+    page_limit: int = 10_000
+    expiry_seconds: float = 7 * 86_400
+    emulator_port: int = 0
+    moto_port: int = 0
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class LocalPipeline:
+    def __init__(self, template: dict[str, Any], options: LocalOptions | None = None) -> None:
+        self.template, self.options = template, options or LocalOptions()
+        self.registry = LambdaRegistry()
+        self.emulator: EmulatorServer | None = None
+        self._moto: Any = None
+        self._patch: Any = None
+        self.tables: TableNames | None = None
+        self.state_machine_arn = ""
+
+    # -- lifecycle
+    def start(self) -> LocalPipeline:
+        use_local_credentials()
+        opts = self.options
+        opts.data_dir.mkdir(parents=True, exist_ok=True)
+        db = opts.data_dir / "graph.db"
+        if opts.fresh:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{db}{suffix}").unlink(missing_ok=True)
+        self.emulator = EmulatorServer(Engine(str(db), expiry_seconds=opts.expiry_seconds), port=opts.emulator_port).start()
+        self._start_moto()
+        self.dynamodb = self.client("dynamodb")
+        self.sfn = self.client("stepfunctions")
+        names = create_tables(self.dynamodb, table_definitions(self.template))
+        self.tables = TableNames(records=names["records"], history=names["history"], checkpoint=names["checkpoint"])
+        self._install_handlers()
+        definition = state_machine_definition(self.template, names)
+        if opts.iterations_per_execution is not None:
+            definition["States"]["Poll"]["Parameters"]["iterationsPerExecution"] = opts.iterations_per_execution
+        self.state_machine_arn = self.sfn.create_state_machine(
+            name=STATE_MACHINE_NAME,
+            definition=json.dumps(definition),
+            roleArn="arn:aws:iam::123456789012:role/neptune-stream-local",
+            type="STANDARD",
+        )["stateMachineArn"]
+        self.write_endpoints()
+        return self
+
+    def _start_moto(self) -> None:
+        from moto.core.config import default_user_config
+        from moto.server import ThreadedMotoServer
+
+        # Execute the real ASL (moto's interpreter) instead of returning canned results.
+        default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+        port = self.options.moto_port or free_port()
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._moto.start()
+        # The interpreter reaches DynamoDB and Step Functions (continue-as-new) through this port.
+        os.environ["MOTO_PORT"] = str(port)
+        self.moto_endpoint = f"http://127.0.0.1:{port}"
+
+    def _install_handlers(self) -> None:
+        assert self.emulator is not None and self.tables is not None
+        opts = self.options
+        env = {
+            "NEPTUNE_ENDPOINT": self.emulator.endpoint,
+            "DYNAMODB_ENDPOINT": self.moto_endpoint,
+            "STREAM_ID": STREAM_ID,
+            "RECORDS_TABLE": self.tables.records,
+            "HISTORY_TABLE": self.tables.history,
+            "CHECKPOINT_TABLE": self.tables.checkpoint,
+            "PAGE_LIMIT": str(opts.page_limit),
+            "TIME_BUDGET_SECONDS": str(opts.time_budget_seconds),
+            "IDLE_BASE_SECONDS": str(opts.idle_base_seconds),
+            "MAX_IDLE_WAIT_SECONDS": str(opts.max_idle_wait_seconds),
+            "SAFETY_MARGIN_SECONDS": "5",
+            "IDLE_PAUSE_SECONDS": "0",
+            "POWERTOOLS_SERVICE_NAME": "neptune-stream",
+            "POWERTOOLS_METRICS_NAMESPACE": "NeptuneStream",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            **opts.extra_env,
+        }
+        # Process-wide, like a Lambda's environment; left in place at stop because an invocation still
+        # finishing must see the same settings.
+        os.environ.update(env)
+        for folder, name in (("stream_handler", "stream-handler"), ("status", "status"), ("reset", "reset")):
+            self.registry.register(function_arn(name), load_handler(folder))
+        self._patch = ExitStack()
+        self._patch.enter_context(self.registry.installed())
+        self._patch.enter_context(moto_gaps.patched())
+
+    def stop(self) -> None:
+        try:
+            if self.state_machine_arn:
+                for execution in self.running_executions():
+                    self.sfn.stop_execution(executionArn=execution, cause="local run stopped")
+        except Exception:
+            pass
+        # Let an invocation in flight finish against live servers (at most its time budget).
+        self.registry.wait_idle(self.options.time_budget_seconds + 10)
+        if self._patch is not None:
+            self._patch.close()
+        if self._moto is not None:
+            self._moto.stop()
+        if self.emulator is not None:
+            self.emulator.stop()
+
+    def __enter__(self) -> LocalPipeline:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # -- helpers
+    def client(self, service: str) -> Any:
+        make: Any = boto3.client
+        return make(
+            service,
+            endpoint_url=self.moto_endpoint,
+            region_name=REGION,
+            config=Config(retries={"mode": "standard", "max_attempts": 5}),
+        )
+
+    def start_execution(self, payload: dict[str, Any] | None = None) -> str:
+        arn: str = self.sfn.start_execution(
+            stateMachineArn=self.state_machine_arn, name=str(uuid.uuid4()), input=json.dumps(payload or {})
+        )["executionArn"]
+        return arn
+
+    def executions(self) -> list[dict[str, Any]]:
+        paginator = self.sfn.get_paginator("list_executions")
+        return [e for page in paginator.paginate(stateMachineArn=self.state_machine_arn) for e in page["executions"]]
+
+    def running_executions(self) -> list[str]:
+        return [e["executionArn"] for e in self.executions() if e["status"] == "RUNNING"]
+
+    def history_length(self, execution_arn: str) -> int:
+        paginator = self.sfn.get_paginator("get_execution_history")
+        return sum(len(page["events"]) for page in paginator.paginate(executionArn=execution_arn))
+
+    def write_endpoints(self) -> None:
+        assert self.emulator is not None and self.tables is not None
+        info = {
+            "neptune": self.emulator.endpoint,
+            "gremlin": self.emulator.gremlin_url,
+            "aws": self.moto_endpoint,
+            "stateMachineArn": self.state_machine_arn,
+            "streamId": STREAM_ID,
+            "tables": {"records": self.tables.records, "history": self.tables.history, "checkpoint": self.tables.checkpoint},
+            "functions": {"status": function_arn("status"), "reset": function_arn("reset")},
+        }
+        (self.options.data_dir / ENDPOINTS_FILE).write_text(json.dumps(info, indent=2))

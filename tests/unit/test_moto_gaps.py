@@ -1,0 +1,53 @@
+"""The local run's fix to moto's transaction snapshots must still roll a cancelled transaction back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from neptune_capture.plan import TableNames
+from neptune_stream.local import moto_gaps
+
+
+def test_a_cancelled_transaction_leaves_no_trace(dynamo: tuple[Any, TableNames]) -> None:
+    client, tables = dynamo
+    for i in range(150):  # bigger than any snapshot shortcut
+        client.put_item(TableName=tables.records, Item={"commitNum": {"N": str(i)}, "opNum": {"N": "1"}, "v": {"S": "old"}})
+    client.put_item(TableName=tables.checkpoint, Item={"streamId": {"S": "s"}, "version": {"N": "1"}})
+    with moto_gaps.patched(), pytest.raises(ClientError, match="TransactionCanceled"):
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": tables.records, "Item": {"commitNum": {"N": "5"}, "opNum": {"N": "1"}, "v": {"S": "new"}}}},
+                {
+                    "Put": {
+                        "TableName": tables.records,
+                        "Item": {"commitNum": {"N": "999"}, "opNum": {"N": "1"}, "v": {"S": "new"}},
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": tables.checkpoint,
+                        "Key": {"streamId": {"S": "s"}},
+                        "UpdateExpression": "SET version = :n",
+                        "ConditionExpression": "version = :expected",
+                        "ExpressionAttributeValues": {":n": {"N": "3"}, ":expected": {"N": "2"}},
+                    }
+                },
+            ]
+        )
+    assert client.get_item(TableName=tables.records, Key={"commitNum": {"N": "5"}, "opNum": {"N": "1"}})["Item"]["v"] == {
+        "S": "old"
+    }
+    assert "Item" not in client.get_item(TableName=tables.records, Key={"commitNum": {"N": "999"}, "opNum": {"N": "1"}})
+    assert client.scan(TableName=tables.records)["Count"] == 150
+
+
+def test_a_committed_transaction_applies(dynamo: tuple[Any, TableNames]) -> None:
+    client, tables = dynamo
+    with moto_gaps.patched():
+        client.transact_write_items(
+            TransactItems=[{"Put": {"TableName": tables.records, "Item": {"commitNum": {"N": "1"}, "opNum": {"N": "1"}}}}]
+        )
+    assert client.scan(TableName=tables.records)["Count"] == 1
