@@ -1,0 +1,61 @@
+"""The project CLI against a local run: start, status, history, stop and reset."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import Any
+
+from gremlin_python.process.traversal import T
+
+from neptune_stream import cli
+from neptune_stream.local.runtime import LocalOptions, LocalPipeline
+from neptune_stream.local.workload import connect
+from tests.conftest import Synth
+
+
+def run_cli(*args: str) -> Any:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert cli.main(list(args)) == 0
+    return json.loads(out.getvalue())
+
+
+def test_cli_drives_a_local_run(synth: Synth, tmp_path: Path) -> None:
+    options = LocalOptions(data_dir=tmp_path, time_budget_seconds=0.5)
+    with LocalPipeline(synth.json, options) as pipeline:
+        assert pipeline.emulator is not None
+        from gremlin_python.process.anonymous_traversal import traversal
+
+        connection = connect(pipeline.emulator.gremlin_url)
+        g = traversal().with_(connection)
+        g.add_v("person").property(T.id, "p1").property("name", "ann").iterate()
+        g.V("p1").property("name", "anne").iterate()
+        connection.close()
+        d = ("--data-dir", str(tmp_path))
+
+        started = run_cli("start", *d)
+        assert started["executionArn"].startswith("arn:aws:states:")
+        deadline = time.monotonic() + 60
+        status = run_cli("status", *d)
+        while status["checkpoint"] != {"commitNum": 2, "opNum": 2} and time.monotonic() < deadline:
+            pipeline.registry.wait_idle(5)  # wakes when an invocation ends: then the checkpoint may have moved
+            status = run_cli("status", *d)
+        assert status["checkpoint"] == {"commitNum": 2, "opNum": 2}
+        assert status["runningExecutions"] == [started["executionArn"]]
+        assert status["neptune"]["streams"] == "enabled"
+
+        changes = run_cli("history", "p1", *d)["changes"]
+        assert [(c["type"], c["op"], c["value"]) for c in changes] == [
+            ("vl", "ADD", "person"),
+            ("vp", "ADD", "ann"),
+            ("vp", "REMOVE", "ann"),
+            ("vp", "ADD", "anne"),
+        ]
+
+        assert run_cli("stop", *d)["stopped"] == [started["executionArn"]]
+        assert run_cli("reset", "--yes", *d)["status"] == "200 OK"
+        assert pipeline.emulator.engine.graph.vertices == {}
