@@ -4,6 +4,7 @@ server (executing the synthesized state machine), and the real handlers invoked 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import uuid
@@ -94,6 +95,7 @@ class LocalPipeline:
 
         # Execute the real ASL (moto's interpreter) instead of returning canned results.
         default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per DynamoDB call otherwise
         port = self.options.moto_port or free_port()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._moto.start()

@@ -1,0 +1,244 @@
+"""`make bench`: the capture pipeline measured on the local emulator and DynamoDB from moto's server.
+Prints a table, then one JSON line with the figures issue #6 asks for. Figures, not assertions.
+
+- records_per_s: the real stream handler draining a backlog of >= 100,000 stream events.
+- sink_limit_records_per_s: the same transactions written straight to the same DynamoDB endpoint.
+- seed_baseline_records_per_s: the original design (98 records per transaction, one page per
+  invocation, then a wait) with its 10 s wait scaled by WAIT_SCALE, stated in the output.
+- lag_p50_ms / lag_p99_ms: commit-to-DynamoDB lag of every record under 200 changes/s, through the
+  synthesized state machine.
+- idle_transitions_per_hour: state transitions per idle loop, measured from execution histories,
+  extrapolated to the deployed invocation length (900 s timeout - 60 s margin).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from gremlin_python.process.graph_traversal import __
+
+from neptune_capture.clock import SystemClock
+from neptune_capture.events import EventId
+from neptune_capture.invocation import run_invocation
+from neptune_capture.metrics import CountingMetrics
+from neptune_capture.plan import BatchContext, Checkpoint, Lease, TableNames, plan
+from neptune_capture.settings import HandlerSettings
+from neptune_capture.store import DynamoStore
+from neptune_capture.stream_source import NeptuneStreamSource
+from neptune_capture.wiring import build_poller
+from neptune_capture.neptune_api import make_client
+from neptune_stream.local.runtime import LocalOptions, LocalPipeline
+from neptune_stream.local.template import load_template
+from neptune_stream.local.verify import verify
+from neptune_stream.local.workload import run_workload
+from neptune_stream.template_tables import create_tables, table_definitions
+
+BACKLOG_EVENTS = int(os.environ.get("BENCH_BACKLOG", "100000"))
+WAIT_SCALE = float(os.environ.get("BENCH_WAIT_SCALE", "0.1"))  # the seed's 10 s wait becomes 1 s
+SEED_WINDOW_S = 20.0
+LAG_RATE, LAG_SECONDS = 200.0, 30.0
+DEPLOYED_INVOCATION_S = 900 - 60
+
+
+def fill_backlog(pipeline: LocalPipeline, events: int) -> None:
+    """Ten vertices with one property each per traversal: 20 stream events per transaction."""
+    assert pipeline.emulator is not None
+    engine = pipeline.emulator.engine
+    for batch in range(events // 20):
+        t = __.add_v("item").property("batch", batch)
+        for i in range(9):
+            t = t.add_v("item").property("batch", batch * 10 + i)
+        engine.submit(t.bytecode)
+
+
+def stream_ids(pipeline: LocalPipeline) -> list[EventId]:
+    assert pipeline.emulator is not None
+    return [EventId(c, o) for c, o in pipeline.emulator.engine.stream.keys]
+
+
+def measure_handler(pipeline: LocalPipeline) -> tuple[float, int]:
+    """The stream handler's own code path (run_invocation over build_poller), one long invocation."""
+    settings = HandlerSettings.from_env()
+    poller = build_poller(settings, CountingMetrics())
+    start = time.perf_counter()
+    state = run_invocation({"state": {}, "executionId": "bench"}, poller, settings, remaining_ms=3_600_000)
+    # One invocation ends when the stream runs dry and the idle backoff meets the budget; count to the
+    # moment the last record was written instead.
+    elapsed = time.perf_counter() - start
+    return elapsed, int(state["records"])
+
+
+def measure_sink(pipeline: LocalPipeline, events_body: list[Any]) -> float:
+    """The same transactions, planned up front, written straight to fresh tables."""
+    names = create_tables(pipeline.dynamodb, table_definitions(pipeline.template, name_prefix="sink-"))
+    tables = TableNames(names["records"], names["history"], names["checkpoint"])
+    clock = SystemClock()
+    store = DynamoStore(pipeline.client("dynamodb"), tables, "sink", clock=clock, metrics=CountingMetrics())
+    checkpoint, lease = store.acquire_lease("sink", None, 3_600_000)
+    transactions = []
+    for page in events_body:
+        context = BatchContext("sink", lease, clock.now_ms(), page.last_trx_timestamp)
+        planned = plan(page.events, checkpoint, context)
+        transactions += planned
+        checkpoint = Checkpoint("sink", planned[-1].last, planned[-1].new_version, None, lease.owner)
+    records = sum(len(t.records) for t in transactions)
+    start = time.perf_counter()
+    for t in transactions:
+        store.write(t, lease)
+    return records / (time.perf_counter() - start)
+
+
+def measure_seed_baseline(pipeline: LocalPipeline) -> float:
+    """The original loop: read one page of 98, write one transaction, wait (scaled), repeat."""
+    names = create_tables(pipeline.dynamodb, table_definitions(pipeline.template, name_prefix="seed-"))
+    tables = TableNames(names["records"], names["history"], names["checkpoint"])
+    clock = SystemClock()
+    metrics = CountingMetrics()
+    source = NeptuneStreamSource(make_client(os.environ["NEPTUNE_ENDPOINT"]), limit=98, clock=clock, metrics=metrics)
+    store = DynamoStore(pipeline.client("dynamodb"), tables, "seed", clock=clock, metrics=metrics)
+    checkpoint, lease = store.acquire_lease("seed", None, 3_600_000)
+    records, start = 0, time.perf_counter()
+    while time.perf_counter() - start < SEED_WINDOW_S:
+        page = source.fetch(checkpoint.position)
+        for t in plan(page.events, checkpoint, BatchContext("seed", lease, clock.now_ms(), page.last_trx_timestamp)):
+            store.write(t, lease)
+            records += len(t.records)
+            checkpoint = Checkpoint("seed", t.last, t.new_version, None, lease.owner)
+        time.sleep(10 * WAIT_SCALE)  # the seed design's wait state, scaled
+    return records / (time.perf_counter() - start)
+
+
+def record_lags(pipeline: LocalPipeline) -> list[int]:
+    """Per record: its batch's processedAt minus its own commit timestamp."""
+    assert pipeline.tables is not None
+    from neptune_stream.local.verify import history_items
+
+    batches = []
+    for h in history_items(pipeline.dynamodb, pipeline.tables.history, "neptune"):
+        if h["kind"]["S"] == "BATCH":
+            first = (int(h["firstCommitNum"]["N"]), int(h["firstOpNum"]["N"]))
+            last = (int(h["lastCommitNum"]["N"]), int(h["lastOpNum"]["N"]))
+            batches.append((first, last, int(h["processedAt"]["N"])))
+    lags = []
+    paginator = pipeline.dynamodb.get_paginator("scan")
+    for page in paginator.paginate(TableName=pipeline.tables.records, ProjectionExpression="commitNum, opNum, commitTimestamp"):
+        for item in page["Items"]:
+            key = (int(item["commitNum"]["N"]), int(item["opNum"]["N"]))
+            processed = next(p for first, last, p in batches if first <= key <= last)
+            lags.append(processed - int(item["commitTimestamp"]["N"]))
+    return lags
+
+
+def percentile(values: list[int], q: float) -> float:
+    ordered = sorted(values)
+    return float(ordered[min(len(ordered) - 1, int(q * len(ordered)))])
+
+
+def main() -> int:
+    template = load_template(os.environ.get("CDK_OUT", "cdk.out"))
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        # 1. Backlog: handler throughput, the sink's ceiling, the seed design.
+        with LocalPipeline(template, LocalOptions(data_dir=Path(tmp) / "backlog", time_budget_seconds=3600)) as pipeline:
+            fill_backlog(pipeline, BACKLOG_EVENTS)
+            ids = stream_ids(pipeline)
+            elapsed, records = measure_handler(pipeline)
+            assert pipeline.tables is not None
+            report = verify(pipeline.dynamodb, pipeline.tables, "neptune", ids)
+            # Time to capture: the invocation also spent its final idle backoff; the checkpoint's own
+            # update time marks the last write.
+            item = pipeline.dynamodb.get_item(TableName=pipeline.tables.checkpoint, Key={"streamId": {"S": "neptune"}})["Item"]
+            first_write = min(int(h["processedAt"]["N"]) for h in _history(pipeline))
+            capture_s = (int(item["updatedAt"]["N"]) - first_write) / 1000
+            results["backlog_events"] = len(ids)
+            results["records_per_s"] = records / max(capture_s, 1e-9)
+            results["handler_invocation_s"] = elapsed
+            results["backlog_duplicates"], results["backlog_missing"] = report.duplicates, report.missing
+            pages = _pages(ids)
+            results["sink_limit_records_per_s"] = measure_sink(pipeline, pages)
+            results["seed_baseline_records_per_s"] = measure_seed_baseline(pipeline)
+            results["seed_wait_seconds"] = 10 * WAIT_SCALE
+
+        # 2. Steady workload through the state machine: lag; then idle: transitions.
+        options = LocalOptions(data_dir=Path(tmp) / "steady", time_budget_seconds=5, iterations_per_execution=500)
+        with LocalPipeline(template, options) as pipeline:
+            assert pipeline.emulator is not None and pipeline.tables is not None
+            execution = pipeline.start_execution()
+            run_workload(pipeline.emulator.gremlin_url, int(LAG_RATE * LAG_SECONDS), rate=LAG_RATE, seed=11)
+            ids = stream_ids(pipeline)
+            deadline = time.monotonic() + 120
+            while _checkpoint(pipeline) != ids[-1] and time.monotonic() < deadline:
+                pipeline.registry.wait_idle(1)
+            lags = record_lags(pipeline)
+            report = verify(pipeline.dynamodb, pipeline.tables, "neptune", ids)
+            results["lag_p50_ms"], results["lag_p99_ms"] = percentile(lags, 0.5), percentile(lags, 0.99)
+            results["duplicates"], results["missing"] = report.duplicates + results.pop("backlog_duplicates"), report.missing + results.pop(
+                "backlog_missing"
+            )
+            # Idle: count state entries per Poll invocation over a measured window.
+            entered_before, polls_before = _entered(pipeline, execution)
+            window_start = time.monotonic()
+            threading.Event().wait(20)  # the measured idle window itself
+            entered_after, polls_after = _entered(pipeline, execution)
+            per_loop = (entered_after - entered_before) / max(1, polls_after - polls_before)
+            results["idle_window_s"] = time.monotonic() - window_start
+            results["idle_transitions_per_loop"] = per_loop
+            results["idle_transitions_per_hour"] = per_loop * 3600 / DEPLOYED_INVOCATION_S
+
+    results["records_per_s_vs_sink"] = results["records_per_s"] / results["sink_limit_records_per_s"]
+    results["records_per_s_vs_seed"] = results["records_per_s"] / results["seed_baseline_records_per_s"]
+    print(f"{'figure':34s} {'value':>14s}")
+    for key, value in results.items():
+        print(f"{key:34s} {value:14,.2f}" if isinstance(value, float) else f"{key:34s} {value:>14}")
+    print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in results.items()}))
+    return 0
+
+
+def _history(pipeline: LocalPipeline) -> list[dict[str, Any]]:
+    from neptune_stream.local.verify import history_items
+
+    assert pipeline.tables is not None
+    return [h for h in history_items(pipeline.dynamodb, pipeline.tables.history, "neptune") if h["kind"]["S"] == "BATCH"]
+
+
+def _pages(ids: list[EventId]) -> list[Any]:
+    source = NeptuneStreamSource(make_client(os.environ["NEPTUNE_ENDPOINT"]), limit=10_000, clock=SystemClock(), metrics=CountingMetrics())
+    pages, after = [], None
+    while True:
+        page = source.fetch(after)
+        if page.empty:
+            return pages
+        pages.append(page)
+        after = page.events[-1].event_id
+
+
+def _checkpoint(pipeline: LocalPipeline) -> EventId | None:
+    assert pipeline.tables is not None
+    item = pipeline.dynamodb.get_item(TableName=pipeline.tables.checkpoint, Key={"streamId": {"S": "neptune"}}, ConsistentRead=True)
+    got = item.get("Item", {})
+    return EventId(int(got["commitNum"]["N"]), int(got["opNum"]["N"])) if "commitNum" in got else None
+
+
+def _entered(pipeline: LocalPipeline, execution: str) -> tuple[int, int]:
+    """(state entries, Poll entries) across the executions of this run."""
+    entered = polls = 0
+    for e in pipeline.executions():
+        paginator = pipeline.sfn.get_paginator("get_execution_history")
+        for page in paginator.paginate(executionArn=e["executionArn"]):
+            for event in page["events"]:
+                if event["type"].endswith("StateEntered"):
+                    entered += 1
+                    polls += event["stateEnteredEventDetails"]["name"] == "Poll"
+    return entered, polls
+
+
+if __name__ == "__main__":
+    sys.exit(main())
