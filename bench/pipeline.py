@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
 import tempfile
 import threading
@@ -29,15 +28,15 @@ from neptune_capture.clock import SystemClock
 from neptune_capture.events import EventId
 from neptune_capture.invocation import run_invocation
 from neptune_capture.metrics import CountingMetrics
-from neptune_capture.plan import BatchContext, Checkpoint, Lease, TableNames, plan
+from neptune_capture.neptune_api import make_client
+from neptune_capture.plan import BatchContext, Checkpoint, TableNames, plan
 from neptune_capture.settings import HandlerSettings
 from neptune_capture.store import DynamoStore
 from neptune_capture.stream_source import NeptuneStreamSource
 from neptune_capture.wiring import build_poller
-from neptune_capture.neptune_api import make_client
 from neptune_stream.local.runtime import LocalOptions, LocalPipeline
 from neptune_stream.local.template import load_template
-from neptune_stream.local.verify import verify
+from neptune_stream.local.verify import read_checkpoint, verify
 from neptune_stream.local.workload import run_workload
 from neptune_stream.template_tables import create_tables, table_definitions
 
@@ -175,13 +174,17 @@ def main() -> int:
             run_workload(pipeline.emulator.gremlin_url, int(LAG_RATE * LAG_SECONDS), rate=LAG_RATE, seed=11)
             ids = stream_ids(pipeline)
             deadline = time.monotonic() + 120
-            while _checkpoint(pipeline) != ids[-1] and time.monotonic() < deadline:
+            while (
+                read_checkpoint(pipeline.dynamodb, pipeline.tables.checkpoint, "neptune").position != ids[-1]
+                and time.monotonic() < deadline
+            ):
                 pipeline.registry.wait_idle(1)
             lags = record_lags(pipeline)
             report = verify(pipeline.dynamodb, pipeline.tables, "neptune", ids)
             results["lag_p50_ms"], results["lag_p99_ms"] = percentile(lags, 0.5), percentile(lags, 0.99)
-            results["duplicates"], results["missing"] = report.duplicates + results.pop("backlog_duplicates"), report.missing + results.pop(
-                "backlog_missing"
+            results["duplicates"], results["missing"] = (
+                report.duplicates + results.pop("backlog_duplicates"),
+                report.missing + results.pop("backlog_missing"),
             )
             # Idle: count state entries per Poll invocation over a measured window.
             entered_before, polls_before = _entered(pipeline, execution)
@@ -210,7 +213,9 @@ def _history(pipeline: LocalPipeline) -> list[dict[str, Any]]:
 
 
 def _pages(ids: list[EventId]) -> list[Any]:
-    source = NeptuneStreamSource(make_client(os.environ["NEPTUNE_ENDPOINT"]), limit=10_000, clock=SystemClock(), metrics=CountingMetrics())
+    source = NeptuneStreamSource(
+        make_client(os.environ["NEPTUNE_ENDPOINT"]), limit=10_000, clock=SystemClock(), metrics=CountingMetrics()
+    )
     pages, after = [], None
     while True:
         page = source.fetch(after)
@@ -218,13 +223,6 @@ def _pages(ids: list[EventId]) -> list[Any]:
             return pages
         pages.append(page)
         after = page.events[-1].event_id
-
-
-def _checkpoint(pipeline: LocalPipeline) -> EventId | None:
-    assert pipeline.tables is not None
-    item = pipeline.dynamodb.get_item(TableName=pipeline.tables.checkpoint, Key={"streamId": {"S": "neptune"}}, ConsistentRead=True)
-    got = item.get("Item", {})
-    return EventId(int(got["commitNum"]["N"]), int(got["opNum"]["N"])) if "commitNum" in got else None
 
 
 def _entered(pipeline: LocalPipeline, execution: str) -> tuple[int, int]:

@@ -51,69 +51,70 @@ class Monitoring(Construct):
         action = cw_actions.SnsAction(self.topic)
 
         five_minutes = Duration.minutes(5)
-        self.alarms = {
-            "HandlerErrors": cw.Alarm(
+        at_least = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+
+        def alarm(
+            name: str,
+            description: str,
+            metric: cw.IMetric,
+            threshold: float = 1,
+            *,
+            comparison: cw.ComparisonOperator = at_least,
+            periods: int = 1,
+            missing: cw.TreatMissingData = cw.TreatMissingData.NOT_BREACHING,
+        ) -> cw.Alarm:
+            return cw.Alarm(
                 self,
+                name,
+                alarm_description=description,
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=periods,
+                comparison_operator=comparison,
+                treat_missing_data=missing,
+            )
+
+        stopped = cw.MathExpression(
+            expression="failed + aborted + timedOut",
+            using_metrics={
+                "failed": state_machine.metric_failed(period=five_minutes),
+                "aborted": state_machine.metric_aborted(period=five_minutes),
+                "timedOut": state_machine.metric_timed_out(period=five_minutes),
+            },
+            period=five_minutes,
+        )
+        alarms = [
+            alarm(
                 "HandlerErrors",
-                alarm_description="The stream handler raised errors",
-                metric=stream_handler.metric_errors(period=five_minutes, statistic="Sum"),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                "The stream handler raised errors",
+                stream_handler.metric_errors(period=five_minutes, statistic="Sum"),
             ),
-            "StreamLag": cw.Alarm(
-                self,
+            alarm(
                 "StreamLag",
-                alarm_description=f"Captured changes lag Neptune commits by more than {lag_alarm_seconds} s",
-                metric=capture_metric("StreamLagMs", "Maximum", five_minutes),
-                threshold=lag_alarm_seconds * 1000,
-                evaluation_periods=2,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                f"Captured changes lag Neptune commits by more than {lag_alarm_seconds} s",
+                capture_metric("StreamLagMs", "Maximum", five_minutes),
+                lag_alarm_seconds * 1000,
+                comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                periods=2,
             ),
-            "ExpiredCheckpoint": cw.Alarm(
-                self,
+            alarm(
                 "ExpiredCheckpoint",
-                alarm_description="The checkpoint is older than the stream's retention: see README, 'Expired checkpoint'",
-                metric=capture_metric("ExpiredCheckpoint", "Sum", five_minutes),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                "The checkpoint is older than the stream's retention: see README, 'Expired checkpoint'",
+                capture_metric("ExpiredCheckpoint", "Sum", five_minutes),
             ),
-            "StateMachineStopped": cw.Alarm(
-                self,
-                "StateMachineStopped",
-                alarm_description="An execution failed, was aborted or timed out: capture has stopped",
-                metric=cw.MathExpression(
-                    expression="failed + aborted + timedOut",
-                    using_metrics={
-                        "failed": state_machine.metric_failed(period=five_minutes),
-                        "aborted": state_machine.metric_aborted(period=five_minutes),
-                        "timedOut": state_machine.metric_timed_out(period=five_minutes),
-                    },
-                    period=five_minutes,
-                ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            ),
+            alarm("StateMachineStopped", "An execution failed, was aborted or timed out: capture has stopped", stopped),
             # An invocation lasts at most 15 minutes, so none for 30 means nothing is polling at all.
-            "NotPolling": cw.Alarm(
-                self,
+            alarm(
                 "NotPolling",
-                alarm_description="No stream handler invocation for 30 minutes: the state machine is not running",
-                metric=stream_handler.metric_invocations(period=Duration.minutes(30), statistic="Sum"),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.BREACHING,
+                "No stream handler invocation for 30 minutes: the state machine is not running",
+                stream_handler.metric_invocations(period=Duration.minutes(30), statistic="Sum"),
+                comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                missing=cw.TreatMissingData.BREACHING,
             ),
-        }
-        for alarm in self.alarms.values():
-            alarm.add_alarm_action(action)
+        ]
+        self.alarms = {a.node.id: a for a in alarms}
+        for each in alarms:
+            each.add_alarm_action(action)
 
         records = capture_metric("RecordsCaptured")
         self.dashboard = cw.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))

@@ -19,22 +19,11 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from neptune_capture import schema
 from neptune_capture.events import EventId
 from neptune_stream.local.runtime import LocalOptions, LocalPipeline
 from neptune_stream.local.template import load_template
-from neptune_stream.local.verify import verify
+from neptune_stream.local.verify import read_checkpoint, verify
 from neptune_stream.local.workload import Workload, run_workload
-
-
-def checkpoint_of(pipeline: LocalPipeline) -> tuple[EventId | None, int | None]:
-    assert pipeline.tables is not None
-    item = pipeline.dynamodb.get_item(
-        TableName=pipeline.tables.checkpoint, Key={schema.STREAM_ID: {"S": "neptune"}}, ConsistentRead=True
-    ).get("Item")
-    if not item or "commitNum" not in item:
-        return None, None
-    return EventId(int(item["commitNum"]["N"]), int(item["opNum"]["N"])), int(item["commitTimestamp"]["N"])
 
 
 class Progress:
@@ -51,7 +40,8 @@ class Progress:
         with engine.lock:
             keys = list(engine.stream.keys)
             stamps = list(engine.stream.timestamps)
-        position, _ = checkpoint_of(self.pipeline)
+        assert self.pipeline.tables is not None
+        position = read_checkpoint(self.pipeline.dynamodb, self.pipeline.tables.checkpoint, "neptune").position
         self.captured = bisect.bisect_right(keys, (position.commit_num, position.op_num)) if position else 0
         self.events = len(keys)
         # Lag: how long ago the oldest change not yet captured was committed.

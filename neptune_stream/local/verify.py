@@ -10,7 +10,8 @@ from typing import Any
 
 from neptune_capture import schema
 from neptune_capture.events import EventId
-from neptune_capture.plan import TableNames
+from neptune_capture.plan import Checkpoint, TableNames
+from neptune_capture.store import checkpoint_from_item
 
 
 @dataclass
@@ -64,6 +65,11 @@ def history_items(client: Any, table: str, stream_id: str) -> list[dict[str, Any
     return items
 
 
+def read_checkpoint(client: Any, table: str, stream_id: str) -> Checkpoint:
+    item = client.get_item(TableName=table, Key={schema.STREAM_ID: {"S": stream_id}}, ConsistentRead=True).get("Item")
+    return checkpoint_from_item(stream_id, item)
+
+
 def verify(client: Any, tables: TableNames, stream_id: str, stream: Sequence[EventId]) -> Verification:
     expected = list(stream)
     index = {e: i for i, e in enumerate(expected)}
@@ -96,8 +102,7 @@ def verify(client: Any, tables: TableNames, stream_id: str, stream: Sequence[Eve
     over = sum(c - 1 for c in coverage if c > 1)
     complete = counts_match and all(c == 1 for c in coverage)
 
-    item = client.get_item(TableName=tables.checkpoint, Key={schema.STREAM_ID: {"S": stream_id}}, ConsistentRead=True).get("Item")
-    checkpoint = EventId(int(item["commitNum"]["N"]), int(item["opNum"]["N"])) if item and "commitNum" in item else None
+    checkpoint = read_checkpoint(client, tables.checkpoint, stream_id).position
     return Verification(
         stream_events=len(expected),
         records=sum(stored.values()),
