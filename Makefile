@@ -10,7 +10,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_CLI_TELEMETRY_DISABLED := 1
 CDK_FLAGS := --no-notices --no-version-reporting
 
-.PHONY: env test lint typecheck synth deploy destroy demo bench-emulator clean
+.PHONY: env test lint typecheck synth deploy destroy demo bench bench-emulator clean
 
 env: $(VENV)/.installed $(CDK)
 
@@ -50,6 +50,11 @@ demo: env
 
 bench-emulator: env
 	$(PY) -m bench.emulator
+
+# Pipeline figures (issue #6): `make bench BENCH_ENV="BENCH_BACKLOG=100000 BENCH_WAIT_SCALE=0.1"`.
+bench: env
+	$(CDK) synth $(CDK_FLAGS) --quiet
+	env $(BENCH_ENV) $(PY) -m bench.pipeline
 
 clean:
 	rm -rf cdk.out .local .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -4,9 +4,8 @@ out, an unhandled exception reported as FunctionError with its errorType)."""
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import json
-import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -39,13 +38,22 @@ class LocalContext:
 
 
 def load_handler(folder: str) -> Handler:
-    """Imports lambdas/<folder>/index.py as Lambda would: its folder is the code root."""
-    module_name = f"lambdas.{folder}.index"
-    if str(LAMBDAS.parent) not in sys.path:
-        sys.path.insert(0, str(LAMBDAS.parent))
-    module = importlib.import_module(module_name)
+    """Loads lambdas/<folder>/index.py afresh, as a new Lambda execution environment would: its
+    module-level setup (settings, clients) reads this pipeline's environment, not an earlier one's."""
+    path = LAMBDAS / folder / "index.py"
+    spec = importlib.util.spec_from_file_location(f"neptune_stream_local_{folder}_{id(path)}_{_next_id()}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     handler: Handler = module.handler
     return handler
+
+
+_ids = iter(range(1, 1 << 62))
+
+
+def _next_id() -> int:
+    return next(_ids)
 
 
 class LambdaRegistry:

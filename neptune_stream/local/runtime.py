@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import socket
+import urllib.request
 import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -102,6 +103,8 @@ class LocalPipeline:
         # The interpreter reaches DynamoDB and Step Functions (continue-as-new) through this port.
         os.environ["MOTO_PORT"] = str(port)
         self.moto_endpoint = f"http://127.0.0.1:{port}"
+        # moto's backends are per process, not per server: start from empty ones, whatever ran before.
+        urllib.request.urlopen(urllib.request.Request(f"{self.moto_endpoint}/moto-api/reset", method="POST"), timeout=30).close()
 
     def _install_handlers(self) -> None:
         assert self.emulator is not None and self.tables is not None

@@ -8,7 +8,16 @@ from hypothesis import strategies as st
 
 from neptune_capture.events import EventId, StreamEvent
 from neptune_capture.items import MAX_ITEM_BYTES, item_size
-from neptune_capture.plan import MAX_ACTIONS, MAX_TRANSACTION_BYTES, BatchContext, Checkpoint, Lease, TableNames, plan
+from neptune_capture.plan import (
+    MAX_ACTIONS,
+    MAX_TRANSACTION_BYTES,
+    BatchContext,
+    Checkpoint,
+    Lease,
+    TableNames,
+    plan,
+    plan_lazily,
+)
 
 TABLES = TableNames("records", "history", "checkpoint")
 CONTEXT = BatchContext(
@@ -74,3 +83,12 @@ def test_plan_refuses_events_at_or_before_the_checkpoint() -> None:
         assert "5/1 is not after the checkpoint 5/1" in str(error)
     else:
         raise AssertionError("a replayed event was planned")
+
+
+def test_each_transaction_carries_the_time_it_is_built() -> None:
+    events = [StreamEvent(EventId(1, op), 0, "ADD", "v", "vp", "k", "x", "String", None, None, op == 250) for op in range(1, 251)]
+    ticks = iter(range(1_700_000_000_000, 1_700_000_000_000 + 10_000, 1_000))
+    txns = list(
+        plan_lazily(events, Checkpoint("s", None, 0), lambda: BatchContext("s", Lease("owner", 10**13), next(ticks), None))
+    )
+    assert [int(t.history["processedAt"]["N"]) for t in txns] == [1_700_000_000_000, 1_700_000_001_000, 1_700_000_002_000]

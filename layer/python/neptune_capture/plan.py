@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,29 +107,34 @@ def token_for(stream_id: str, version: int, first: EventId, last: EventId) -> st
 
 
 def plan(events: Sequence[StreamEvent], checkpoint: Checkpoint, context: BatchContext) -> list[Transaction]:
+    return list(plan_lazily(events, checkpoint, lambda: context))
+
+
+def plan_lazily(
+    events: Sequence[StreamEvent], checkpoint: Checkpoint, context_now: Callable[[], BatchContext]
+) -> Iterator[Transaction]:
+    """The same transactions, each built when the writer asks for it, so its history item carries the
+    time it is written (processed-at, lag), not the time the page arrived."""
     if checkpoint.position is not None and events and events[0].event_id <= checkpoint.position:
         raise ValueError(f"event {events[0].event_id} is not after the checkpoint {checkpoint.position}")
-    transactions: list[Transaction] = []
     version = checkpoint.version
-    for batch_events, records, size in split(events, context.stream_id):
+    for batch_events, records, size in split(events, checkpoint.stream_id):
+        context = context_now()
         first, last = batch_events[0].event_id, batch_events[-1].event_id
         last_event = batch_events[-1]
         history = history_item(batch_events, context)
         update = checkpoint_update(context, version, last, last_event.commit_timestamp)
-        transactions.append(
-            Transaction(
-                first=first,
-                last=last,
-                records=tuple(records),
-                history=history,
-                checkpoint_update=update,
-                token=token_for(context.stream_id, version, first, last),
-                expected_version=version,
-                size_bytes=size + item_size(history),
-            )
+        yield Transaction(
+            first=first,
+            last=last,
+            records=tuple(records),
+            history=history,
+            checkpoint_update=update,
+            token=token_for(context.stream_id, version, first, last),
+            expected_version=version,
+            size_bytes=size + item_size(history),
         )
         version += 1
-    return transactions
 
 
 def history_item(events: Sequence[StreamEvent], context: BatchContext) -> Item:

@@ -14,7 +14,7 @@ from .clock import Clock
 from .errors import FencedError, StreamExpiredError
 from .events import EventId, StreamPage
 from .metrics import MetricsSink
-from .plan import BatchContext, Checkpoint, Lease, Transaction, plan
+from .plan import BatchContext, Checkpoint, Lease, Transaction, plan_lazily
 
 
 class StreamSource(Protocol):
@@ -138,8 +138,7 @@ class Poller:
         )
 
     def _write(self, page: StreamPage, checkpoint: Checkpoint, lease: Lease, owner: str, result: PollResult) -> Checkpoint:
-        context = self._context(lease, owner, page.last_trx_timestamp)
-        for txn in plan(page.events, checkpoint, context):
+        for txn in plan_lazily(page.events, checkpoint, lambda: self._context(lease, owner, page.last_trx_timestamp)):
             self.store.write(txn, lease)
             checkpoint = Checkpoint(checkpoint.stream_id, txn.last, txn.new_version, None, lease.owner)
             result.transactions += 1
