@@ -167,7 +167,7 @@ def main() -> int:
         options = LocalOptions(data_dir=Path(tmp) / "steady", time_budget_seconds=5, iterations_per_execution=500)
         with LocalPipeline(template, options) as pipeline:
             assert pipeline.emulator is not None and pipeline.tables is not None
-            execution = pipeline.start_execution()
+            pipeline.start_execution()
             run_workload(pipeline.emulator.gremlin_url, int(LAG_RATE * LAG_SECONDS), rate=LAG_RATE, seed=11)
             ids = stream_ids(pipeline)
             deadline = time.monotonic() + 120
@@ -184,10 +184,10 @@ def main() -> int:
                 report.missing + results.pop("backlog_missing"),
             )
             # Idle: count state entries per Poll invocation over a measured window.
-            entered_before, polls_before = _entered(pipeline, execution)
+            entered_before, polls_before = _entered(pipeline)
             window_start = time.monotonic()
             threading.Event().wait(20)  # the measured idle window itself
-            entered_after, polls_after = _entered(pipeline, execution)
+            entered_after, polls_after = _entered(pipeline)
             per_loop = (entered_after - entered_before) / max(1, polls_after - polls_before)
             results["idle_window_s"] = time.monotonic() - window_start
             results["idle_transitions_per_loop"] = per_loop
@@ -215,7 +215,7 @@ def _pages(ids: list[EventId]) -> list[Any]:
         after = page.events[-1].event_id
 
 
-def _entered(pipeline: LocalPipeline, execution: str) -> tuple[int, int]:
+def _entered(pipeline: LocalPipeline) -> tuple[int, int]:
     """(state entries, Poll entries) across the executions of this run."""
     entered = polls = 0
     for e in pipeline.executions():

@@ -41,7 +41,7 @@ def load_handler(folder: str) -> Handler:
     """Loads lambdas/<folder>/index.py afresh, as a new Lambda execution environment would: its
     module-level setup (settings, clients) reads this pipeline's environment, not an earlier one's."""
     path = LAMBDAS / folder / "index.py"
-    spec = importlib.util.spec_from_file_location(f"neptune_stream_local_{folder}_{id(path)}_{_next_id()}", path)
+    spec = importlib.util.spec_from_file_location(f"neptune_stream_local_{folder}_{_next_id()}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -10,7 +10,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import NeptuneCallError, classify_neptune_error
+from .errors import classify_neptune_error
 
 
 def make_client(endpoint_url: str | None = None, *, read_timeout: float = 60.0) -> Any:
@@ -52,5 +52,4 @@ def fast_reset(client: Any) -> dict[str, Any]:
 
 
 def _describe(error: Exception) -> str:
-    classified = classify_neptune_error(error, "FastReset")
-    return str(classified) if isinstance(classified, NeptuneCallError) else str(error)
+    return str(classify_neptune_error(error, "FastReset"))

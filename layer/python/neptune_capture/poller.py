@@ -5,7 +5,7 @@ when the stream is idle the loop backs off (1, 2, 4 ... s up to a max) instead o
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from . import metrics as m
@@ -45,7 +45,6 @@ class PollResult:
     lag_ms: int | None = None
     message: str = ""
     gap_recorded: bool = False
-    last_commit_timestamps: list[int] = field(default_factory=list)
 
 
 class Poller:
@@ -151,7 +150,6 @@ class Poller:
                 self.metrics.add(m.TRUNCATED, truncated)
         newest = page.last_trx_timestamp or page.events[-1].commit_timestamp
         result.lag_ms = max(0, self.clock.now_ms() - newest)
-        result.last_commit_timestamps.append(newest)
         self.metrics.add(m.LAG_MS, result.lag_ms, "Milliseconds")
         result.status = "ACTIVE"
         return checkpoint

@@ -59,7 +59,6 @@ class Engine:
         self.faults = Faults()
         self.reset_tokens: dict[str, float] = {}
         self.started = time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime())
-        self.commits = 0
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -90,7 +89,6 @@ class Engine:
         self.next_commit = commit + 1
         for c, op, t, body in rows:
             self.stream.append((c, op), t, body)
-        self.commits += 1
 
     # -- Streams
     def read_stream(self, params: dict[str, str]) -> tuple[int, str, dict[str, str]]:
