@@ -10,7 +10,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_CLI_TELEMETRY_DISABLED := 1
 CDK_FLAGS := --no-notices --no-version-reporting
 
-.PHONY: env test lint typecheck synth deploy destroy demo bench bench-emulator clean
+.PHONY: env test lint typecheck synth deploy destroy demo bench bench-emulator chaos clean
 
 env: $(VENV)/.installed $(CDK)
 
@@ -55,6 +55,11 @@ bench-emulator: env
 bench: env
 	$(CDK) synth $(CDK_FLAGS) --quiet
 	env $(BENCH_ENV) $(PY) -m bench.pipeline
+
+# Fault-injection scenarios on the local stack, each verified exactly once.
+chaos: env
+	$(CDK) synth $(CDK_FLAGS) --quiet
+	$(PY) -m bench.chaos
 
 clean:
 	rm -rf cdk.out .local .pytest_cache .mypy_cache .ruff_cache .hypothesis
