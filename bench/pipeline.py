@@ -28,7 +28,7 @@ from neptune_capture.clock import SystemClock
 from neptune_capture.events import EventId
 from neptune_capture.metrics import CountingMetrics
 from neptune_capture.neptune_api import make_client
-from neptune_capture.plan import BatchContext, Checkpoint, TableNames, plan
+from neptune_capture.plan import BatchContext, TableNames, plan
 from neptune_capture.store import DynamoStore
 from neptune_capture.stream_source import NeptuneStreamSource
 from neptune_stream.local.runtime import LocalOptions, LocalPipeline
@@ -89,7 +89,7 @@ def measure_sink(pipeline: LocalPipeline, events_body: list[Any]) -> float:
         context = BatchContext("sink", lease, clock.now_ms(), page.last_trx_timestamp)
         planned = plan(page.events, checkpoint, context)
         transactions += planned
-        checkpoint = Checkpoint("sink", planned[-1].last, planned[-1].new_version, None, lease.owner)
+        checkpoint = checkpoint.after(planned[-1], lease.owner)
     records = sum(len(t.records) for t in transactions)
     start = time.perf_counter()
     for t in transactions:
@@ -112,7 +112,7 @@ def measure_seed_baseline(pipeline: LocalPipeline) -> float:
         for t in plan(page.events, checkpoint, BatchContext("seed", lease, clock.now_ms(), page.last_trx_timestamp)):
             store.write(t, lease)
             records += len(t.records)
-            checkpoint = Checkpoint("seed", t.last, t.new_version, None, lease.owner)
+            checkpoint = checkpoint.after(t, lease.owner)
         time.sleep(10 * WAIT_SCALE)  # the seed design's wait state, scaled
     return records / (time.perf_counter() - start)
 

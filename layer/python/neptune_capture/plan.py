@@ -39,6 +39,10 @@ class Checkpoint:
     commit_timestamp: int | None = None
     lease_owner: str | None = None
 
+    def after(self, txn: Transaction, owner: str) -> Checkpoint:
+        """The checkpoint once `txn` has committed under `owner`'s lease."""
+        return Checkpoint(self.stream_id, txn.last, txn.new_version, None, owner)
+
 
 @dataclass(frozen=True)
 class Transaction:

@@ -139,7 +139,7 @@ class Poller:
     def _write(self, page: StreamPage, checkpoint: Checkpoint, lease: Lease, owner: str, result: PollResult) -> Checkpoint:
         for txn in plan_lazily(page.events, checkpoint, lambda: self._context(lease, owner, page.last_trx_timestamp)):
             self.store.write(txn, lease)
-            checkpoint = Checkpoint(checkpoint.stream_id, txn.last, txn.new_version, None, lease.owner)
+            checkpoint = checkpoint.after(txn, lease.owner)
             result.transactions += 1
             result.records += len(txn.records)
             result.checkpoint = txn.last
