@@ -56,10 +56,10 @@ bench: env
 	$(CDK) synth $(CDK_FLAGS) --quiet
 	env $(BENCH_ENV) $(PY) -m bench.pipeline
 
-# Fault-injection scenarios on the local stack, each verified exactly once.
+# Fault-injection scenarios on the local stack, each verified exactly once: `make chaos CHAOS_ARGS="--changes 100"`.
 chaos: env
 	$(CDK) synth $(CDK_FLAGS) --quiet
-	$(PY) -m bench.chaos
+	$(PY) -m neptune_stream.local.chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf cdk.out .local .pytest_cache .mypy_cache .ruff_cache .hypothesis

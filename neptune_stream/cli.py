@@ -17,9 +17,12 @@ from typing import Any
 import boto3
 
 from neptune_capture import schema
+from neptune_capture.clock import SystemClock
 from neptune_capture.items import element_key
+from neptune_capture.metrics import CountingMetrics
 from neptune_capture.neptune_api import fast_reset, get_engine_status, make_client
 from neptune_capture.plan import TableNames
+from neptune_capture.store import DynamoStore
 
 
 @dataclass
@@ -160,9 +163,13 @@ def start(target: Target, args: argparse.Namespace) -> dict[str, Any]:
 
 def stop(target: Target, _: argparse.Namespace) -> dict[str, Any]:
     stopped = running(target)
+    store = DynamoStore(target.dynamodb, target.tables, target.stream_id, clock=SystemClock(), metrics=CountingMetrics())
+    released = []
     for arn in stopped:
         target.sfn.stop_execution(executionArn=arn, cause="stopped with neptune-stream stop")
-    return {"stopped": stopped}
+        if store.release_lease(arn):
+            released.append(arn)
+    return {"stopped": stopped, "leaseReleased": released}
 
 
 def reset(target: Target, args: argparse.Namespace) -> dict[str, Any]:

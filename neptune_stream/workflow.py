@@ -13,8 +13,9 @@ from constructs import Construct
 
 from neptune_stream.tables import Tables
 
-# Errors worth a retry with backoff: the Lambda service itself, a timed-out invocation (its work is
-# fenced and idempotent), and the handler's own "transient after its internal retries" error.
+# Errors worth a retry with backoff: the Lambda service itself, a timed-out or crashed invocation (its
+# work is fenced and idempotent, so the next one resumes after its last commit), and the handler's own
+# "transient after its internal retries" error.
 TRANSIENT_ERRORS = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -22,6 +23,7 @@ TRANSIENT_ERRORS = [
     "Lambda.TooManyRequestsException",
     "Lambda.Unknown",
     "Sandbox.Timedout",
+    "Runtime.ExitError",
     "States.Timeout",
     "TransientCaptureError",
 ]
@@ -92,8 +94,22 @@ class Workflow(Construct):
             result_path=sfn.JsonPath.DISCARD,
         )
         failed = sfn.Fail(self, "CaptureFailed", error="CaptureFailed", cause_path="$.failure.Cause")
+        # A failed execution polls no more: it gives its lease up, so the execution an operator starts
+        # next takes over at once. Only its own lease: the condition leaves another holder's alone.
+        release_lease = tasks.DynamoUpdateItem(
+            self,
+            "ReleaseLease",
+            table=tables.checkpoint,
+            key={"streamId": tasks.DynamoAttributeValue.from_string(stream_id)},
+            update_expression="REMOVE leaseOwner, leaseExpiresAt",
+            condition_expression="leaseOwner = :execution",
+            expression_attribute_values={":execution": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.execution_id)},
+            result_path=sfn.JsonPath.DISCARD,
+        )
         record_failure.add_catch(failed, result_path=sfn.JsonPath.DISCARD)
-        record_failure.next(failed)
+        release_lease.add_catch(failed, result_path=sfn.JsonPath.DISCARD)
+        record_failure.next(release_lease)
+        release_lease.next(failed)
         poll.add_catch(record_failure, errors=["States.ALL"], result_path="$.failure")
 
         # The state machine cannot name its own ARN in its definition; the context object carries it.

@@ -1,29 +1,40 @@
 """Runs the project's real Lambda handlers in-process for moto's Step Functions interpreter, which
 would otherwise need Docker: an invoke hook that behaves like the Lambda service (payload in, payload
-out, an unhandled exception reported as FunctionError with its errorType)."""
+out, an unhandled exception reported as FunctionError with its errorType, a process that dies reported
+as Runtime.ExitError, an invocation past its timeout reported as Sandbox.Timedout)."""
 
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
+import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 from neptune_stream import LAMBDAS
 from neptune_stream.local.template import ACCOUNT, REGION
 
 Handler = Callable[[dict[str, Any], Any], Any]
+DEFAULT_TIMEOUT_SECONDS = 900.0
+THREAD_PREFIX = "lambda-"  # every local invocation runs in a thread named for its function
+
+
+class ProcessExit(BaseException):
+    """The execution environment's process dying mid-invocation (killed, crashed). A BaseException, so
+    the handler's own `except Exception` cannot swallow it, as it could not swallow a real crash."""
 
 
 @dataclass
 class LocalContext:
     function_name: str
-    timeout_seconds: float = 900.0
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     memory_limit_in_mb: int = 1024
     aws_request_id: str = "local"
 
@@ -57,14 +68,16 @@ def _next_id() -> int:
 class LambdaRegistry:
     def __init__(self) -> None:
         self.handlers: dict[str, Handler] = {}
+        self.timeouts: dict[str, float] = {}
         self.invocations: dict[str, int] = {}
         self.errors: list[str] = []
         self.lock = threading.Lock()
         self.idle = threading.Condition(self.lock)
         self.in_flight = 0
 
-    def register(self, arn: str, handler: Handler) -> None:
+    def register(self, arn: str, handler: Handler, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         self.handlers[arn] = handler
+        self.timeouts[arn] = timeout_seconds
 
     def invoke(self, parameters: dict[str, Any], region: str | None = None, state_credentials: Any = None) -> dict[str, Any]:
         arn = parameters["FunctionName"]
@@ -74,20 +87,42 @@ class LambdaRegistry:
         if handler is None:
             return _error_response("ResourceNotFoundException", f"no local handler for {arn}")
         name = arn.rsplit(":", 1)[-1]
+        timeout = self.timeouts[arn]
         with self.lock:
             self.invocations[name] = self.invocations.get(name, 0) + 1
             self.in_flight += 1
-        try:
-            result = handler(payload, LocalContext(name))
-        except Exception as error:  # a Lambda reports any unhandled exception as FunctionError
+        outcome: dict[str, Any] = {}
+        # Its own thread, so the caller can give up at the timeout as the Lambda service does; a handler
+        # still blocked then stays counted in flight until it ends.
+        context = LocalContext(name, timeout)
+        args = (handler, payload, context, outcome)
+        worker = threading.Thread(target=self._run, args=args, name=THREAD_PREFIX + name, daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            message = f"Task timed out after {timeout:.2f} seconds"
             with self.lock:
-                self.errors.append(f"{type(error).__name__}: {error}")
-            return _error_response(type(error).__name__, str(error), traceback.format_exc())
+                self.errors.append(f"Sandbox.Timedout: {message}")
+            return _error_response("Sandbox.Timedout", message)
+        return outcome["response"]  # type: ignore[no-any-return]
+
+    def _run(self, handler: Handler, payload: dict[str, Any], context: LocalContext, outcome: dict[str, Any]) -> None:
+        try:
+            result = handler(payload, context)
+            outcome["response"] = {"StatusCode": 200, "Payload": result, "ExecutedVersion": "$LATEST"}
+        except ProcessExit as exit_:
+            self._failed(outcome, "Runtime.ExitError", f"Runtime exited with error: {exit_}")
+        except Exception as error:  # a Lambda reports any unhandled exception as FunctionError
+            self._failed(outcome, type(error).__name__, str(error), traceback.format_exc())
         finally:
             with self.lock:
                 self.in_flight -= 1
                 self.idle.notify_all()
-        return {"StatusCode": 200, "Payload": result, "ExecutedVersion": "$LATEST"}
+
+    def _failed(self, outcome: dict[str, Any], error_type: str, message: str, trace: str = "") -> None:
+        with self.lock:
+            self.errors.append(f"{error_type}: {message}")
+        outcome["response"] = _error_response(error_type, message, trace)
 
     def wait_idle(self, timeout: float) -> bool:
         with self.idle:
@@ -105,9 +140,45 @@ class LambdaRegistry:
             lambda_eval_utils._invoke_lambda_function = original
 
 
+class FunctionOutput(io.TextIOBase):
+    """What an invocation prints (its log lines, its metrics) goes to a file, as a Lambda's output goes
+    to CloudWatch Logs; what the rest of the process prints still reaches the terminal."""
+
+    def __init__(self, terminal: TextIO, log: TextIO) -> None:
+        self.terminal, self.log = terminal, log
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        in_function = threading.current_thread().name.startswith(THREAD_PREFIX)
+        target = self.log if in_function and not self.log.closed else self.terminal
+        with self._lock:
+            target.write(text)
+        return len(text)
+
+    def isatty(self) -> bool:  # progress bars and colours follow the real terminal
+        return self.terminal.isatty()
+
+    def flush(self) -> None:
+        if not self.log.closed:
+            self.log.flush()
+        self.terminal.flush()
+
+
+@contextmanager
+def function_output_to(path: Path) -> Iterator[None]:
+    """Installs FunctionOutput on stdout and stderr; handlers loaded meanwhile keep writing through it."""
+    with path.open("a", encoding="utf-8") as log:
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = FunctionOutput(sys.stdout, log), FunctionOutput(sys.stderr, log)
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = saved
+
+
 def _error_response(error_type: str, message: str, trace: str = "") -> dict[str, Any]:
     body = {"errorMessage": message, "errorType": error_type, "stackTrace": trace.splitlines()[-20:]}
     return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": body, "ExecutedVersion": "$LATEST"}
 
 
-__all__ = ["LambdaRegistry", "LocalContext", "load_handler"]
+__all__ = ["LambdaRegistry", "LocalContext", "ProcessExit", "function_output_to", "load_handler"]

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import urllib.request
 import uuid
 from contextlib import ExitStack
@@ -21,8 +22,8 @@ from neptune_capture.plan import TableNames
 from neptune_stream.local import moto_gaps, use_local_credentials
 from neptune_stream.local.emulator.engine import Engine
 from neptune_stream.local.emulator.server import EmulatorServer
-from neptune_stream.local.lambda_runtime import LambdaRegistry, load_handler
-from neptune_stream.local.template import REGION, function_arn, state_machine_definition
+from neptune_stream.local.lambda_runtime import DEFAULT_TIMEOUT_SECONDS, LambdaRegistry, function_output_to, load_handler
+from neptune_stream.local.template import REGION, function_arn, function_timeouts, state_machine_definition
 from neptune_stream.template_tables import create_tables, table_definitions
 
 STREAM_ID = "neptune"
@@ -36,6 +37,7 @@ class LocalOptions:
     fresh: bool = True  # start from an empty graph (the emulator's SQLite file is replaced)
     iterations_per_execution: int | None = None  # None: the template's value
     time_budget_seconds: float = 2.0  # per handler invocation (Lambda: up to ~14 minutes)
+    lambda_timeout_seconds: float | None = None  # None: each function's Timeout from the template
     idle_base_seconds: float = 0.05
     max_idle_wait_seconds: float = 0.2
     page_limit: int = 10_000
@@ -71,7 +73,7 @@ class LocalPipeline:
         if opts.fresh:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{db}{suffix}").unlink(missing_ok=True)
-        self.emulator = EmulatorServer(Engine(str(db), expiry_seconds=opts.expiry_seconds), port=opts.emulator_port).start()
+        self.emulator = self._start_emulator(opts.emulator_port)
         self._start_moto()
         self.dynamodb = self.client("dynamodb")
         self.sfn = self.client("stepfunctions")
@@ -90,6 +92,19 @@ class LocalPipeline:
         self.write_endpoints()
         return self
 
+    def _start_emulator(self, port: int) -> EmulatorServer:
+        engine = Engine(str(self.options.data_dir / "graph.db"), expiry_seconds=self.options.expiry_seconds)
+        return EmulatorServer(engine, port=port).start()
+
+    def restart_emulator(self, outage_seconds: float) -> None:
+        """Neptune goes away for `outage_seconds` and comes back on the same endpoint with its data, as
+        after a reboot or failover: the graph and the stream are reloaded from the emulator's file."""
+        assert self.emulator is not None
+        port = self.emulator.port
+        self.emulator.stop()
+        threading.Event().wait(outage_seconds)  # the outage itself
+        self.emulator = self._start_emulator(port)
+
     def _start_moto(self) -> None:
         from moto.core.config import default_user_config
         from moto.server import ThreadedMotoServer
@@ -97,6 +112,9 @@ class LocalPipeline:
         # Execute the real ASL (moto's interpreter) instead of returning canned results.
         default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per DynamoDB call otherwise
+        # A failed state is in the execution's history and on the checkpoint item; the interpreter would
+        # also print each one, with its whole parse tree, as an error.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         port = self.options.moto_port or free_port()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._moto.start()
@@ -131,9 +149,12 @@ class LocalPipeline:
         # Process-wide, like a Lambda's environment; left in place at stop because an invocation still
         # finishing must see the same settings.
         os.environ.update(env)
-        for folder, name in (("stream_handler", "stream-handler"), ("status", "status"), ("reset", "reset")):
-            self.registry.register(function_arn(name), load_handler(folder))
         self._patch = ExitStack()
+        self._patch.enter_context(function_output_to(self.function_log))
+        timeouts = function_timeouts(self.template)
+        for folder, name in (("stream_handler", "stream-handler"), ("status", "status"), ("reset", "reset")):
+            timeout = opts.lambda_timeout_seconds or timeouts.get(name, DEFAULT_TIMEOUT_SECONDS)
+            self.registry.register(function_arn(name), load_handler(folder), timeout)
         self._patch.enter_context(self.registry.installed())
         self._patch.enter_context(moto_gaps.patched())
 
@@ -160,6 +181,11 @@ class LocalPipeline:
         self.stop()
 
     # -- helpers
+    @property
+    def function_log(self) -> Path:
+        """The local CloudWatch Logs: everything the handlers print (log lines, metrics)."""
+        return self.options.data_dir / "lambda.log"
+
     def client(self, service: str) -> Any:
         make: Any = boto3.client
         return make(

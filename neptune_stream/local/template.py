@@ -24,6 +24,31 @@ def function_arn(name: str) -> str:
     return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:neptune-stream-{name}"
 
 
+def function_timeouts(template: dict[str, Any]) -> dict[str, float]:
+    """Each function's deployed Timeout (seconds), by its local name: the local invoke enforces it."""
+    timeouts: dict[str, float] = {}
+    for logical, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Lambda::Function":
+            continue
+        for prefix, name in FUNCTION_PREFIXES.items():
+            if logical.startswith(prefix):
+                timeouts[name] = float(resource["Properties"].get("Timeout", 3))
+    return timeouts
+
+
+def function_environment(template: dict[str, Any], name: str) -> dict[str, str]:
+    """A function's deployed environment variables that are plain values (tokens left out)."""
+    for logical, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::Lambda::Function" and FUNCTION_PREFIXES.get(_prefix(logical)) == name:
+            variables = resource["Properties"].get("Environment", {}).get("Variables", {})
+            return {k: v for k, v in variables.items() if isinstance(v, str)}
+    raise KeyError(f"no function {name!r} in the template")
+
+
+def _prefix(logical_id: str) -> str:
+    return next((p for p in FUNCTION_PREFIXES if logical_id.startswith(p)), "")
+
+
 def state_machine_definition(template: dict[str, Any], table_names: dict[str, str]) -> dict[str, Any]:
     """The deployed definition, token for token: function ARNs and table names are the local ones."""
     from neptune_stream.template_tables import ROLES

@@ -56,6 +56,9 @@ def test_cli_drives_a_local_run(synth: Synth, tmp_path: Path) -> None:
             ("vp", "ADD", "anne"),
         ]
 
-        assert run_cli("stop", *d)["stopped"] == [started["executionArn"]]
+        assert run_cli("stop", *d) == {"stopped": [started["executionArn"]], "leaseReleased": [started["executionArn"]]}
+        assert pipeline.tables is not None
+        item = pipeline.dynamodb.get_item(TableName=pipeline.tables.checkpoint, Key={"streamId": {"S": "neptune"}})["Item"]
+        assert "leaseOwner" not in item and "leaseExpiresAt" not in item
         assert run_cli("reset", "--yes", *d)["status"] == "200 OK"
         assert pipeline.emulator.engine.graph.vertices == {}

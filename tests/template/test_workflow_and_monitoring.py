@@ -42,17 +42,24 @@ def test_poll_passes_execution_context_and_retries_transient_errors(definition: 
     assert poll["Parameters"]["state.$"] == "$"
     assert poll["Parameters"]["iterationsPerExecution"] == 500
     (retry,) = poll["Retry"]
-    assert {"Sandbox.Timedout", "Lambda.TooManyRequestsException", "TransientCaptureError"} <= set(retry["ErrorEquals"])
+    assert {"Sandbox.Timedout", "Runtime.ExitError", "Lambda.TooManyRequestsException", "TransientCaptureError"} <= set(
+        retry["ErrorEquals"]
+    )
     assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] == 2
     (catch,) = poll["Catch"]
     assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "RecordFailure"}
 
 
-def test_failure_is_recorded_on_the_checkpoint_then_fails(definition: dict[str, Any]) -> None:
+def test_failure_is_recorded_on_the_checkpoint_and_the_lease_released_then_fails(definition: dict[str, Any]) -> None:
     record = definition["States"]["RecordFailure"]
     assert record["Resource"].endswith(":states:::dynamodb:updateItem")
     assert "lastFailure = :error" in record["Parameters"]["UpdateExpression"]
-    assert record["Next"] == "CaptureFailed"
+    assert record["Next"] == "ReleaseLease"
+    release = definition["States"]["ReleaseLease"]
+    assert release["Parameters"]["UpdateExpression"] == "REMOVE leaseOwner, leaseExpiresAt"
+    assert release["Parameters"]["ConditionExpression"] == "leaseOwner = :execution"
+    assert release["Parameters"]["ExpressionAttributeValues"][":execution"] == {"S.$": "$$.Execution.Id"}
+    assert release["Next"] == "CaptureFailed" and release["Catch"][0]["Next"] == "CaptureFailed"
     assert definition["States"]["CaptureFailed"]["Type"] == "Fail"
 
 

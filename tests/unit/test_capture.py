@@ -178,6 +178,28 @@ def test_a_poller_whose_lease_was_taken_over_stops_without_corrupting(dynamo: tu
     assert report.ok, report
 
 
+def test_a_released_lease_lets_a_new_execution_in_at_once_and_fences_the_old_one(dynamo: tuple[Any, TableNames]) -> None:
+    client, tables = dynamo
+    stream = FakeStream(make_stream([30] * 20), limit=25)
+    clock = FakeClock()
+    takeover: dict[str, Any] = {}
+
+    def stop_and_restart(n: int) -> None:
+        if n == 3 and not takeover:
+            # `neptune-stream stop` while exec-a's invocation is mid-run, then a new start: no lease wait.
+            store = DynamoStore(client, tables, STREAM, clock=clock, metrics=CountingMetrics())
+            takeover["released"] = store.release_lease("exec-a")
+            takeover["again"] = store.release_lease("exec-a")
+            takeover["b"] = drain(poller_for(client, tables, stream, clock), "exec-b", clock, 1000)
+
+    result_a = drain(poller_for(FaultyDynamo(client, on_call=stop_and_restart), tables, stream, clock), "exec-a", clock, 10_000)
+    assert takeover["released"] is True and takeover["again"] is False
+    assert takeover["b"].status == "ACTIVE"
+    assert result_a.status == "FENCED"
+    report = verify(client, tables, STREAM, stream.ids())
+    assert report.ok, report
+
+
 def test_continue_as_new_hands_the_lease_to_the_child_execution(dynamo: tuple[Any, TableNames]) -> None:
     client, tables = dynamo
     stream = FakeStream(make_stream([5] * 4), limit=5)

@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 
 from neptune_capture import metrics as m
 from neptune_capture.backoff import RetryPolicy
-from neptune_capture.errors import NeptuneCallError, StreamExpiredError, TransientCaptureError
+from neptune_capture.errors import MalformedPageError, NeptuneCallError, StreamExpiredError, TransientCaptureError
 from neptune_capture.events import EventId
 from neptune_capture.metrics import CountingMetrics
 from neptune_capture.stream_source import NeptuneStreamSource
@@ -111,6 +111,33 @@ def test_invalid_parameter_fails_loudly_without_retry(setup: Any) -> None:
     with pytest.raises(NeptuneCallError, match=r"InvalidParameterException \(HTTP 400\): bad opNum"):
         source.fetch(EventId(1, 1))
     assert clock.sleeps == []
+
+
+def _unknown_op(body: dict[str, Any]) -> dict[str, Any]:
+    damaged = boto_shaped(body)
+    damaged["records"][1] = {**damaged["records"][1], "op": "MERGE"}
+    return damaged
+
+
+def test_a_malformed_page_is_read_again(setup: Any) -> None:
+    stubber, source, clock, metrics = setup
+    stubber.add_response("get_propertygraph_stream", _unknown_op(FIXTURE))
+    stubber.add_response("get_propertygraph_stream", boto_shaped(FIXTURE))
+    assert len(source.fetch(None).events) == 3
+    assert metrics.totals[m.MALFORMED] == 1 and len(clock.sleeps) == 1
+    stubber.assert_no_pending_responses()
+
+
+def test_a_page_still_malformed_after_the_retries_fails_naming_the_event(setup: Any) -> None:
+    stubber, source, _, metrics = setup
+    for _ in range(3):
+        stubber.add_response("get_propertygraph_stream", _unknown_op(FIXTURE))
+    second = "{commitNum}/{opNum}".format(**FIXTURE["records"][1]["eventId"])
+    with pytest.raises(
+        MalformedPageError, match=rf"page after 0/9 is still malformed after 3 reads: event {second}: op must be ADD or REMOVE"
+    ):
+        source.fetch(EventId(0, 9))
+    assert metrics.totals[m.MALFORMED] == 3
 
 
 def test_limit_is_checked() -> None:

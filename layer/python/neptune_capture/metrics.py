@@ -13,6 +13,7 @@ FENCED = "FencedWrites"
 EXPIRED = "ExpiredCheckpoint"
 RETRIES = "Retries"
 TRUNCATED = "TruncatedRecords"
+MALFORMED = "MalformedPages"
 
 
 class MetricsSink(Protocol):

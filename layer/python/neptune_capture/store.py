@@ -107,6 +107,26 @@ class DynamoStore:
             raise
         return checkpoint_from_item(self.stream_id, response["Attributes"]), lease
 
+    def release_lease(self, owner: str) -> bool:
+        """Gives the lease up if `owner` still holds it (a stopped execution), so a new one can start at
+        once. The owner is removed, not just expired: an invocation of the stopped execution still running
+        is fenced at its next write instead of renewing the lease."""
+        try:
+            self._call(
+                lambda: self.client.update_item(
+                    TableName=self.tables.checkpoint,
+                    Key=self.key,
+                    UpdateExpression="REMOVE leaseOwner, leaseExpiresAt",
+                    ConditionExpression="leaseOwner = :owner",
+                    ExpressionAttributeValues={":owner": {"S": owner}},
+                )
+            )
+        except ClientError as error:
+            if _code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def write(self, txn: Transaction, lease: Lease) -> None:
         self._transact(txn.transact_items(self.tables), txn.token, lease, expect=(txn.new_version, txn.last))
 

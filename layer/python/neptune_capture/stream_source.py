@@ -1,5 +1,8 @@
 """Reads Neptune Streams pages through boto3 `neptunedata`: retries what Neptune says to retry (with
-backoff and jitter), treats 404 as "no new records", and hands the core the documented PG_JSON shape."""
+backoff and jitter), treats 404 as "no new records", and hands the core the documented PG_JSON shape.
+
+A malformed page is read again (a damaged response is often a one-off); one still malformed after the
+retries fails the invocation with the problem named, and nothing of it is written."""
 
 from __future__ import annotations
 
@@ -62,10 +65,16 @@ class NeptuneStreamSource:
         while True:
             try:
                 response = self.client.get_propertygraph_stream(**params)
-            except ResponseParserError as error:
-                raise MalformedPageError(
-                    f"Neptune returned a stream page that is not valid JSON after {after}: {error}"
-                ) from error
+                return parse_page(to_documented_shape(response), after)
+            except (MalformedPageError, ResponseParserError) as error:
+                self.metrics.add(m.MALFORMED, 1)
+                delay = next(delays, None)
+                if delay is None:
+                    raise MalformedPageError(
+                        f"the stream page after {after or 'TRIM_HORIZON'} is still malformed after "
+                        f"{self.retry.max_attempts} reads: {error}"
+                    ) from error
+                self.clock.sleep(delay)
             except (ClientError, BotoCoreError) as error:
                 classified = classify_neptune_error(error, "GetStreamRecords")
                 if is_no_new_records(classified):
@@ -80,4 +89,3 @@ class NeptuneStreamSource:
                     self.clock.sleep(delay)
                     continue
                 raise classified from error
-            return parse_page(to_documented_shape(response), after)

@@ -20,7 +20,7 @@ from neptune_stream.local.emulator.persistence import Persistence
 from neptune_stream.local.emulator.stream_log import StreamError, StreamLog, record_json
 
 ENGINE_VERSION = "1.4.6.1.R1"
-FAULT_KINDS = ("ThrottlingException", "MemoryLimitExceededException", "InternalFailure", "slow")
+FAULT_KINDS = ("ThrottlingException", "MemoryLimitExceededException", "InternalFailure", "slow", "malformed")
 
 
 @dataclass
@@ -34,9 +34,9 @@ class Faults:
     injected: int = 0
 
     def pick(self) -> str | None:
+        """The fault this call suffers, if any; the caller counts it once it has really been applied."""
         if self.kind is None or self.rng.random() >= self.rate:
             return None
-        self.injected += 1
         return self.kind
 
 
@@ -95,16 +95,42 @@ class Engine:
         """(HTTP status, body, headers) for GET /propertygraph/stream."""
         fault = self.faults.pick()
         if fault == "slow":
+            self.faults.injected += 1
             time.sleep(self.faults.delay_ms / 1000)
-        elif fault is not None:
+        elif fault is not None and fault != "malformed":
+            self.faults.injected += 1
             status = 503 if fault == "InternalFailure" else 500
             return _error(StreamError(fault, status, f"injected {fault}"))
         with self.lock:
             self._expire()
             try:
-                return 200, self.stream.read(params)["body"], {}
+                body = self.stream.read(params)["body"]
             except StreamError as error:
                 return _error(error)
+        if fault == "malformed":  # only a page with records can be damaged
+            self.faults.injected += 1
+            body = self._corrupt(body)
+        return 200, body, {}
+
+    def _corrupt(self, body: str) -> str:
+        """A damaged page, as a broken proxy or a bug would deliver it: cut short, a record without its
+        element id, or a record repeated out of order."""
+        variant = self.faults.rng.choice(("truncated", "no-element-id", "out-of-order"))
+        if variant == "truncated":
+            return body[: len(body) // 2]
+        page = json.loads(body)
+        records = page["records"]
+        if variant == "no-element-id":
+            del self.faults.rng.choice(records)["data"]["id"]
+        else:
+            records.append(records[0])
+        return json.dumps(page)
+
+    def advance_clock(self, seconds: float) -> None:
+        """Moves the emulator's time forward (commit timestamps, retention), as if `seconds` had passed."""
+        with self.lock:
+            base = self.clock
+            self.clock = lambda: base() + seconds
 
     def _expire(self) -> None:
         cutoff = self.now_ms() - int(self.expiry_seconds * 1000)

@@ -1,0 +1,295 @@
+"""The fault-injection scenarios. Each builds a fresh local stack, writes the workload through Gremlin
+while (or before) the state machine captures it, injects its fault, and ends with the exactly-once
+verification: records table == stream events, history complete and ordered, checkpoint == last event.
+A scenario also fails if its fault was never applied, or if the pipeline did not react as documented."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from neptune_capture.events import EventId
+from neptune_stream import cli
+from neptune_stream.local.chaos.injectors import Injected, dynamodb_conflicts, handler_process_faults
+from neptune_stream.local.emulator.server import set_faults
+from neptune_stream.local.runtime import STREAM_ID, LocalOptions, LocalPipeline
+from neptune_stream.local.verify import Verification, read_checkpoint, verify
+from neptune_stream.local.workload import connect, run_workload
+
+TIMEOUT_S = 240.0
+SPREAD_SECONDS = 8.0
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    verification: Verification
+    injected: dict[str, int]
+    executions: list[str]
+    problems: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.verification.ok and not self.problems and sum(self.injected.values()) > 0
+
+    def line(self) -> str:
+        v = self.verification
+        summary = {
+            "events": v.stream_events,
+            "lost": v.missing,
+            "duplicated": v.duplicates,
+            "injected": self.injected,
+            "executions": self.executions,
+            **self.details,
+        }
+        if not v.ok:
+            summary["verification"] = v.as_dict()
+        if self.problems:
+            summary["problems"] = self.problems
+        if not sum(self.injected.values()):
+            summary["problems"] = [*self.problems, "no fault was injected"]
+        return f"{'PASS' if self.ok else 'FAIL'}  {self.scenario}: {json.dumps(summary)}"
+
+
+@dataclass
+class Chaos:
+    """One scenario's stack and what it checks along the way."""
+
+    name: str
+    pipeline: LocalPipeline
+    changes: int
+    seed: int
+    problems: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def emulator(self) -> Any:
+        assert self.pipeline.emulator is not None
+        return self.pipeline.emulator
+
+    def write(self, changes: int | None = None, *, seed_offset: int = 0, over_seconds: float | None = None) -> None:
+        """`over_seconds` spreads the changes out, so capture spans many invocations and transactions."""
+        n = changes or self.changes
+        rate = n / over_seconds if over_seconds else None
+        run_workload(self.emulator.gremlin_url, n, rate=rate, seed=self.seed + seed_offset)
+
+    def stream_ids(self) -> list[EventId]:
+        return [EventId(c, o) for c, o in self.emulator.engine.stream.keys]
+
+    def checkpoint_item(self) -> dict[str, Any]:
+        assert self.pipeline.tables is not None
+        item: dict[str, Any] = self.pipeline.dynamodb.get_item(
+            TableName=self.pipeline.tables.checkpoint, Key={"streamId": {"S": STREAM_ID}}, ConsistentRead=True
+        ).get("Item", {})
+        return item
+
+    def drain(self) -> None:
+        """Until the checkpoint reaches the stream's last event (or the scenario's time runs out)."""
+        assert self.pipeline.tables is not None
+        last = self.stream_ids()[-1]
+        deadline = time.monotonic() + TIMEOUT_S
+        while read_checkpoint(self.pipeline.dynamodb, self.pipeline.tables.checkpoint, STREAM_ID).position != last:
+            if time.monotonic() > deadline:
+                self.problems.append(f"the checkpoint did not reach {last} within {TIMEOUT_S:.0f} s")
+                return
+            self.pipeline.registry.wait_idle(1)  # wakes when an invocation ends
+
+    def wait_for(self, execution_arn: str, status: str) -> None:
+        deadline = time.monotonic() + TIMEOUT_S
+        while (current := self.pipeline.sfn.describe_execution(executionArn=execution_arn)["status"]) != status:
+            if current != "RUNNING" or time.monotonic() > deadline:
+                self.problems.append(f"execution ended {current}, expected {status}")
+                return
+            self.pipeline.registry.wait_idle(1)
+
+    def expect_failure_recorded(self, error: str, cause_contains: str) -> None:
+        """The documented loud failure: the error on the checkpoint item, the dead execution's lease gone."""
+        item = self.checkpoint_item()
+        recorded = item.get("lastFailure", {}).get("S")
+        cause = item.get("lastFailureCause", {}).get("S", "")
+        if recorded != error or cause_contains not in cause:
+            self.problems.append(
+                f"checkpoint shows lastFailure {recorded!r} ({cause[:200]!r}), expected {error} naming {cause_contains!r}"
+            )
+        if "leaseOwner" in item:
+            self.problems.append(f"the failed execution still holds the lease: {item['leaseOwner']['S']}")
+        self.details["recorded_failure"] = f"{recorded}: {json.loads(cause).get('errorMessage', cause)[:160]}" if cause else None
+
+    def outcome(self, injected: dict[str, int], expected: list[EventId] | None = None) -> Outcome:
+        assert self.pipeline.tables is not None
+        report = verify(self.pipeline.dynamodb, self.pipeline.tables, STREAM_ID, expected or self.stream_ids())
+        statuses = sorted(e["status"] for e in self.pipeline.executions())
+        return Outcome(self.name, report, injected, statuses, self.problems, self.details)
+
+
+Scenario = Callable[[Chaos], Outcome]
+
+
+def _faulted_emulator(kind: str, rate: float, delay_ms: int = 0) -> Scenario:
+    def run(c: Chaos) -> Outcome:
+        set_faults(c.emulator.endpoint, kind, rate=rate, delay_ms=delay_ms, seed=c.seed)
+        c.pipeline.start_execution()
+        c.write()
+        c.drain()
+        return c.outcome({kind: c.emulator.engine.faults.injected})
+
+    return run
+
+
+def _with(injector: Callable[[int], AbstractContextManager[Injected]], *, backlog_first: bool = False) -> Scenario:
+    def run(c: Chaos) -> Outcome:
+        with injector(c.seed) as injected:
+            if backlog_first:  # large pages: several transactions each, so faults land mid-page
+                c.write()
+                c.pipeline.start_execution()
+            else:
+                c.pipeline.start_execution()
+                c.write(over_seconds=SPREAD_SECONDS)
+            c.drain()
+        return c.outcome(dict(injected.counts))
+
+    return run
+
+
+def crashes(c: Chaos) -> Outcome:
+    return _with(lambda seed: handler_process_faults(0.5, seed))(c)
+
+
+def timeouts_mid_page(c: Chaos) -> Outcome:
+    outcome = _with(lambda seed: handler_process_faults(0.5, seed, hang=True, within=3), backlog_first=True)(c)
+    timed_out = sum(1 for e in c.pipeline.registry.errors if e.startswith("Sandbox.Timedout"))
+    if not timed_out:
+        outcome.problems.append("no invocation timed out")
+    outcome.details["lambda_timeouts"] = timed_out
+    return outcome
+
+
+def conflicts(c: Chaos) -> Outcome:
+    return _with(lambda seed: dynamodb_conflicts(0.3, seed))(c)
+
+
+def two_executions(c: Chaos) -> Outcome:
+    c.pipeline.start_execution()
+    c.pipeline.start_execution()
+    c.write()
+    c.drain()
+    outcome = c.outcome({"concurrent executions": 2})
+    if outcome.executions.count("RUNNING") != 1:
+        outcome.problems.append(f"expected one execution polling and one fenced, got {outcome.executions}")
+    return outcome
+
+
+def emulator_restart(c: Chaos) -> Outcome:
+    c.pipeline.start_execution()
+    c.write(c.changes * 2 // 3)
+    before = c.stream_ids()[-1]
+    c.pipeline.restart_emulator(outage_seconds=2.0)
+    c.write(c.changes - c.changes * 2 // 3, seed_offset=1)
+    c.drain()
+    c.details["restarted_after"] = str(before)
+    return c.outcome({"restart (2 s outage)": 1})
+
+
+def oversized_record(c: Chaos) -> Outcome:
+    from gremlin_python.process.anonymous_traversal import traversal
+
+    c.pipeline.start_execution()
+    c.write()
+    connection = connect(c.emulator.gremlin_url)
+    traversal().with_(connection).add_v("blob").property("data", "é" * 300_000).iterate()  # 600 KB of UTF-8
+    connection.close()
+    c.drain()
+    assert c.pipeline.tables is not None
+    truncated = c.pipeline.dynamodb.scan(
+        TableName=c.pipeline.tables.records, FilterExpression="attribute_exists(truncated)", Select="COUNT"
+    )["Count"]
+    if truncated != 1:
+        c.problems.append(f"expected the one oversized record stored truncated, found {truncated}")
+    return c.outcome({"600 KB value": 1})
+
+
+def malformed_pages(c: Chaos) -> Outcome:
+    """A share of damaged pages is read again; a page that stays damaged fails the execution loudly, and
+    once Neptune serves it whole again a new execution carries on. Nothing of a bad page is written."""
+    set_faults(c.emulator.endpoint, "malformed", rate=0.3, seed=c.seed)
+    c.pipeline.start_execution()
+    c.write(c.changes // 2)
+    c.drain()
+    transient = c.emulator.engine.faults.injected
+    set_faults(c.emulator.endpoint, "malformed", rate=1.0, seed=c.seed)
+    (running,) = c.pipeline.running_executions()
+    c.write(c.changes - c.changes // 2, seed_offset=1)
+    c.wait_for(running, "FAILED")
+    c.expect_failure_recorded("MalformedPageError", "still malformed after")
+    persistent = c.emulator.engine.faults.injected - transient
+    set_faults(c.emulator.endpoint, None)
+    c.pipeline.start_execution()
+    c.drain()
+    return c.outcome({"damaged then re-read": transient, "damaged on every read": persistent})
+
+
+def checkpoint_expiry(c: Chaos) -> Outcome:
+    """Capture stops (`neptune-stream stop`), changes keep coming, retention deletes some before capture
+    resumes: the next execution fails naming the expired checkpoint; the operator's documented
+    `{"resumeFromTrimHorizon": true}` records the gap and captures everything Neptune still has."""
+    c.pipeline.start_execution()
+    c.write(c.changes // 3)
+    c.drain()
+    captured = c.stream_ids()
+    cli.stop(cli.local_target(str(c.pipeline.options.data_dir)), argparse.Namespace())
+    c.write(c.changes // 3, seed_offset=1)
+    c.emulator.engine.advance_clock(c.pipeline.options.expiry_seconds + 1)  # retention passes
+    c.write(c.changes - 2 * (c.changes // 3), seed_offset=2)
+    c.wait_for(c.pipeline.start_execution(), "FAILED")
+    c.expect_failure_recorded("StreamExpiredError", "resumeFromTrimHorizon")
+    retained = c.stream_ids()  # retention applied when the failed execution read the stream
+    expired = retained[0].commit_num - captured[-1].commit_num - 1
+    c.pipeline.start_execution({"resumeFromTrimHorizon": True})
+    c.drain()
+    outcome = c.outcome({"expired changes": expired}, expected=captured + retained)
+    if outcome.verification.gaps != 1:
+        outcome.problems.append(f"expected one GAP item in the history, found {outcome.verification.gaps}")
+    outcome.details["expired_before_capture"] = f"{expired} changes, recorded as a GAP"
+    return outcome
+
+
+SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
+    "handler crash between transactions (half the invocations, at a random one of their first 4)": (crashes, {"page_limit": 40}),
+    "Lambda timeout mid-page (hangs in half the invocations, 3 s timeout)": (
+        timeouts_mid_page,
+        {"lambda_timeout_seconds": 3.0, "page_limit": 250, "extra_env": {"SAFETY_MARGIN_SECONDS": "1"}},
+    ),
+    "emulator throttling at 30 % of calls": (_faulted_emulator("ThrottlingException", 0.3), {}),
+    "emulator memory limit at 30 % of calls": (_faulted_emulator("MemoryLimitExceededException", 0.3), {}),
+    "emulator 500s at 30 % of calls": (_faulted_emulator("InternalFailure", 0.3), {}),
+    "emulator slow responses (300 ms, 50 %)": (_faulted_emulator("slow", 0.5, delay_ms=300), {}),
+    "DynamoDB transaction conflicts at 30 %": (conflicts, {}),
+    "two executions at once": (two_executions, {}),
+    "emulator restart mid-run": (emulator_restart, {}),
+    "checkpoint expiry, then the operator path": (checkpoint_expiry, {"expiry_seconds": 3600.0}),
+    "a record over 400 KB": (oversized_record, {}),
+    "malformed pages (30 %, then every read)": (malformed_pages, {}),
+}
+
+
+@contextmanager
+def chaos_stack(template: dict[str, Any], name: str, changes: int, seed: int, **options: Any) -> Iterator[Chaos]:
+    env = {"POWERTOOLS_LOG_LEVEL": "ERROR", **options.pop("extra_env", {})}
+    with tempfile.TemporaryDirectory() as tmp:
+        opts = LocalOptions(data_dir=Path(tmp), time_budget_seconds=1.0, iterations_per_execution=5, extra_env=env, **options)
+        with LocalPipeline(template, opts) as pipeline:
+            yield Chaos(name, pipeline, changes, seed)
+
+
+def run_scenario(template: dict[str, Any], name: str, changes: int, seed: int) -> Outcome:
+    scenario, options = SCENARIOS[name]
+    with chaos_stack(template, name, changes, seed, **dict(options)) as chaos:
+        return scenario(chaos)

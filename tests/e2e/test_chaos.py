@@ -1,0 +1,29 @@
+"""`make chaos`, small: every fault-injection scenario on the whole local stack, each verified exactly
+once. The same command as `make chaos`, with fewer changes per scenario."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from neptune_stream.local.chaos.scenarios import SCENARIOS
+from tests.conftest import Synth
+
+
+def test_every_chaos_scenario_loses_and_duplicates_nothing(synth: Synth) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "neptune_stream.local.chaos", "--changes", "40", "--cdk-out", str(synth.outdir)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    lines = result.stdout.strip().splitlines()
+    scenario_lines = [line for line in lines if line.startswith(("PASS", "FAIL"))]
+    assert [line.split(":", 1)[0].split("  ", 1)[1] for line in scenario_lines] == list(SCENARIOS), result.stderr[-3000:]
+    assert all(line.startswith("PASS") for line in scenario_lines), "\n".join(scenario_lines)
+    assert json.loads(lines[-1]) == {"scenarios": len(SCENARIOS), "passed": len(SCENARIOS), "lost": 0, "duplicated": 0}
+    assert result.returncode == 0
