@@ -51,7 +51,7 @@ demo: env
 bench-emulator: env
 	$(PY) -m bench.emulator
 
-# Pipeline figures (issue #6): `make bench BENCH_ENV="BENCH_BACKLOG=100000 BENCH_WAIT_SCALE=0.1"`.
+# Pipeline figures (issue #6): `make bench BENCH_ENV="BENCH_BACKLOG=100000 BENCH_WAIT_SCALE=1"` (the defaults).
 bench: env
 	$(CDK) synth $(CDK_FLAGS) --quiet
 	env $(BENCH_ENV) $(PY) -m bench.pipeline

@@ -20,7 +20,11 @@ class StackConfig:
     # A loop iteration writes at most ~10 history events; 500 keeps an execution far below 25,000.
     iterations_per_execution: int = 500
     page_limit: int = 10_000
-    max_idle_wait_seconds: int = 5
+    # An idle poller waits 0.1 s, then twice as long each time up to the max: the first change after a
+    # quiet spell waits at most that long. Waiting less costs nothing but Streams reads (the Lambda is
+    # billed for the whole invocation either way).
+    idle_base_seconds: float = 0.1
+    max_idle_wait_seconds: float = 1.0
     lag_alarm_seconds: int = 300
     log_retention_days: int = 30
 
@@ -39,6 +43,11 @@ class StackConfig:
             raise ValueError(
                 f"{PREFIX}iterationsPerExecution must be 1..2000 to stay under the "
                 f"25,000-event history limit, got {self.iterations_per_execution}"
+            )
+        if not 0 < self.idle_base_seconds <= self.max_idle_wait_seconds <= 60:
+            raise ValueError(
+                f"{PREFIX}idleBaseSeconds and maxIdleWaitSeconds must satisfy 0 < base <= max <= 60, "
+                f"got {self.idle_base_seconds} and {self.max_idle_wait_seconds}"
             )
         if not self.instance_class.startswith("db."):
             raise ValueError(f"{PREFIX}instanceClass must look like db.r6g.large, got {self.instance_class!r}")
@@ -59,6 +68,7 @@ class StackConfig:
             streams_expiry_days=get("streamsExpiryDays", d.streams_expiry_days),
             iterations_per_execution=get("iterationsPerExecution", d.iterations_per_execution),
             page_limit=get("pageLimit", d.page_limit),
+            idle_base_seconds=get("idleBaseSeconds", d.idle_base_seconds),
             max_idle_wait_seconds=get("maxIdleWaitSeconds", d.max_idle_wait_seconds),
             lag_alarm_seconds=get("lagAlarmSeconds", d.lag_alarm_seconds),
             log_retention_days=get("logRetentionDays", d.log_retention_days),

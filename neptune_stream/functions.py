@@ -29,7 +29,8 @@ ASSET_EXCLUDES = ["__pycache__", "*.pyc"]
 class FunctionSettings:
     stream_id: str
     page_limit: int
-    max_idle_wait_seconds: int
+    idle_base_seconds: float
+    max_idle_wait_seconds: float
     log_retention: logs.RetentionDays
     production: bool
 
@@ -107,6 +108,7 @@ class Functions(Construct):
                 "HISTORY_TABLE": tables.history.table_name,
                 "CHECKPOINT_TABLE": tables.checkpoint.table_name,
                 "PAGE_LIMIT": str(settings.page_limit),
+                "IDLE_BASE_SECONDS": str(settings.idle_base_seconds),
                 "MAX_IDLE_WAIT_SECONDS": str(settings.max_idle_wait_seconds),
                 "SAFETY_MARGIN_SECONDS": str(STREAM_HANDLER_SAFETY_MARGIN_SECONDS),
             },

@@ -50,6 +50,7 @@ class NeptuneStreamStack(Stack):
             settings=FunctionSettings(
                 stream_id=STREAM_ID,
                 page_limit=cfg.page_limit,
+                idle_base_seconds=cfg.idle_base_seconds,
                 max_idle_wait_seconds=cfg.max_idle_wait_seconds,
                 log_retention=retention,
                 production=cfg.production,

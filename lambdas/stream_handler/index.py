@@ -6,7 +6,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from neptune_capture.clock import SystemClock
 from neptune_capture.invocation import run_invocation
+from neptune_capture.metrics import PeriodicallyFlushed
 from neptune_capture.settings import HandlerSettings
 from neptune_capture.wiring import build_poller
 
@@ -14,14 +16,14 @@ logger = Logger()
 metrics = Metrics()
 
 
-class PowertoolsMetrics:
-    def add(self, name: str, value: float, unit: str = "Count") -> None:
-        metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)
+def _add_metric(name: str, value: float, unit: str) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)
 
 
 _settings = HandlerSettings.from_env()
-# Clients are built once per execution environment and reused across invocations.
-_poller = build_poller(_settings, PowertoolsMetrics())
+# Clients are built once per execution environment and reused across invocations. Metrics are published
+# every minute during the invocation, and the rest at its end (log_metrics).
+_poller = build_poller(_settings, PeriodicallyFlushed(_add_metric, metrics.flush_metrics, SystemClock()))
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -3,6 +3,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
+from neptune_stream.config import StackConfig
 from tests.template.conftest import Synth
 
 FUNCTIONS = ("FunctionsStatus", "FunctionsReset", "FunctionsStreamHandler")
@@ -96,3 +99,11 @@ def test_powertools_layer_is_the_pinned_version_for_this_runtime(synth: Synth) -
     parameters = synth.json["Parameters"]
     paths = [p["Default"] for p in parameters.values() if str(p.get("Default", "")).startswith("/aws/service/powertools")]
     assert paths == ["/aws/service/powertools/python/arm64/python3.14/3.37.0"]
+
+
+def test_an_idle_stream_handler_polls_again_within_a_second(synth: Synth) -> None:
+    _, props = _function(synth, "FunctionsStreamHandler")
+    env = props["Environment"]["Variables"]
+    assert (float(env["IDLE_BASE_SECONDS"]), float(env["MAX_IDLE_WAIT_SECONDS"])) == (0.1, 1.0)
+    with pytest.raises(ValueError, match="idleBaseSeconds and maxIdleWaitSeconds"):
+        StackConfig(idle_base_seconds=2, max_idle_wait_seconds=1)

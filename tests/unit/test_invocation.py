@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from neptune_capture.invocation import execution_age_days, run_invocation
-from neptune_capture.metrics import CountingMetrics
+from neptune_capture.metrics import CountingMetrics, PeriodicallyFlushed
 from neptune_capture.plan import TableNames
 from neptune_capture.poller import Poller, PollSettings
 from neptune_capture.settings import HandlerSettings
@@ -83,3 +83,20 @@ def test_the_lambda_handler_runs_the_invocation(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(module, "_poller", make_poller(dynamo, stream, clock))
     state = module.handler(event({}), FakeLambdaContext(remaining_ms=62_000))
     assert state["checkpoint"] == {"commitNum": 1, "opNum": 2} and state["iteration"] == 1
+
+
+def test_metrics_are_published_every_interval_during_a_long_invocation() -> None:
+    added: list[tuple[str, float, str]] = []
+    published: list[int] = []
+    clock = FakeClock()
+    sink = PeriodicallyFlushed(lambda *metric: added.append(metric), lambda: published.append(len(added)), clock, 60)
+    sink.add("RecordsCaptured", 98)
+    clock.advance(59)
+    sink.add("RecordsCaptured", 2)
+    assert published == []
+    clock.advance(1)
+    sink.add("StreamLagMs", 40, "Milliseconds")
+    clock.advance(30)
+    sink.add("RecordsCaptured", 5)
+    assert published == [3], "one publication, at the first metric a minute after the start"
+    assert added[-2] == ("StreamLagMs", 40, "Milliseconds")

@@ -21,7 +21,7 @@ class RetryPolicy:
 
 
 def idle_waits(base_seconds: float, max_seconds: float) -> Iterator[float]:
-    """1, 2, 4 ... seconds (scaled by base) up to the max, for as long as the stream stays idle."""
+    """base, 2 x base, 4 x base ... seconds up to the max, for as long as the stream stays idle."""
     wait = base_seconds
     while True:
         yield min(wait, max_seconds)

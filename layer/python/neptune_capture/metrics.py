@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Protocol
+
+from .clock import Clock
 
 RECORDS = "RecordsCaptured"
 BATCHES = "Batches"
@@ -30,3 +34,24 @@ class CountingMetrics:
     def add(self, name: str, value: float, unit: str = "Count") -> None:
         self.totals[name] += value
         self.last[name] = value
+
+
+class PeriodicallyFlushed:
+    """Emits through `add` and publishes with `flush` at most `interval_seconds` apart. An invocation
+    polls for ~14 minutes: metrics published only at its end would reach the lag alarm far too late.
+    Thread-safe: the prefetch thread adds metrics too."""
+
+    def __init__(
+        self, add: Callable[[str, float, str], None], flush: Callable[[], None], clock: Clock, interval_seconds: float = 60.0
+    ) -> None:
+        self._add, self._flush, self._clock, self._interval = add, flush, clock, interval_seconds
+        self._lock = threading.Lock()
+        self._last_flush = clock.monotonic()
+
+    def add(self, name: str, value: float, unit: str = "Count") -> None:
+        with self._lock:
+            self._add(name, value, unit)
+            now = self._clock.monotonic()
+            if now - self._last_flush >= self._interval:
+                self._flush()
+                self._last_flush = now

@@ -1,6 +1,6 @@
 """The capture loop of one invocation: take the lease, then read pages and write them as fenced
 transactions until the time budget is spent. The next page is fetched while the current one is written;
-when the stream is idle the loop backs off (1, 2, 4 ... s up to a max) instead of returning."""
+when the stream is idle the loop backs off (0.1, 0.2, 0.4 ... s up to a max) instead of returning."""
 
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ class Store(Protocol):
 @dataclass(frozen=True)
 class PollSettings:
     stream_id: str
-    idle_base_seconds: float = 1.0
-    max_idle_wait_seconds: float = 5.0
+    idle_base_seconds: float = 0.1
+    max_idle_wait_seconds: float = 1.0
     lease_ttl_ms: int = 20 * 60 * 1000
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from neptune_capture.backoff import RetryPolicy
 from neptune_capture.events import EventId
 from neptune_stream import cli
 from neptune_stream.local.chaos.injectors import Injected, dynamodb_conflicts, handler_process_faults
@@ -224,12 +225,14 @@ def malformed_pages(c: Chaos) -> Outcome:
     c.write(c.changes // 2)
     c.drain()
     transient = c.emulator.engine.faults.injected
-    set_faults(c.emulator.endpoint, "malformed", rate=1.0, seed=c.seed)
+    set_faults(c.emulator.endpoint, "malformed", rate=1.0, seed=c.seed)  # counts afresh
     (running,) = c.pipeline.running_executions()
     c.write(c.changes - c.changes // 2, seed_offset=1)
     c.wait_for(running, "FAILED")
     c.expect_failure_recorded("MalformedPageError", "still malformed after")
-    persistent = c.emulator.engine.faults.injected - transient
+    persistent = c.emulator.engine.faults.injected
+    if persistent < (reads := RetryPolicy().max_attempts):
+        c.problems.append(f"the execution failed after {persistent} damaged reads, not after the handler's {reads}")
     set_faults(c.emulator.endpoint, None)
     c.pipeline.start_execution()
     c.drain()
