@@ -25,7 +25,7 @@ from neptune_stream.local.verify import Verification, read_checkpoint, verify
 from neptune_stream.local.workload import connect, run_workload
 
 TIMEOUT_S = 240.0
-SPREAD_SECONDS = 8.0
+SPREAD_CHANGES_PER_SECOND = 15.0
 
 
 @dataclass
@@ -153,7 +153,7 @@ def _with(injector: Callable[[int], AbstractContextManager[Injected]], *, backlo
                 c.pipeline.start_execution()
             else:
                 c.pipeline.start_execution()
-                c.write(over_seconds=SPREAD_SECONDS)
+                c.write(over_seconds=c.changes / SPREAD_CHANGES_PER_SECOND)
             c.drain()
         return c.outcome(dict(injected.counts))
 
@@ -265,7 +265,10 @@ def checkpoint_expiry(c: Chaos) -> Outcome:
 
 
 SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
-    "handler crash between transactions (half the invocations, at a random one of their first 4)": (crashes, {"page_limit": 40}),
+    "handler crash between transactions (half the invocations, at a random one of their first 4)": (
+        crashes,
+        {"page_limit": 40, "time_budget_seconds": 0.3},  # short invocations: many of them, many crash points
+    ),
     "Lambda timeout mid-page (hangs in half the invocations, 3 s timeout)": (
         timeouts_mid_page,
         {"lambda_timeout_seconds": 3.0, "page_limit": 250, "extra_env": {"SAFETY_MARGIN_SECONDS": "1"}},
@@ -287,7 +290,8 @@ SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
 def chaos_stack(template: dict[str, Any], name: str, changes: int, seed: int, **options: Any) -> Iterator[Chaos]:
     env = {"POWERTOOLS_LOG_LEVEL": "ERROR", **options.pop("extra_env", {})}
     with tempfile.TemporaryDirectory() as tmp:
-        opts = LocalOptions(data_dir=Path(tmp), time_budget_seconds=1.0, iterations_per_execution=5, extra_env=env, **options)
+        options = {"time_budget_seconds": 1.0, "iterations_per_execution": 5, **options}
+        opts = LocalOptions(data_dir=Path(tmp), extra_env=env, **options)
         with LocalPipeline(template, opts) as pipeline:
             yield Chaos(name, pipeline, changes, seed)
 
