@@ -69,10 +69,9 @@ class LocalPipeline:
         use_local_credentials()
         opts = self.options
         opts.data_dir.mkdir(parents=True, exist_ok=True)
-        db = opts.data_dir / "graph.db"
         if opts.fresh:
             for suffix in ("", "-wal", "-shm"):
-                Path(f"{db}{suffix}").unlink(missing_ok=True)
+                Path(f"{self.graph_file}{suffix}").unlink(missing_ok=True)
         self.emulator = self._start_emulator(opts.emulator_port)
         self._start_moto()
         self.dynamodb = self.client("dynamodb")
@@ -93,7 +92,7 @@ class LocalPipeline:
         return self
 
     def _start_emulator(self, port: int) -> EmulatorServer:
-        engine = Engine(str(self.options.data_dir / "graph.db"), expiry_seconds=self.options.expiry_seconds)
+        engine = Engine(str(self.graph_file), expiry_seconds=self.options.expiry_seconds)
         return EmulatorServer(engine, port=port).start()
 
     def restart_emulator(self, outage_seconds: float) -> None:
@@ -181,6 +180,11 @@ class LocalPipeline:
         self.stop()
 
     # -- helpers
+    @property
+    def graph_file(self) -> Path:
+        """The emulator's SQLite file: the graph and its stream."""
+        return self.options.data_dir / "graph.db"
+
     @property
     def function_log(self) -> Path:
         """The local CloudWatch Logs: everything the handlers print (log lines, metrics)."""

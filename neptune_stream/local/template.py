@@ -1,9 +1,11 @@
 """What the local run takes from the synthesized template: the state machine definition with its
-tokens bound to local names, and the tables (see neptune_stream/template_tables.py)."""
+tokens bound to local names, the functions' timeouts and environment, and the tables (see
+neptune_stream/template_tables.py)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,29 +26,26 @@ def function_arn(name: str) -> str:
     return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:neptune-stream-{name}"
 
 
+def _functions(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(local name, properties) of each of the project's functions in the template."""
+    for logical, resource in template["Resources"].items():
+        name = next((n for prefix, n in FUNCTION_PREFIXES.items() if logical.startswith(prefix)), None)
+        if name and resource["Type"] == "AWS::Lambda::Function":
+            yield name, resource["Properties"]
+
+
 def function_timeouts(template: dict[str, Any]) -> dict[str, float]:
     """Each function's deployed Timeout (seconds), by its local name: the local invoke enforces it."""
-    timeouts: dict[str, float] = {}
-    for logical, resource in template["Resources"].items():
-        if resource["Type"] != "AWS::Lambda::Function":
-            continue
-        for prefix, name in FUNCTION_PREFIXES.items():
-            if logical.startswith(prefix):
-                timeouts[name] = float(resource["Properties"].get("Timeout", 3))
-    return timeouts
+    return {name: float(properties.get("Timeout", 3)) for name, properties in _functions(template)}
 
 
 def function_environment(template: dict[str, Any], name: str) -> dict[str, str]:
     """A function's deployed environment variables that are plain values (tokens left out)."""
-    for logical, resource in template["Resources"].items():
-        if resource["Type"] == "AWS::Lambda::Function" and FUNCTION_PREFIXES.get(_prefix(logical)) == name:
-            variables = resource["Properties"].get("Environment", {}).get("Variables", {})
+    for each, properties in _functions(template):
+        if each == name:
+            variables = properties.get("Environment", {}).get("Variables", {})
             return {k: v for k, v in variables.items() if isinstance(v, str)}
     raise KeyError(f"no function {name!r} in the template")
-
-
-def _prefix(logical_id: str) -> str:
-    return next((p for p in FUNCTION_PREFIXES if logical_id.startswith(p)), "")
 
 
 def state_machine_definition(template: dict[str, Any], table_names: dict[str, str]) -> dict[str, Any]:

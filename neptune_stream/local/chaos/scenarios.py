@@ -19,7 +19,7 @@ from neptune_capture.backoff import RetryPolicy
 from neptune_capture.events import EventId
 from neptune_stream import cli
 from neptune_stream.local.chaos.injectors import Injected, dynamodb_conflicts, handler_process_faults
-from neptune_stream.local.emulator.server import set_faults
+from neptune_stream.local.emulator.server import EmulatorServer, set_faults
 from neptune_stream.local.runtime import STREAM_ID, LocalOptions, LocalPipeline
 from neptune_stream.local.verify import Verification, read_checkpoint, verify
 from neptune_stream.local.workload import connect, run_workload
@@ -72,7 +72,7 @@ class Chaos:
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def emulator(self) -> Any:
+    def emulator(self) -> EmulatorServer:
         assert self.pipeline.emulator is not None
         return self.pipeline.emulator
 
