@@ -18,6 +18,9 @@ from gremlin_python.process.anonymous_traversal import traversal
 from gremlin_python.process.graph_traversal import __
 from gremlin_python.process.traversal import Cardinality, Direction, Merge, P, T
 
+from neptune_capture.errors import MalformedPageError
+from neptune_capture.events import StreamPage, parse_page
+from neptune_capture.stream_source import to_documented_shape
 from neptune_stream.local.emulator.engine import Engine
 from neptune_stream.local.emulator.server import EmulatorServer, set_faults
 from tests.emulator.conftest import read_all
@@ -232,6 +235,20 @@ def test_fault_injection(emulator: EmulatorServer, g: Any, neptune: Any, kind: s
     assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
     set_faults(emulator.endpoint, None)
     assert len(read_all(neptune)) == 1
+
+
+def test_malformed_pages_up_to_a_limit_then_whole_ones(emulator: EmulatorServer, g: Any, neptune: Any) -> None:
+    g.add_v("x").property("name", "a").iterate()
+    set_faults(emulator.endpoint, "malformed", rate=1.0, limit=3, seed=3)
+
+    def read() -> StreamPage:
+        return parse_page(to_documented_shape(neptune.get_propertygraph_stream(iteratorType="TRIM_HORIZON", limit=10)), None)
+
+    for _ in range(3):
+        with pytest.raises(MalformedPageError):
+            read()
+    assert len(read().events) == 2
+    assert emulator.engine.faults.injected == 3
 
 
 def test_a_restart_keeps_every_committed_change_and_continues_numbering(tmp_path: Path) -> None:

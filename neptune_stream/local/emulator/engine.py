@@ -30,12 +30,13 @@ class Faults:
     kind: str | None = None
     rate: float = 0.0
     delay_ms: int = 0
+    limit: int | None = None  # at most this many, then none (a fault that clears up)
     rng: random.Random = field(default_factory=random.Random)
     injected: int = 0
 
     def pick(self) -> str | None:
         """The fault this call suffers, if any; the caller counts it once it has really been applied."""
-        if self.kind is None or self.rng.random() >= self.rate:
+        if self.kind is None or (self.limit is not None and self.injected >= self.limit) or self.rng.random() >= self.rate:
             return None
         return self.kind
 

@@ -61,10 +61,16 @@ def build_app(engine: Engine) -> web.Application:
         kind = body.get("kind")
         if kind is not None and kind not in FAULT_KINDS:
             return web.json_response({"error": f"kind must be one of {FAULT_KINDS} or null"}, status=400)
-        engine.faults = Faults(kind=kind, rate=float(body.get("rate", 1.0)), delay_ms=int(body.get("delay_ms", 0)))
+        limit = body.get("limit")
+        engine.faults = Faults(
+            kind=kind,
+            rate=float(body.get("rate", 1.0)),
+            delay_ms=int(body.get("delay_ms", 0)),
+            limit=None if limit is None else int(limit),
+        )
         if "seed" in body:
             engine.faults.rng.seed(body["seed"])
-        return web.json_response({"kind": kind, "rate": engine.faults.rate, "delay_ms": engine.faults.delay_ms})
+        return web.json_response({"kind": kind, "rate": engine.faults.rate, "delay_ms": engine.faults.delay_ms, "limit": limit})
 
     async def stats(_: web.Request) -> web.Response:
         with engine.lock:
@@ -159,10 +165,12 @@ class EmulatorServer:
         self.stop()
 
 
-def set_faults(endpoint: str, kind: str | None, rate: float = 1.0, delay_ms: int = 0, seed: int | None = None) -> dict[str, Any]:
+def set_faults(
+    endpoint: str, kind: str | None, rate: float = 1.0, *, delay_ms: int = 0, seed: int | None = None, limit: int | None = None
+) -> dict[str, Any]:
     import urllib.request
 
-    body: dict[str, Any] = {"kind": kind, "rate": rate, "delay_ms": delay_ms}
+    body: dict[str, Any] = {"kind": kind, "rate": rate, "delay_ms": delay_ms, "limit": limit}
     if seed is not None:
         body["seed"] = seed
     req = urllib.request.Request(
