@@ -52,14 +52,17 @@ def dynamodb_conflicts(rate: float, seed: int) -> Iterator[Injected]:
 
 
 @contextmanager
-def handler_process_faults(share: float, seed: int, *, hang: bool = False, within: int = 4) -> Iterator[Injected]:
+def handler_process_faults(
+    share: float, seed: int, *, hang: bool = False, within: int = 4, first_after_commit: bool = False
+) -> Iterator[Injected]:
     """The stream handler's process dies at a random point of an invocation: at its n-th transaction
     (n from 1 to `within`), just before or just after the commit (Runtime.ExitError); or, with `hang`,
     it stops responding there until the Lambda times out (Sandbox.Timedout), writing nothing more.
 
-    The first invocation that writes is always hit, then a `share` of the others: per invocation, not
-    per transaction, so Step Functions' retries (reset by every invocation that succeeds) are not
-    exhausted by a run of unlucky ones, just as a real crash now and then would not exhaust them."""
+    The first invocation that writes is always hit, at its first transaction (after the commit with
+    `first_after_commit`: mid-page when the page needs several), then a `share` of the others: per
+    invocation, not per transaction, so Step Functions' retries (reset by every invocation that
+    succeeds) are not exhausted by a run of unlucky ones, as a real crash now and then would not be."""
     from neptune_capture.store import DynamoStore
 
     rng, injected, lock = random.Random(seed), Injected(), threading.Lock()
@@ -74,9 +77,10 @@ def handler_process_faults(share: float, seed: int, *, hang: bool = False, withi
             return
         if not hasattr(invocation, "writes"):
             with lock:
-                hit = injected.total == 0 or rng.random() < share
-                invocation.fault_at = rng.randint(1, within) if hit else 0
-                invocation.after = rng.random() < 0.5
+                first = injected.total == 0
+                hit = first or rng.random() < share
+                invocation.fault_at = (1 if first else rng.randint(1, within)) if hit else 0
+                invocation.after = (first and first_after_commit) or rng.random() < 0.5
             invocation.writes = 0
         invocation.writes += 1
         if invocation.writes != invocation.fault_at:

@@ -146,15 +146,11 @@ def _faulted_emulator(kind: str, rate: float, delay_ms: int = 0) -> Scenario:
     return run
 
 
-def _with(injector: Callable[[int], AbstractContextManager[Injected]], *, backlog_first: bool = False) -> Scenario:
+def _with(injector: Callable[[int], AbstractContextManager[Injected]]) -> Scenario:
     def run(c: Chaos) -> Outcome:
         with injector(c.seed) as injected:
-            if backlog_first:  # large pages: several transactions each, so faults land mid-page
-                c.write()
-                c.pipeline.start_execution()
-            else:
-                c.pipeline.start_execution()
-                c.write(over_seconds=c.changes / SPREAD_CHANGES_PER_SECOND)
+            c.pipeline.start_execution()
+            c.write(over_seconds=c.changes / SPREAD_CHANGES_PER_SECOND)
             c.drain()
         return c.outcome(dict(injected.counts))
 
@@ -166,11 +162,23 @@ def crashes(c: Chaos) -> Outcome:
 
 
 def timeouts_mid_page(c: Chaos) -> Outcome:
-    outcome = _with(lambda seed: handler_process_faults(0.5, seed, hang=True, within=3), backlog_first=True)(c)
-    timed_out = sum(1 for e in c.pipeline.registry.errors if e.startswith("Sandbox.Timedout"))
-    if not timed_out:
+    registry = c.pipeline.registry
+
+    def timeouts() -> int:
+        return sum(1 for e in registry.errors if e.startswith("Sandbox.Timedout"))
+
+    with handler_process_faults(0.5, c.seed, hang=True, within=3, first_after_commit=True) as injected:
+        c.write()  # a backlog first: large pages of several transactions each, so hangs land mid-page
+        c.pipeline.start_execution()
+        c.drain()
+        # A hang after the last commit leaves nothing to drain: its timeout is reported seconds later.
+        deadline = time.monotonic() + c.pipeline.options.time_budget_seconds + TIMEOUT_S / 10
+        while not timeouts() and time.monotonic() < deadline:
+            registry.wait_idle(0.5)  # the hung invocation stays in flight: this wakes every half second
+    outcome = c.outcome(dict(injected.counts))
+    if not timeouts():
         outcome.problems.append("no invocation timed out")
-    outcome.details["lambda_timeouts"] = timed_out
+    outcome.details["lambda_timeouts"] = timeouts()
     return outcome
 
 
