@@ -45,6 +45,11 @@ def _n(value: int) -> AttributeValue:
 
 
 def record_item(event: StreamEvent, stream_id: str) -> Item:
+    return sized_record_item(event, stream_id)[0]
+
+
+def sized_record_item(event: StreamEvent, stream_id: str) -> tuple[Item, int]:
+    """The record item and its size, computed once: the planner needs both for every event."""
     eid = event.event_id
     item: Item = {
         schema.RECORD_PK: _n(eid.commit_num),
@@ -78,7 +83,8 @@ def record_item(event: StreamEvent, stream_id: str) -> Item:
             item["valueSha256"] = _s(hashlib.sha256(raw).hexdigest())
         else:
             item["value"] = _s(encoded)
-    if item_size(item) > MAX_ITEM_BYTES:
+    size = item_size(item)
+    if size > MAX_ITEM_BYTES:
         # Only pathological ids or keys get here (the value is already capped): cap them too.
         truncated = []
         for field in ("id", "from", "to", "key"):
@@ -88,14 +94,15 @@ def record_item(event: StreamEvent, stream_id: str) -> Item:
                 truncated.append(field)
         item["truncatedFields"] = {"SS": truncated}
         item["truncated"] = {"BOOL": True}
-    return item
+        size = item_size(item)
+    return item, size
 
 
 def attribute_size(value: AttributeValue) -> int:
     """Upper bound of DynamoDB's size for one attribute value."""
     (kind, inner), *_ = value.items()
     if kind == "S":
-        return len(inner.encode())
+        return len(inner) if inner.isascii() else len(inner.encode())
     if kind == "N":
         return len(inner) + 1
     if kind in ("BOOL", "NULL"):
@@ -110,4 +117,4 @@ def attribute_size(value: AttributeValue) -> int:
 
 
 def item_size(item: Item) -> int:
-    return sum(len(name.encode()) + attribute_size(value) for name, value in item.items())
+    return sum((len(name) if name.isascii() else len(name.encode())) + attribute_size(value) for name, value in item.items())

@@ -15,7 +15,7 @@ from typing import Any
 
 from . import schema
 from .events import EventId, StreamEvent
-from .items import Item, item_size, record_item
+from .items import Item, item_size, sized_record_item
 
 MAX_ACTIONS = 100
 MAX_RECORDS_PER_TRANSACTION = MAX_ACTIONS - 2  # + history item + checkpoint update
@@ -92,8 +92,7 @@ def split(events: Sequence[StreamEvent], stream_id: str) -> list[tuple[list[Stre
     size = 0
     budget = MAX_TRANSACTION_BYTES - RESERVED_BYTES
     for event in events:
-        item = record_item(event, stream_id)
-        item_bytes = item_size(item)
+        item, item_bytes = sized_record_item(event, stream_id)
         if current_items and (len(current_items) == MAX_RECORDS_PER_TRANSACTION or size + item_bytes > budget):
             batches.append((current_events, current_items, size))
             current_events, current_items, size = [], [], 0
