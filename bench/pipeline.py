@@ -158,7 +158,7 @@ def main() -> int:
             ids = stream_ids(pipeline)
             # The sink is measured just before and just after the capture, and averaged: this machine's
             # speed drifts by 10-20 % over minutes, and the ratio should not depend on when it was taken.
-            pages = _pages(ids)
+            pages = _pages()
             sink_before = measure_sink(pipeline, pages, "sink-before-")
             capture_s = capture(pipeline, ids, timeout=1800)
             sink_after = measure_sink(pipeline, pages, "sink-after-")
@@ -219,7 +219,8 @@ def main() -> int:
     return 0
 
 
-def _pages(ids: list[EventId]) -> list[Any]:
+def _pages() -> list[Any]:
+    """The whole stream as the handler reads it, in pages of 10,000."""
     source = NeptuneStreamSource(
         make_client(os.environ["NEPTUNE_ENDPOINT"]), limit=10_000, clock=SystemClock(), metrics=CountingMetrics()
     )

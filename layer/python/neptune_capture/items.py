@@ -23,7 +23,7 @@ MAX_INDEXED_ID_BYTES = 1_024
 
 def element_key(element_id: str) -> str:
     """The GSI key for an element id: the id itself, or its SHA-256 when the id is too long to index."""
-    if len(element_id.encode()) <= MAX_INDEXED_ID_BYTES:
+    if utf8_length(element_id) <= MAX_INDEXED_ID_BYTES:
         return element_id
     return "sha256:" + hashlib.sha256(element_id.encode()).hexdigest()
 
@@ -73,10 +73,10 @@ def sized_record_item(event: StreamEvent, stream_id: str) -> tuple[Item, int]:
         item["dataType"] = _s(event.data_type)
     if event.value is not None or event.data_type is not None:
         encoded = encode_value(event.value, event.data_type)
-        raw = encoded.encode()
-        if len(raw) > MAX_VALUE_BYTES:
+        if utf8_length(encoded) > MAX_VALUE_BYTES:
             # Never block the stream on one oversized value: keep a prefix, flag it, and keep what is
             # needed to verify the original (its size and hash) against the graph.
+            raw = encoded.encode()
             item["value"] = _s(raw[:MAX_VALUE_BYTES].decode(errors="ignore"))
             item["truncated"] = {"BOOL": True}
             item["originalValueBytes"] = _n(len(raw))
@@ -102,19 +102,24 @@ def attribute_size(value: AttributeValue) -> int:
     """Upper bound of DynamoDB's size for one attribute value."""
     (kind, inner), *_ = value.items()
     if kind == "S":
-        return len(inner) if inner.isascii() else len(inner.encode())
+        return utf8_length(inner)
     if kind == "N":
         return len(inner) + 1
     if kind in ("BOOL", "NULL"):
         return 1
     if kind == "M":
-        return 3 + sum(len(k.encode()) + attribute_size(v) + 1 for k, v in inner.items())
+        return 3 + sum(utf8_length(k) + attribute_size(v) + 1 for k, v in inner.items())
     if kind == "L":
         return 3 + sum(attribute_size(v) + 1 for v in inner)
     if kind == "SS":
-        return sum(len(s.encode()) for s in inner)
+        return sum(utf8_length(s) for s in inner)
     raise ValueError(f"unsupported attribute type {kind}")
 
 
 def item_size(item: Item) -> int:
-    return sum((len(name) if name.isascii() else len(name.encode())) + attribute_size(value) for name, value in item.items())
+    return sum(utf8_length(name) + attribute_size(value) for name, value in item.items())
+
+
+def utf8_length(text: str) -> int:
+    # Most names and values are ASCII: their length is their byte count, without encoding a copy.
+    return len(text) if text.isascii() else len(text.encode())

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .plan import TableNames
+from .poller import PollSettings
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,8 @@ class HandlerSettings:
             neptune_endpoint=e["NEPTUNE_ENDPOINT"],
             dynamodb_endpoint=e.get("DYNAMODB_ENDPOINT") or None,
             page_limit=int(e.get("PAGE_LIMIT", "10000")),
-            idle_base_seconds=float(e.get("IDLE_BASE_SECONDS", "0.1")),
-            max_idle_wait_seconds=float(e.get("MAX_IDLE_WAIT_SECONDS", "1")),
+            idle_base_seconds=float(e.get("IDLE_BASE_SECONDS", PollSettings.idle_base_seconds)),
+            max_idle_wait_seconds=float(e.get("MAX_IDLE_WAIT_SECONDS", PollSettings.max_idle_wait_seconds)),
             safety_margin_seconds=float(e.get("SAFETY_MARGIN_SECONDS", "60")),
             time_budget_seconds=float(budget) if budget else None,
             idle_pause_seconds=int(e.get("IDLE_PAUSE_SECONDS", "0")),
