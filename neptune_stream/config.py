@@ -7,6 +7,8 @@ from typing import Any
 
 from constructs import Construct
 
+from neptune_capture.poller import PollSettings
+
 PREFIX = "neptune-stream:"
 MODES = ("demo", "production")
 
@@ -23,8 +25,8 @@ class StackConfig:
     # An idle poller waits 0.1 s, then twice as long each time up to the max: the first change after a
     # quiet spell waits at most that long. Waiting less costs nothing but Streams reads (the Lambda is
     # billed for the whole invocation either way).
-    idle_base_seconds: float = 0.1
-    max_idle_wait_seconds: float = 1.0
+    idle_base_seconds: float = PollSettings.idle_base_seconds
+    max_idle_wait_seconds: float = PollSettings.max_idle_wait_seconds
     lag_alarm_seconds: int = 300
     log_retention_days: int = 30
 
