@@ -37,7 +37,7 @@ from neptune_capture.store import DynamoStore
 from neptune_capture.stream_source import NeptuneStreamSource
 from neptune_stream.local.runtime import LocalOptions, LocalPipeline
 from neptune_stream.local.template import function_environment, load_template
-from neptune_stream.local.verify import read_checkpoint, verify
+from neptune_stream.local.verify import verify
 from neptune_stream.local.workload import run_workload
 from neptune_stream.template_tables import create_tables, table_definitions
 
@@ -60,22 +60,14 @@ def fill_backlog(pipeline: LocalPipeline, events: int) -> None:
         engine.submit(t.bytecode)
 
 
-def stream_ids(pipeline: LocalPipeline) -> list[EventId]:
-    assert pipeline.emulator is not None
-    return [EventId(c, o) for c, o in pipeline.emulator.engine.stream.keys]
-
-
 def capture(pipeline: LocalPipeline, ids: list[EventId], timeout: float) -> float:
     """Runs the synthesized state machine (real handler) until the checkpoint reaches the last event;
     returns the seconds from the execution's start to the checkpoint's last update."""
     assert pipeline.tables is not None
     started_ms = time.time() * 1000
     pipeline.start_execution()
-    deadline = time.monotonic() + timeout
-    while read_checkpoint(pipeline.dynamodb, pipeline.tables.checkpoint, "neptune").position != ids[-1]:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"capture did not reach {ids[-1]} within {timeout} s")
-        pipeline.registry.wait_idle(1)  # returns when an invocation ends, or after 1 s
+    if not pipeline.wait_for_checkpoint(ids[-1], timeout):
+        raise TimeoutError(f"capture did not reach {ids[-1]} within {timeout} s")
     for arn in pipeline.running_executions():
         pipeline.sfn.stop_execution(executionArn=arn)
     item = pipeline.dynamodb.get_item(TableName=pipeline.tables.checkpoint, Key={"streamId": {"S": "neptune"}})["Item"]
@@ -155,7 +147,7 @@ def main() -> int:
         # 1. Backlog: handler throughput, the sink's ceiling, the seed design.
         with LocalPipeline(template, LocalOptions(data_dir=Path(tmp) / "backlog", time_budget_seconds=30)) as pipeline:
             fill_backlog(pipeline, BACKLOG_EVENTS)
-            ids = stream_ids(pipeline)
+            ids = pipeline.stream_ids()
             # The sink is measured just before and just after the capture, and averaged: this machine's
             # speed drifts by 10-20 % over minutes, and the ratio should not depend on when it was taken.
             pages = _pages()
@@ -186,13 +178,8 @@ def main() -> int:
             assert pipeline.emulator is not None and pipeline.tables is not None
             pipeline.start_execution()
             run_workload(pipeline.emulator.gremlin_url, int(LAG_RATE * LAG_SECONDS), rate=LAG_RATE, seed=11)
-            ids = stream_ids(pipeline)
-            deadline = time.monotonic() + 120
-            while (
-                read_checkpoint(pipeline.dynamodb, pipeline.tables.checkpoint, "neptune").position != ids[-1]
-                and time.monotonic() < deadline
-            ):
-                pipeline.registry.wait_idle(1)
+            ids = pipeline.stream_ids()
+            pipeline.wait_for_checkpoint(ids[-1], 120)  # what is still missing then shows in the verification
             lags = record_lags(pipeline)
             report = verify(pipeline.dynamodb, pipeline.tables, "neptune", ids)
             results["lag_p50_ms"], results["lag_p99_ms"] = percentile(lags, 0.5), percentile(lags, 0.99)

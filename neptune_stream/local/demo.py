@@ -19,7 +19,6 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from neptune_capture.events import EventId
 from neptune_stream.local.runtime import LocalOptions, LocalPipeline
 from neptune_stream.local.template import load_template
 from neptune_stream.local.verify import read_checkpoint, verify
@@ -125,8 +124,7 @@ def finish(
     pipeline: LocalPipeline, written: int, progress: Progress, args: argparse.Namespace, console: Console
 ) -> dict[str, Any]:
     assert pipeline.emulator is not None and pipeline.tables is not None
-    keys = [EventId(c, o) for c, o in pipeline.emulator.engine.stream.keys]
-    report = verify(pipeline.dynamodb, pipeline.tables, "neptune", keys)
+    report = verify(pipeline.dynamodb, pipeline.tables, "neptune", pipeline.stream_ids())
     executions = pipeline.executions()
     histories = [pipeline.history_length(e["executionArn"]) for e in executions]
     summary = {

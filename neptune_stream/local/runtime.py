@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import urllib.request
 import uuid
 from contextlib import ExitStack
@@ -18,12 +19,14 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from neptune_capture.events import EventId
 from neptune_capture.plan import TableNames
 from neptune_stream.local import moto_gaps, use_local_credentials
 from neptune_stream.local.emulator.engine import Engine
 from neptune_stream.local.emulator.server import EmulatorServer
 from neptune_stream.local.lambda_runtime import DEFAULT_TIMEOUT_SECONDS, LambdaRegistry, function_output_to, load_handler
 from neptune_stream.local.template import REGION, function_arn, function_timeouts, state_machine_definition
+from neptune_stream.local.verify import read_checkpoint
 from neptune_stream.template_tables import create_tables, table_definitions
 
 STREAM_ID = "neptune"
@@ -211,6 +214,21 @@ class LocalPipeline:
 
     def running_executions(self) -> list[str]:
         return [e["executionArn"] for e in self.executions() if e["status"] == "RUNNING"]
+
+    def stream_ids(self) -> list[EventId]:
+        """Every event the emulator's stream holds, in order."""
+        assert self.emulator is not None
+        return [EventId(c, o) for c, o in self.emulator.engine.stream.keys]
+
+    def wait_for_checkpoint(self, last: EventId, timeout: float) -> bool:
+        """Until the checkpoint reaches `last`; False if it has not within `timeout` seconds."""
+        assert self.tables is not None
+        deadline = time.monotonic() + timeout
+        while read_checkpoint(self.dynamodb, self.tables.checkpoint, STREAM_ID).position != last:
+            if time.monotonic() > deadline:
+                return False
+            self.registry.wait_idle(1)  # wakes when an invocation ends: then the checkpoint may have moved
+        return True
 
     def history_length(self, execution_arn: str) -> int:
         paginator = self.sfn.get_paginator("get_execution_history")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from neptune_stream.local.lambda_runtime import ProcessExit
+from neptune_stream.local.lambda_runtime import THREAD_PREFIX, ProcessExit
 
 
 class Injected:
@@ -72,7 +72,7 @@ def handler_process_faults(
     what = "hang" if hang else "crash"
 
     def faulty(self: DynamoStore, txn: Any, lease: Any) -> None:
-        if not threading.current_thread().name.startswith("lambda-"):  # only inside a local invocation
+        if not threading.current_thread().name.startswith(THREAD_PREFIX):  # only inside a local invocation
             original(self, txn, lease)
             return
         if not hasattr(invocation, "writes"):

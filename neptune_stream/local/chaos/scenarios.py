@@ -21,7 +21,7 @@ from neptune_stream import cli
 from neptune_stream.local.chaos.injectors import Injected, dynamodb_conflicts, handler_process_faults
 from neptune_stream.local.emulator.server import EmulatorServer, set_faults
 from neptune_stream.local.runtime import STREAM_ID, LocalOptions, LocalPipeline
-from neptune_stream.local.verify import Verification, read_checkpoint, verify
+from neptune_stream.local.verify import Verification, verify
 from neptune_stream.local.workload import connect, run_workload
 
 TIMEOUT_S = 240.0
@@ -84,7 +84,7 @@ class Chaos:
         run_workload(self.emulator.gremlin_url, n, rate=rate, seed=self.seed + seed_offset)
 
     def stream_ids(self) -> list[EventId]:
-        return [EventId(c, o) for c, o in self.emulator.engine.stream.keys]
+        return self.pipeline.stream_ids()
 
     def checkpoint_item(self) -> dict[str, Any]:
         assert self.pipeline.tables is not None
@@ -95,14 +95,9 @@ class Chaos:
 
     def drain(self) -> None:
         """Until the checkpoint reaches the stream's last event (or the scenario's time runs out)."""
-        assert self.pipeline.tables is not None
         last = self.stream_ids()[-1]
-        deadline = time.monotonic() + TIMEOUT_S
-        while read_checkpoint(self.pipeline.dynamodb, self.pipeline.tables.checkpoint, STREAM_ID).position != last:
-            if time.monotonic() > deadline:
-                self.problems.append(f"the checkpoint did not reach {last} within {TIMEOUT_S:.0f} s")
-                return
-            self.pipeline.registry.wait_idle(1)  # wakes when an invocation ends
+        if not self.pipeline.wait_for_checkpoint(last, TIMEOUT_S):
+            self.problems.append(f"the checkpoint did not reach {last} within {TIMEOUT_S:.0f} s")
 
     def wait_for(self, execution_arn: str, status: str) -> None:
         deadline = time.monotonic() + TIMEOUT_S
