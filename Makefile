@@ -1,5 +1,6 @@
 # The two set-up commands from README: `make test` and `make demo`. Both build the
-# environment from nothing (venv, pinned Python packages, the pinned CDK CLI).
+# environment from nothing (venv, the project installed editable with every package pinned, the
+# pinned CDK CLI).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -10,13 +11,13 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_CLI_TELEMETRY_DISABLED := 1
 CDK_FLAGS := --no-notices --no-version-reporting
 
-.PHONY: env test lint typecheck synth deploy destroy demo bench bench-emulator chaos clean
+.PHONY: env unit test lint typecheck synth deploy destroy demo bench bench-emulator chaos clean
 
 env: $(VENV)/.installed $(CDK)
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
 $(CDK): package.json package-lock.json
@@ -30,6 +31,11 @@ lint: env
 typecheck: env
 	$(VENV)/bin/mypy
 
+# No servers, under a minute: the capture core, the handlers, the template, cdk-nag and cfn-lint.
+unit: env
+	$(VENV)/bin/pytest -m "not e2e"
+
+# What CI and the README run: linters, types, and every test (the emulator, the local pipeline, chaos).
 test: env lint typecheck
 	$(VENV)/bin/pytest
 
@@ -46,7 +52,7 @@ destroy: env
 # The whole pipeline locally, on the synthesized template: `make demo DEMO_ARGS="--changes 2000"`.
 demo: env
 	$(CDK) synth $(CDK_FLAGS) --quiet
-	$(PY) -m neptune_stream.local.demo $(DEMO_ARGS)
+	$(PY) -m neptune_local.demo $(DEMO_ARGS)
 
 bench-emulator: env
 	$(PY) -m bench.emulator
@@ -59,7 +65,7 @@ bench: env
 # Fault-injection scenarios on the local stack, each verified exactly once: `make chaos CHAOS_ARGS="--changes 100"`.
 chaos: env
 	$(CDK) synth $(CDK_FLAGS) --quiet
-	$(PY) -m neptune_stream.local.chaos $(CHAOS_ARGS)
+	$(PY) -m neptune_local.chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf cdk.out .local .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -14,9 +14,9 @@ from gremlin_python.driver.driver_remote_connection import DriverRemoteConnectio
 from gremlin_python.process.anonymous_traversal import traversal
 from gremlin_python.process.graph_traversal import __
 
-from neptune_stream.local import use_local_credentials
-from neptune_stream.local.emulator.engine import Engine
-from neptune_stream.local.emulator.server import EmulatorServer
+from neptune_emulator.engine import Engine
+from neptune_emulator.server import EmulatorServer
+from neptune_local import use_local_credentials
 
 
 def main() -> int:

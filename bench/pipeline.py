@@ -28,18 +28,21 @@ from typing import Any
 
 from gremlin_python.process.graph_traversal import __
 
+from neptune_capture import schema
 from neptune_capture.clock import SystemClock
-from neptune_capture.events import EventId
+from neptune_capture.contract import DEFAULT_STREAM_ID as STREAM_ID
+from neptune_capture.contract import State
+from neptune_capture.events import EventId, StreamPage
 from neptune_capture.metrics import CountingMetrics
 from neptune_capture.neptune_api import make_client
-from neptune_capture.plan import BatchContext, TableNames, plan
+from neptune_capture.plan import BatchContext, plan
+from neptune_capture.settings import Env
 from neptune_capture.store import DynamoStore
 from neptune_capture.stream_source import NeptuneStreamSource
-from neptune_stream.local.runtime import LocalOptions, LocalPipeline
-from neptune_stream.local.template import function_environment, load_template
-from neptune_stream.local.verify import verify
-from neptune_stream.local.workload import run_workload
-from neptune_stream.template_tables import create_tables, table_definitions
+from neptune_local.runtime import LocalOptions, LocalPipeline
+from neptune_local.template import load_stack
+from neptune_local.verify import verify
+from neptune_local.workload import run_workload
 
 BACKLOG_EVENTS = int(os.environ.get("BENCH_BACKLOG", "100000"))
 WAIT_SCALE = float(os.environ.get("BENCH_WAIT_SCALE", "1"))
@@ -70,16 +73,15 @@ def capture(pipeline: LocalPipeline, ids: list[EventId], timeout: float) -> floa
         raise TimeoutError(f"capture did not reach {ids[-1]} within {timeout} s")
     for arn in pipeline.running_executions():
         pipeline.sfn.stop_execution(executionArn=arn)
-    item = pipeline.dynamodb.get_item(TableName=pipeline.tables.checkpoint, Key={"streamId": {"S": "neptune"}})["Item"]
+    item = pipeline.dynamodb.get_item(TableName=pipeline.tables.checkpoint, Key={schema.STREAM_ID: {"S": STREAM_ID}})["Item"]
     return (int(item["updatedAt"]["N"]) - started_ms) / 1000
 
 
-def measure_sink(pipeline: LocalPipeline, events_body: list[Any], name_prefix: str) -> float:
+def measure_sink(pipeline: LocalPipeline, events_body: list[StreamPage], name_prefix: str) -> float:
     """The same transactions, planned up front, written straight to fresh tables."""
-    names = create_tables(pipeline.dynamodb, table_definitions(pipeline.template, name_prefix=name_prefix))
-    tables = TableNames(names["records"], names["history"], names["checkpoint"])
+    tables = pipeline.stack.create_tables(pipeline.dynamodb, name_prefix=name_prefix)
     clock = SystemClock()
-    store = DynamoStore(pipeline.client("dynamodb"), tables, "sink", clock=clock, metrics=CountingMetrics())
+    store = DynamoStore(pipeline.dynamodb_client(), tables, "sink", clock=clock, metrics=CountingMetrics())
     checkpoint, lease = store.acquire_lease("sink", None, 3_600_000)
     transactions = []
     for page in events_body:
@@ -96,12 +98,11 @@ def measure_sink(pipeline: LocalPipeline, events_body: list[Any], name_prefix: s
 
 def measure_seed_baseline(pipeline: LocalPipeline) -> float:
     """The original loop: read one page of 98, write one transaction, wait (scaled), repeat."""
-    names = create_tables(pipeline.dynamodb, table_definitions(pipeline.template, name_prefix="seed-"))
-    tables = TableNames(names["records"], names["history"], names["checkpoint"])
+    tables = pipeline.stack.create_tables(pipeline.dynamodb, name_prefix="seed-")
     clock = SystemClock()
     metrics = CountingMetrics()
-    source = NeptuneStreamSource(make_client(os.environ["NEPTUNE_ENDPOINT"]), limit=98, clock=clock, metrics=metrics)
-    store = DynamoStore(pipeline.client("dynamodb"), tables, "seed", clock=clock, metrics=metrics)
+    source = NeptuneStreamSource(make_client(os.environ[Env.NEPTUNE_ENDPOINT]), limit=98, clock=clock, metrics=metrics)
+    store = DynamoStore(pipeline.dynamodb_client(), tables, "seed", clock=clock, metrics=metrics)
     checkpoint, lease = store.acquire_lease("seed", None, 3_600_000)
     records, start = 0, time.perf_counter()
     for _ in range(SEED_LOOPS):
@@ -117,10 +118,10 @@ def measure_seed_baseline(pipeline: LocalPipeline) -> float:
 def record_lags(pipeline: LocalPipeline) -> list[int]:
     """Per record: its batch's processedAt minus its own commit timestamp."""
     assert pipeline.tables is not None
-    from neptune_stream.local.verify import history_items
+    from neptune_local.verify import history_items
 
     batches = []
-    for h in history_items(pipeline.dynamodb, pipeline.tables.history, "neptune"):
+    for h in history_items(pipeline.dynamodb, pipeline.tables.history, STREAM_ID):
         if h["kind"]["S"] == "BATCH":
             first = (int(h["firstCommitNum"]["N"]), int(h["firstOpNum"]["N"]))
             last = (int(h["lastCommitNum"]["N"]), int(h["lastOpNum"]["N"]))
@@ -141,11 +142,11 @@ def percentile(values: list[int], q: float) -> float:
 
 
 def main() -> int:
-    template = load_template(os.environ.get("CDK_OUT", "cdk.out"))
+    stack = load_stack(os.environ.get("CDK_OUT", "cdk.out"))
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         # 1. Backlog: handler throughput, the sink's ceiling, the seed design.
-        with LocalPipeline(template, LocalOptions(data_dir=Path(tmp) / "backlog", time_budget_seconds=30)) as pipeline:
+        with LocalPipeline(stack, LocalOptions(data_dir=Path(tmp) / "backlog", time_budget_seconds=30)) as pipeline:
             fill_backlog(pipeline, BACKLOG_EVENTS)
             ids = pipeline.stream_ids()
             # The sink is measured just before and just after the capture, and averaged: this machine's
@@ -155,7 +156,7 @@ def main() -> int:
             capture_s = capture(pipeline, ids, timeout=1800)
             sink_after = measure_sink(pipeline, pages, "sink-after-")
             assert pipeline.tables is not None
-            report = verify(pipeline.dynamodb, pipeline.tables, "neptune", ids)
+            report = verify(pipeline.dynamodb, pipeline.tables, STREAM_ID, ids)
             results["backlog_events"] = len(ids)
             results["records_per_s"] = len(ids) / max(capture_s, 1e-9)
             results["capture_s"] = capture_s
@@ -166,22 +167,22 @@ def main() -> int:
             results["wait_scale"] = WAIT_SCALE
 
         # 2. Steady workload through the state machine: lag; then idle: transitions.
-        deployed = function_environment(template, "stream-handler")
+        deployed = stack.function("stream-handler").environment
         options = LocalOptions(
             data_dir=Path(tmp) / "steady",
             time_budget_seconds=5,
             iterations_per_execution=500,
-            idle_base_seconds=float(deployed["IDLE_BASE_SECONDS"]) * WAIT_SCALE,
-            max_idle_wait_seconds=float(deployed["MAX_IDLE_WAIT_SECONDS"]) * WAIT_SCALE,
+            idle_base_seconds=float(deployed[Env.IDLE_BASE_SECONDS]) * WAIT_SCALE,
+            max_idle_wait_seconds=float(deployed[Env.MAX_IDLE_WAIT_SECONDS]) * WAIT_SCALE,
         )
-        with LocalPipeline(template, options) as pipeline:
+        with LocalPipeline(stack, options) as pipeline:
             assert pipeline.emulator is not None and pipeline.tables is not None
             pipeline.start_execution()
             run_workload(pipeline.emulator.gremlin_url, int(LAG_RATE * LAG_SECONDS), rate=LAG_RATE, seed=11)
             ids = pipeline.stream_ids()
             pipeline.wait_for_checkpoint(ids[-1], 120)  # what is still missing then shows in the verification
             lags = record_lags(pipeline)
-            report = verify(pipeline.dynamodb, pipeline.tables, "neptune", ids)
+            report = verify(pipeline.dynamodb, pipeline.tables, STREAM_ID, ids)
             results["lag_p50_ms"], results["lag_p99_ms"] = percentile(lags, 0.5), percentile(lags, 0.99)
             results["duplicates"], results["missing"] = (
                 report.duplicates + results.pop("backlog_duplicates"),
@@ -206,12 +207,13 @@ def main() -> int:
     return 0
 
 
-def _pages() -> list[Any]:
+def _pages() -> list[StreamPage]:
     """The whole stream as the handler reads it, in pages of 10,000."""
     source = NeptuneStreamSource(
-        make_client(os.environ["NEPTUNE_ENDPOINT"]), limit=10_000, clock=SystemClock(), metrics=CountingMetrics()
+        make_client(os.environ[Env.NEPTUNE_ENDPOINT]), limit=10_000, clock=SystemClock(), metrics=CountingMetrics()
     )
-    pages, after = [], None
+    pages: list[StreamPage] = []
+    after: EventId | None = None
     while True:
         page = source.fetch(after)
         if page.empty:
@@ -229,7 +231,7 @@ def _entered(pipeline: LocalPipeline) -> tuple[int, int]:
             for event in page["events"]:
                 if event["type"].endswith("StateEntered"):
                     entered += 1
-                    polls += event["stateEnteredEventDetails"]["name"] == "Poll"
+                    polls += event["stateEnteredEventDetails"]["name"] == State.POLL
     return entered, polls
 
 

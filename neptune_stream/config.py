@@ -7,7 +7,8 @@ from typing import Any
 
 from constructs import Construct
 
-from neptune_capture.poller import PollSettings
+from neptune_capture.settings import DEFAULT_IDLE_BASE_SECONDS, DEFAULT_MAX_IDLE_WAIT_SECONDS, DEFAULT_PAGE_LIMIT
+from neptune_stream.defaults import Defaults
 
 PREFIX = "neptune-stream:"
 MODES = ("demo", "production")
@@ -21,18 +22,20 @@ class StackConfig:
     streams_expiry_days: int = 7
     # A loop iteration writes at most ~10 history events; 500 keeps an execution far below 25,000.
     iterations_per_execution: int = 500
-    page_limit: int = 10_000
-    # An idle poller waits 0.1 s, then twice as long each time up to the max: the first change after a
-    # quiet spell waits at most that long. Waiting less costs nothing but Streams reads (the Lambda is
-    # billed for the whole invocation either way).
-    idle_base_seconds: float = PollSettings.idle_base_seconds
-    max_idle_wait_seconds: float = PollSettings.max_idle_wait_seconds
+    page_limit: int = DEFAULT_PAGE_LIMIT
+    # The handler's own defaults (see neptune_capture.settings).
+    idle_base_seconds: float = DEFAULT_IDLE_BASE_SECONDS
+    max_idle_wait_seconds: float = DEFAULT_MAX_IDLE_WAIT_SECONDS
     lag_alarm_seconds: int = 300
     log_retention_days: int = 30
 
     @property
     def production(self) -> bool:
         return self.mode == "production"
+
+    @property
+    def defaults(self) -> Defaults:
+        return Defaults(production=self.production, log_retention_days=self.log_retention_days)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -51,6 +54,7 @@ class StackConfig:
                 f"{PREFIX}idleBaseSeconds and maxIdleWaitSeconds must satisfy 0 < base <= max <= 60, "
                 f"got {self.idle_base_seconds} and {self.max_idle_wait_seconds}"
             )
+        self.defaults  # noqa: B018 - validates the log retention
         if not self.instance_class.startswith("db."):
             raise ValueError(f"{PREFIX}instanceClass must look like db.r6g.large, got {self.instance_class!r}")
 

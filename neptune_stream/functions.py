@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
+from aws_cdk import aws_neptune_alpha as neptune
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from neptune_stream import LAMBDAS, LAYER_PYTHON
-from neptune_stream.graph import Graph
-from neptune_stream.tables import Tables
+from neptune_capture.schema import TableNames
+from neptune_capture.settings import Env, HandlerSettings, powertools_env
+from neptune_stream import nag_ids
+from neptune_stream.assets import EXCLUDES, LAMBDAS, LAYER
+from neptune_stream.defaults import Defaults
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
-POWERTOOLS_VERSION = "3.37.0"  # the version requirements.txt pins, so what is tested is what runs
+POWERTOOLS_VERSION = "3.37.0"  # the version pyproject.toml pins, so what is tested is what runs
 STREAM_HANDLER_TIMEOUT = Duration.minutes(15)
-# Time the handler keeps for itself after its polling budget: one in-flight transaction and its retries.
-STREAM_HANDLER_SAFETY_MARGIN_SECONDS = 60
-ASSET_EXCLUDES = ["__pycache__", "*.pyc"]
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,6 @@ class FunctionSettings:
     page_limit: int
     idle_base_seconds: float
     max_idle_wait_seconds: float
-    log_retention: logs.RetentionDays
-    production: bool
 
 
 class Functions(Construct):
@@ -41,15 +39,18 @@ class Functions(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        graph: Graph,
-        tables: Tables,
+        cluster: neptune.IDatabaseCluster,
+        records: ddb.ITable,
+        history: ddb.ITable,
+        checkpoint: ddb.ITable,
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
         security_group: ec2.ISecurityGroup,
         settings: FunctionSettings,
+        defaults: Defaults,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._vpc, self._subnets, self._security_group, self._settings = vpc, subnets, security_group, settings
+        self._vpc, self._subnets, self._security_group, self._defaults = vpc, subnets, security_group, defaults
 
         # Powertools comes from its publisher's managed layer, found through the public SSM parameter
         # for this exact version, runtime and architecture, so the stack stays region-agnostic.
@@ -61,18 +62,19 @@ class Functions(Construct):
             lambda_.LayerVersion(
                 self,
                 "Shared",
-                code=lambda_.Code.from_asset(str(LAYER_PYTHON.parent), exclude=ASSET_EXCLUDES),
+                code=lambda_.Code.from_asset(str(LAYER), exclude=EXCLUDES),
                 compatible_runtimes=[RUNTIME],
                 compatible_architectures=[ARCHITECTURE],
                 description="neptune-stream capture core and adapters",
             ),
         ]
-        writer = graph.cluster.cluster_endpoint
-        common_env = {
-            "NEPTUNE_ENDPOINT": f"https://{writer.hostname}:{writer.port}",
-            "POWERTOOLS_SERVICE_NAME": "neptune-stream",
-            "POWERTOOLS_METRICS_NAMESPACE": "NeptuneStream",
-        }
+        writer = cluster.cluster_endpoint
+        endpoint = f"https://{writer.hostname}:{writer.port}"
+        neptune_env = {Env.NEPTUNE_ENDPOINT.value: endpoint, **powertools_env()}
+        # The data-plane ARN of this cluster; IAM requires the "/*" suffix on it.
+        self._neptune_resource = Stack.of(self).format_arn(
+            service="neptune-db", resource=cluster.cluster_resource_identifier, resource_name="*"
+        )
 
         self.status = self._function(
             "Status",
@@ -80,9 +82,9 @@ class Functions(Construct):
             description="Reports the Neptune engine status",
             timeout=Duration.seconds(30),
             memory=256,
-            environment=common_env,
+            environment=neptune_env,
         )
-        graph.cluster.grant(self.status, "neptune-db:GetEngineStatus")
+        cluster.grant(self.status, "neptune-db:GetEngineStatus")
 
         # Fast reset must reach the writer: the cluster endpoint always points at it.
         self.reset = self._function(
@@ -91,35 +93,33 @@ class Functions(Construct):
             description="Fast-resets the Neptune graph and its stream",
             timeout=Duration.minutes(5),
             memory=256,
-            environment=common_env,
+            environment=neptune_env,
         )
-        graph.cluster.grant(self.reset, "neptune-db:ResetDatabase")
+        cluster.grant(self.reset, "neptune-db:ResetDatabase")
 
+        handler_settings = HandlerSettings(
+            stream_id=settings.stream_id,
+            tables=TableNames(records=records.table_name, history=history.table_name, checkpoint=checkpoint.table_name),
+            neptune_endpoint=endpoint,
+            page_limit=settings.page_limit,
+            idle_base_seconds=settings.idle_base_seconds,
+            max_idle_wait_seconds=settings.max_idle_wait_seconds,
+        )
         self.stream_handler = self._function(
             "StreamHandler",
             folder="stream_handler",
             description="Captures Neptune Streams records into DynamoDB, exactly once",
             timeout=STREAM_HANDLER_TIMEOUT,
             memory=1024,
-            environment={
-                **common_env,
-                "STREAM_ID": settings.stream_id,
-                "RECORDS_TABLE": tables.records.table_name,
-                "HISTORY_TABLE": tables.history.table_name,
-                "CHECKPOINT_TABLE": tables.checkpoint.table_name,
-                "PAGE_LIMIT": str(settings.page_limit),
-                "IDLE_BASE_SECONDS": str(settings.idle_base_seconds),
-                "MAX_IDLE_WAIT_SECONDS": str(settings.max_idle_wait_seconds),
-                "SAFETY_MARGIN_SECONDS": str(STREAM_HANDLER_SAFETY_MARGIN_SECONDS),
-            },
+            environment=handler_settings.to_env(),
         )
-        graph.cluster.grant(self.stream_handler, "neptune-db:GetStreamRecords")
+        cluster.grant(self.stream_handler, "neptune-db:GetStreamRecords")
         # Exactly the item actions its transactions and reads use (no scans, no deletes), as explicit
         # statements: Table.grant would add the records table's index ARNs, which writes never need.
         for table, actions in (
-            (tables.records, ["dynamodb:PutItem"]),
-            (tables.history, ["dynamodb:PutItem"]),
-            (tables.checkpoint, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]),
+            (records, ["dynamodb:PutItem"]),
+            (history, ["dynamodb:PutItem"]),
+            (checkpoint, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]),
         ):
             self.stream_handler.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[table.table_arn]))
 
@@ -133,20 +133,14 @@ class Functions(Construct):
         memory: int,
         environment: dict[str, str],
     ) -> lambda_.Function:
-        log_group = logs.LogGroup(
-            self,
-            f"{construct_id}Logs",
-            retention=self._settings.log_retention,
-            removal_policy=RemovalPolicy.RETAIN if self._settings.production else RemovalPolicy.DESTROY,
-        )
-        return lambda_.Function(
+        function = lambda_.Function(
             self,
             construct_id,
             description=description,
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler="index.handler",
-            code=lambda_.Code.from_asset(str(LAMBDAS / folder), exclude=ASSET_EXCLUDES),
+            code=lambda_.Code.from_asset(str(LAMBDAS / folder), exclude=EXCLUDES),
             layers=self.layers,
             timeout=timeout,
             memory_size=memory,
@@ -154,9 +148,30 @@ class Functions(Construct):
             vpc=self._vpc,
             vpc_subnets=self._subnets,
             security_groups=[self._security_group],
-            log_group=log_group,
+            log_group=self._defaults.log_group(self, f"{construct_id}Logs"),
             logging_format=lambda_.LoggingFormat.JSON,
+            tracing=lambda_.Tracing.ACTIVE,
         )
+        Validations.of(function).acknowledge(
+            Acknowledgment(
+                id=nag_ids.managed_policy("service-role/AWSLambdaBasicExecutionRole"),
+                reason="AWS-maintained minimum for writing the function's own CloudWatch logs",
+            ),
+            Acknowledgment(
+                id=nag_ids.managed_policy("service-role/AWSLambdaVPCAccessExecutionRole"),
+                reason="AWS-maintained minimum for the ENIs a VPC function needs; its EC2 actions only work on resource '*'",
+            ),
+            Acknowledgment(
+                id=nag_ids.wildcard_resource(self, self._neptune_resource),
+                reason="neptune-db actions are granted on this cluster's own data-plane ARN; IAM requires the '/*' suffix "
+                "for it and the action list (one action per function) carries the least privilege",
+            ),
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="active X-Ray tracing: xray:PutTraceSegments and PutTelemetryRecords support only resource '*'",
+            ),
+        )
+        return function
 
     @property
     def all(self) -> list[lambda_.Function]:

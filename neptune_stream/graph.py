@@ -8,6 +8,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_neptune_alpha as neptune
 from constructs import Construct
 
+from neptune_stream.defaults import Defaults, retention
+
 NEPTUNE_PORT = 8182
 
 
@@ -19,11 +21,10 @@ class Graph(Construct):
         *,
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
-        client_security_group: ec2.SecurityGroup,
+        client_security_group: ec2.ISecurityGroup,
         instance_class: str,
         streams_expiry_days: int,
-        production: bool,
-        log_retention: logs.RetentionDays,
+        defaults: Defaults,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -56,8 +57,8 @@ class Graph(Construct):
             self,
             "AuditLogs",
             log_group_name=f"/aws/neptune/{cluster_name}/audit",
-            retention=log_retention,
-            removal_policy=RemovalPolicy.RETAIN if production else RemovalPolicy.DESTROY,
+            retention=retention(defaults.log_retention_days),
+            removal_policy=defaults.removal_policy,
         )
         self.cluster = neptune.DatabaseCluster(
             self,
@@ -73,11 +74,11 @@ class Graph(Construct):
             storage_encrypted=True,
             auto_minor_version_upgrade=True,
             # A second instance in the other AZ in production, so a failover keeps the stream readable.
-            instances=2 if production else 1,
+            instances=2 if defaults.production else 1,
             backup_retention=Duration.days(7),
             cloudwatch_logs_exports=[neptune.LogType.AUDIT],
-            deletion_protection=production,
-            removal_policy=RemovalPolicy.SNAPSHOT if production else RemovalPolicy.DESTROY,
+            deletion_protection=defaults.production,
+            removal_policy=RemovalPolicy.SNAPSHOT if defaults.production else RemovalPolicy.DESTROY,
         )
         self.cluster.node.add_dependency(audit_logs)
 

@@ -12,9 +12,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-NAMESPACE = "NeptuneStream"
-SERVICE = "neptune-stream"
-
+from neptune_capture import metrics as m
+from neptune_capture.contract import METRICS_NAMESPACE, SERVICE_NAME
 
 ONE_MINUTE = Duration.minutes(1)
 
@@ -22,7 +21,11 @@ ONE_MINUTE = Duration.minutes(1)
 def capture_metric(name: str, statistic: str = "Sum", period: Duration = ONE_MINUTE) -> cw.Metric:
     # Powertools adds the "service" dimension to every metric it emits.
     return cw.Metric(
-        namespace=NAMESPACE, metric_name=name, dimensions_map={"service": SERVICE}, statistic=statistic, period=period
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": SERVICE_NAME},
+        statistic=statistic,
+        period=period,
     )
 
 
@@ -33,7 +36,7 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         stream_handler: lambda_.IFunction,
-        state_machine: sfn.StateMachine,
+        state_machine: sfn.IStateMachine,
         lag_alarm_seconds: int,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -92,7 +95,7 @@ class Monitoring(Construct):
             alarm(
                 "StreamLag",
                 f"Captured changes lag Neptune commits by more than {lag_alarm_seconds} s",
-                capture_metric("StreamLagMs", "Maximum", five_minutes),
+                capture_metric(m.LAG_MS, "Maximum", five_minutes),
                 lag_alarm_seconds * 1000,
                 comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 periods=2,
@@ -100,7 +103,7 @@ class Monitoring(Construct):
             alarm(
                 "ExpiredCheckpoint",
                 "The checkpoint is older than the stream's retention: see README, 'Expired checkpoint'",
-                capture_metric("ExpiredCheckpoint", "Sum", five_minutes),
+                capture_metric(m.EXPIRED, "Sum", five_minutes),
             ),
             alarm("StateMachineStopped", "An execution failed, was aborted or timed out: capture has stopped", stopped),
             # An invocation lasts at most 15 minutes, so none for 30 means nothing is polling at all.
@@ -116,7 +119,7 @@ class Monitoring(Construct):
         for each in alarms:
             each.add_alarm_action(action)
 
-        records = capture_metric("RecordsCaptured")
+        records = capture_metric(m.RECORDS)
         self.dashboard = cw.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
         self.dashboard.add_widgets(
             cw.GraphWidget(
@@ -130,12 +133,10 @@ class Monitoring(Construct):
                     )
                 ],
             ),
-            cw.GraphWidget(
-                title="Stream lag (ms)", left=[capture_metric("StreamLagMs", "Maximum"), capture_metric("StreamLagMs", "p50")]
-            ),
+            cw.GraphWidget(title="Stream lag (ms)", left=[capture_metric(m.LAG_MS, "Maximum"), capture_metric(m.LAG_MS, "p50")]),
             cw.GraphWidget(
                 title="Throttles, fenced writes, handler errors",
-                left=[capture_metric("Throttles"), capture_metric("FencedWrites"), stream_handler.metric_errors()],
+                left=[capture_metric(m.THROTTLES), capture_metric(m.FENCED), stream_handler.metric_errors()],
             ),
             cw.GraphWidget(
                 title="Executions",

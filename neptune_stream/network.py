@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from neptune_stream.defaults import Defaults
 
 
 class Network(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, log_retention: logs.RetentionDays, production: bool) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, defaults: Defaults) -> None:
         super().__init__(scope, construct_id)
 
         self.vpc = ec2.Vpc(
@@ -27,13 +27,9 @@ class Network(Construct):
         # and keeps that traffic off the internet. Logs and metrics leave through the Lambda service itself.
         self.vpc.add_gateway_endpoint("DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[self.subnets])
 
-        flow_log_group = logs.LogGroup(
-            self,
-            "FlowLogs",
-            retention=log_retention,
-            removal_policy=RemovalPolicy.RETAIN if production else RemovalPolicy.DESTROY,
+        self.vpc.add_flow_log(
+            "FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(defaults.log_group(self, "FlowLogs"))
         )
-        self.vpc.add_flow_log("FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group))
 
         # Created here, not beside the functions, so the graph can admit it without a dependency cycle.
         self.lambda_security_group = ec2.SecurityGroup(

@@ -7,6 +7,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from neptune_capture.contract import STACK_NAME
+
 
 def summarize(template: dict[str, object]) -> str:
     resources = template.get("Resources", {})
@@ -20,7 +22,7 @@ def summarize(template: dict[str, object]) -> str:
 
 def main(argv: list[str]) -> int:
     outdir = Path(argv[1] if len(argv) > 1 else "cdk.out")
-    template = json.loads((outdir / "NeptuneStream.template.json").read_text())
+    template = json.loads((outdir / f"{STACK_NAME}.template.json").read_text())
     print(summarize(template))
     return 0
 

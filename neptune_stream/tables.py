@@ -1,19 +1,18 @@
-"""The three DynamoDB tables. Their key schema is also what the local run creates, read back from the
-synthesized template, so keep every attribute name here in step with layer/python/neptune_capture/schema.py."""
+"""The three DynamoDB tables. The local run creates exactly these (keys, attribute types, GSIs), read back
+from the synthesized template; attribute names come from neptune_capture.schema, as the handler's do."""
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as ddb
 from constructs import Construct
 
 from neptune_capture import schema
+from neptune_stream.defaults import Defaults
 
 
 class Tables(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, production: bool) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, defaults: Defaults) -> None:
         super().__init__(scope, construct_id)
-        removal = RemovalPolicy.RETAIN if production else RemovalPolicy.DESTROY
 
         def table(name: str, pk: str, pk_type: ddb.AttributeType, sk: str | None, sk_type: ddb.AttributeType) -> ddb.Table:
             return ddb.Table(
@@ -24,8 +23,8 @@ class Tables(Construct):
                 billing_mode=ddb.BillingMode.PAY_PER_REQUEST,
                 point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
                 encryption=ddb.TableEncryption.AWS_MANAGED,
-                deletion_protection=production,
-                removal_policy=removal,
+                deletion_protection=defaults.production,
+                removal_policy=defaults.removal_policy,
             )
 
         n, s = ddb.AttributeType.NUMBER, ddb.AttributeType.STRING

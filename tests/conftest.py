@@ -15,12 +15,15 @@ os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aws_cdk.assertions import Template
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from app import build_app
+from neptune_capture.contract import STACK_NAME
+from neptune_local.template import SynthesizedStack
+from neptune_stream.app import build_app
 
 
 @dataclass
@@ -32,12 +35,19 @@ class Synth:
     def resources(self, cfn_type: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.json["Resources"].items() if v["Type"] == cfn_type}
 
+    @property
+    def stack(self) -> SynthesizedStack:
+        """The synthesized stack as the local run reads it (through its outputs)."""
+        return SynthesizedStack(self.json, self.outdir)
+
 
 def _synth(tmp: Path, context: dict[str, object] | None = None) -> Synth:
     # jsii start-up and a full synth cost seconds: one per session and configuration.
-    app = build_app({**(context or {}), "aws:cdk:disable-version-reporting": True}, outdir=str(tmp))
+    # Asset metadata names each function's staged code, as `cdk synth` writes it: the local run loads it.
+    settings = {"aws:cdk:disable-version-reporting": True, "aws:cdk:enable-asset-metadata": True}
+    app = build_app({**(context or {}), **settings}, outdir=str(tmp))
     assembly = app.synth()
-    artifact = assembly.get_stack_artifact("NeptuneStream")
+    artifact = assembly.get_stack_artifact(STACK_NAME)
     data = json.loads(Path(assembly.directory, artifact.template_file).read_text())
     return Synth(Template.from_json(data), data, Path(assembly.directory))
 
@@ -72,6 +82,11 @@ def resolve_join(value: Any) -> str:
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         return f"<GetAtt:{'.'.join(value['Fn::GetAtt'])}>"
     raise AssertionError(f"unexpected token {value!r}")
+
+
+def lambda_context(**attributes: Any) -> LambdaContext:
+    """A stand-in for the context Lambda passes, typed as the handlers declare it."""
+    return cast(LambdaContext, FakeLambdaContext(**attributes))
 
 
 @dataclass

@@ -8,13 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from neptune_stream.local.chaos.scenarios import SCENARIOS
+import pytest
+
+from neptune_local.chaos.scenarios import SCENARIOS
 from tests.conftest import Synth
+
+pytestmark = pytest.mark.e2e  # starts servers: not part of `make unit`
 
 
 def test_every_chaos_scenario_loses_and_duplicates_nothing(synth: Synth) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "neptune_stream.local.chaos", "--changes", "40", "--cdk-out", str(synth.outdir)],
+        [sys.executable, "-m", "neptune_local.chaos", "--changes", "40", "--cdk-out", str(synth.outdir)],
         capture_output=True,
         text=True,
         timeout=900,

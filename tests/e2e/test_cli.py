@@ -9,12 +9,15 @@ from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
+import pytest
 from gremlin_python.process.traversal import T
 
-from neptune_stream import cli
-from neptune_stream.local.runtime import LocalOptions, LocalPipeline
-from neptune_stream.local.workload import connect
+from neptune_cli import main as cli
+from neptune_local.runtime import LocalOptions, LocalPipeline
+from neptune_local.workload import connect
 from tests.conftest import Synth
+
+pytestmark = pytest.mark.e2e  # starts servers: not part of `make unit`
 
 
 def run_cli(*args: str) -> Any:
@@ -26,7 +29,7 @@ def run_cli(*args: str) -> Any:
 
 def test_cli_drives_a_local_run(synth: Synth, tmp_path: Path) -> None:
     options = LocalOptions(data_dir=tmp_path, time_budget_seconds=0.5)
-    with LocalPipeline(synth.json, options) as pipeline:
+    with LocalPipeline(synth.stack, options) as pipeline:
         assert pipeline.emulator is not None
         from gremlin_python.process.anonymous_traversal import traversal
 

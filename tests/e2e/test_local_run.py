@@ -8,7 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from neptune_capture.contract import DEFAULT_STREAM_ID, LOCAL_ENDPOINTS_FILE, Output
 from tests.conftest import Synth
+
+pytestmark = pytest.mark.e2e  # starts servers: not part of `make unit`
 
 
 def test_demo_captures_every_change_exactly_once_across_continue_as_new(synth: Synth, tmp_path: Path) -> None:
@@ -16,7 +21,7 @@ def test_demo_captures_every_change_exactly_once_across_continue_as_new(synth: S
         [
             sys.executable,
             "-m",
-            "neptune_stream.local.demo",
+            "neptune_local.demo",
             "--changes",
             "400",
             "--iterations-per-execution",
@@ -43,4 +48,6 @@ def test_demo_captures_every_change_exactly_once_across_continue_as_new(synth: S
     assert summary["checkpoint"]["commitNum"] == 400
     assert summary["executions"] >= 2, "continue-as-new happened"
     assert 0 < summary["max_history_events"] < 25_000
-    assert json.loads((tmp_path / "endpoints.json").read_text())["streamId"] == "neptune"
+    outputs = json.loads((tmp_path / LOCAL_ENDPOINTS_FILE).read_text())["outputs"]
+    assert outputs[Output.STREAM_ID] == DEFAULT_STREAM_ID
+    assert set(outputs) >= {Output.RECORDS_TABLE, Output.HISTORY_TABLE, Output.CHECKPOINT_TABLE, Output.STATE_MACHINE}

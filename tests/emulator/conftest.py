@@ -8,8 +8,8 @@ import pytest
 from gremlin_python.driver.driver_remote_connection import DriverRemoteConnection
 from gremlin_python.process.anonymous_traversal import traversal
 
-from neptune_stream.local.emulator.engine import Engine
-from neptune_stream.local.emulator.server import EmulatorServer
+from neptune_emulator.engine import Engine
+from neptune_emulator.server import EmulatorServer
 
 
 class Clock:

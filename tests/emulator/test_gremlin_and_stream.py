@@ -21,9 +21,11 @@ from gremlin_python.process.traversal import Cardinality, Direction, Merge, P, T
 from neptune_capture.errors import MalformedPageError
 from neptune_capture.events import StreamPage, parse_page
 from neptune_capture.stream_source import to_documented_shape
-from neptune_stream.local.emulator.engine import Engine
-from neptune_stream.local.emulator.server import EmulatorServer, set_faults
+from neptune_emulator.engine import Engine
+from neptune_emulator.server import EmulatorServer, set_faults
 from tests.emulator.conftest import read_all
+
+pytestmark = pytest.mark.e2e  # starts servers: not part of `make unit`
 
 FIXTURE = json.loads((Path(__file__).parent.parent / "fixtures" / "propertygraph_stream_response.json").read_text())
 

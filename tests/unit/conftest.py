@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -7,23 +8,34 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from neptune_capture.plan import TableNames
-from neptune_stream.template_tables import create_tables, table_definitions
+from neptune_capture.schema import TableNames
+from neptune_local import moto_gaps
+from neptune_local.template import SynthesizedStack
 from tests.conftest import Synth
 
 
 @pytest.fixture(scope="session")
-def table_defs(synth: Synth) -> dict[str, Any]:
-    return table_definitions(synth.json)
+def stack(synth: Synth) -> SynthesizedStack:
+    return synth.stack
 
 
-def fresh_tables(defs: dict[str, Any]) -> tuple[Any, TableNames]:
+def fresh_tables(stack: SynthesizedStack) -> tuple[Any, TableNames]:
+    """The template's three tables in moto (inside mock_aws)."""
     client = boto3.client("dynamodb", region_name="us-east-1")
-    names = create_tables(client, defs)
-    return client, TableNames(records=names["records"], history=names["history"], checkpoint=names["checkpoint"])
+    return client, stack.create_tables(client)
 
 
 @pytest.fixture
-def dynamo(table_defs: dict[str, Any]) -> Iterator[tuple[Any, TableNames]]:
-    with mock_aws():
-        yield fresh_tables(table_defs)
+def dynamo(stack: SynthesizedStack) -> Iterator[tuple[Any, TableNames]]:
+    with mock_aws(), moto_gaps.dynamodb_transaction_snapshots():
+        yield fresh_tables(stack)
+
+
+@pytest.fixture(autouse=True)
+def layer_logging_restored() -> Iterator[None]:
+    """Loading the stream handler routes the layer's logger into Powertools (and stops it propagating);
+    each test starts and ends with it as it was, so caplog sees the layer's records."""
+    package = logging.getLogger("neptune_capture")
+    saved = list(package.handlers), package.propagate, package.level
+    yield
+    package.handlers, package.propagate, package.level = saved

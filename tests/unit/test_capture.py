@@ -12,17 +12,23 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from neptune_capture import metrics as m
+from neptune_capture.contract import DEFAULT_STREAM_ID, Status
 from neptune_capture.errors import StreamExpiredError
 from neptune_capture.events import EventId
 from neptune_capture.metrics import CountingMetrics
-from neptune_capture.plan import TableNames
 from neptune_capture.poller import Poller, PollSettings
+from neptune_capture.schema import TableNames
 from neptune_capture.store import DynamoStore
-from neptune_stream.local.verify import history_items, verify
+from neptune_local import moto_gaps
+from neptune_local.template import SynthesizedStack
+from neptune_local.verify import history_items, verify
 from tests.fakes import FakeClock, FakeStream, FaultyDynamo, SimulatedCrashError, make_stream
 from tests.unit.conftest import fresh_tables
 
-STREAM = "neptune"
+STREAM = DEFAULT_STREAM_ID
+# A bound on a worker thread that is not a synchronization: only a hang ever reaches it, and then the
+# test fails saying so (an idle machine needs well under a second).
+WORKER_BOUND_S = 600
 
 
 def poller_for(
@@ -42,7 +48,7 @@ def test_a_stream_is_captured_exactly_once_with_history_and_checkpoint(dynamo: t
     stream = FakeStream(make_stream([3, 1, 250, 2, 40]), limit=120)
     clock = FakeClock()
     result = drain(poller_for(client, tables, stream, clock), "exec-1", clock)
-    assert result.status == "ACTIVE"
+    assert result.status == Status.ACTIVE
     assert result.records == 296
     report = verify(client, tables, STREAM, stream.ids())
     assert report.ok, report
@@ -72,7 +78,7 @@ def test_idle_stream_backs_off_inside_the_invocation_and_writes_nothing(dynamo: 
     stream = FakeStream([])
     clock = FakeClock()
     result = drain(poller_for(client, tables, stream, clock), "exec-1", clock, budget=20)
-    assert result.status == "IDLE" and result.records == 0
+    assert result.status == Status.IDLE and result.records == 0
     assert clock.sleeps == [1, 2, 4, 4, 4, 4]  # 19 s of 20: the next 4 s wait would pass the deadline
     assert client.scan(TableName=tables.records)["Count"] == 0
 
@@ -88,7 +94,7 @@ def test_flowing_records_never_wait(dynamo: tuple[Any, TableNames]) -> None:
     faulty = FaultyDynamo(client, on_call=tick)
     result = drain(poller_for(faulty, tables, stream, clock), "exec-1", clock, budget=3)
     assert clock.sleeps == []
-    assert result.status == "ACTIVE" and 0 < result.records < 500
+    assert result.status == Status.ACTIVE and 0 < result.records < 500
     # A second invocation picks up exactly where the first stopped.
     drain(poller_for(client, tables, stream, clock), "exec-1", clock, budget=100)
     assert verify(client, tables, STREAM, stream.ids()).ok
@@ -105,10 +111,10 @@ def test_flowing_records_never_wait(dynamo: tuple[Any, TableNames]) -> None:
     ),
 )
 def test_crashes_and_retries_never_lose_or_duplicate(
-    table_defs: dict[str, Any], sizes: list[int], limit: int, faults: dict[int, str]
+    stack: SynthesizedStack, sizes: list[int], limit: int, faults: dict[int, str]
 ) -> None:
-    with mock_aws():
-        client, tables = fresh_tables(table_defs)
+    with mock_aws(), moto_gaps.dynamodb_transaction_snapshots():
+        client, tables = fresh_tables(stack)
         stream = FakeStream(make_stream(sizes), limit=limit)
         clock = FakeClock()
         faulty = FaultyDynamo(client, faults)
@@ -121,7 +127,7 @@ def test_crashes_and_retries_never_lose_or_duplicate(
             except SimulatedCrashError:
                 clock.advance(1)
                 continue
-            if result.status == "FENCED":
+            if result.status == Status.FENCED:
                 # a new owner name after a crash finds the old lease: it waits for it to expire
                 clock.advance(25 * 60)
                 continue
@@ -141,21 +147,24 @@ def test_a_second_poller_is_fenced_by_the_lease(dynamo: tuple[Any, TableNames]) 
     def hold(n: int) -> None:
         if n == 1:
             started.set()
-            gate.wait(5)
+            gate.wait()  # until exec-b has been turned away: no timing involved
 
     first = poller_for(FaultyDynamo(client, on_call=hold), tables, stream, clock)
     results: dict[str, Any] = {}
-    worker = threading.Thread(target=lambda: results.setdefault("a", drain(first, "exec-a", clock, 1000)))
+    worker = threading.Thread(target=lambda: results.setdefault("a", drain(first, "exec-a", clock, 1000)), daemon=True)
     worker.start()
-    assert started.wait(5)
-    # exec-a holds the lease and is mid-transaction: exec-b must not poll at all.
-    second = poller_for(client, tables, stream, clock, metrics := CountingMetrics())
-    results["b"] = drain(second, "exec-b", clock)
-    gate.set()
-    worker.join(10)
-    assert results["b"].status == "FENCED" and "leased to exec-a" in results["b"].message
+    try:
+        assert started.wait(WORKER_BOUND_S), "exec-a never reached its first transaction"
+        # exec-a holds the lease and is mid-transaction: exec-b must not poll at all.
+        second = poller_for(client, tables, stream, clock, metrics := CountingMetrics())
+        results["b"] = drain(second, "exec-b", clock)
+    finally:
+        gate.set()
+    worker.join(WORKER_BOUND_S)
+    assert not worker.is_alive(), f"exec-a did not finish its 600 events within {WORKER_BOUND_S} s"
+    assert results["b"].status == Status.FENCED and "leased to exec-a" in results["b"].message
     assert metrics.totals[m.FENCED] == 1
-    assert results["a"].status == "ACTIVE"
+    assert results["a"].status == Status.ACTIVE
     assert verify(client, tables, STREAM, stream.ids()).ok
 
 
@@ -177,8 +186,8 @@ def test_a_poller_whose_lease_was_taken_over_stops_without_corrupting(dynamo: tu
             takeover["b"] = drain(poller_for(client, tables, stream, clock), "exec-b", clock, 1000)
 
     result_a = drain(poller_for(FaultyDynamo(client, on_call=take_over), tables, stream, clock), "exec-a", clock, 10_000)
-    assert takeover["b"].status == "ACTIVE"
-    assert result_a.status == "FENCED" and "no longer exec-a" in result_a.message
+    assert takeover["b"].status == Status.ACTIVE
+    assert result_a.status == Status.FENCED and "no longer exec-a" in result_a.message
     report = verify(client, tables, STREAM, stream.ids())
     assert report.ok, report
 
@@ -189,9 +198,9 @@ def test_continue_as_new_hands_the_lease_to_the_child_execution(dynamo: tuple[An
     clock = FakeClock()
     drain(poller_for(client, tables, stream, clock), "exec-parent", clock, budget=0)
     child = poller_for(client, tables, stream, clock).run("exec-child", deadline=clock.monotonic() + 30, parent="exec-parent")
-    assert child.status == "ACTIVE"
+    assert child.status == Status.ACTIVE
     stranger = poller_for(client, tables, stream, clock).run("exec-other", deadline=clock.monotonic() + 30, parent="exec-parent")
-    assert stranger.status == "FENCED"
+    assert stranger.status == Status.FENCED
     assert verify(client, tables, STREAM, stream.ids()).ok
 
 

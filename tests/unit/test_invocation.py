@@ -9,11 +9,11 @@ import pytest
 
 from neptune_capture.invocation import execution_age_days, run_invocation
 from neptune_capture.metrics import CountingMetrics, PeriodicallyFlushed
-from neptune_capture.plan import TableNames
 from neptune_capture.poller import Poller, PollSettings
+from neptune_capture.schema import TableNames
 from neptune_capture.settings import HandlerSettings
 from neptune_capture.store import DynamoStore
-from tests.conftest import FakeLambdaContext
+from tests.conftest import lambda_context
 from tests.fakes import FakeClock, FakeStream, make_stream
 
 ENV = {
@@ -81,7 +81,7 @@ def test_the_lambda_handler_runs_the_invocation(monkeypatch: pytest.MonkeyPatch,
     module = importlib.import_module("lambdas.stream_handler.index")
     stream, clock = FakeStream(make_stream([2])), FakeClock(start_ms=1_795_000_000_000)
     monkeypatch.setattr(module, "_poller", make_poller(dynamo, stream, clock))
-    state = module.handler(event({}), FakeLambdaContext(remaining_ms=62_000))
+    state = module.handler(event({}), lambda_context(remaining_ms=62_000))
     assert state["checkpoint"] == {"commitNum": 1, "opNum": 2} and state["iteration"] == 1
 
 

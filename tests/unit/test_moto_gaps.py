@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from neptune_capture.plan import TableNames
-from neptune_stream.local import moto_gaps
+from neptune_capture.schema import TableNames
+from neptune_local import moto_gaps
 
 
 def test_a_cancelled_transaction_leaves_no_trace(dynamo: tuple[Any, TableNames]) -> None:

@@ -14,10 +14,10 @@ from neptune_capture.plan import (
     BatchContext,
     Checkpoint,
     Lease,
-    TableNames,
     plan,
     plan_lazily,
 )
+from neptune_capture.schema import TableNames
 
 TABLES = TableNames("records", "history", "checkpoint")
 CONTEXT = BatchContext(

@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 from lambdas.reset import index as reset_handler
 from lambdas.status import index as status_handler
 from neptune_capture.neptune_api import ResetError
-from tests.conftest import FakeLambdaContext
+from tests.conftest import lambda_context
 
 STATUS = json.loads((Path(__file__).parent.parent / "fixtures" / "status_response.json").read_text())
 
@@ -28,7 +28,7 @@ def neptune(monkeypatch: pytest.MonkeyPatch) -> Stubber:
 
 def test_status_returns_the_engine_status(neptune: Stubber) -> None:
     neptune.add_response("get_engine_status", STATUS)
-    result = status_handler.handler({}, FakeLambdaContext())
+    result = status_handler.handler({}, lambda_context())
     assert result["status"] == "healthy"
     assert result["features"]["Streams"] == "enabled"
     neptune.assert_no_pending_responses()
@@ -37,7 +37,7 @@ def test_status_returns_the_engine_status(neptune: Stubber) -> None:
 def test_status_names_the_neptune_error(neptune: Stubber) -> None:
     neptune.add_client_error("get_engine_status", "AccessDeniedException", "not authorized", 403)
     with pytest.raises(Exception, match=r"GetEngineStatus failed: AccessDeniedException \(HTTP 403\)"):
-        status_handler.handler({}, FakeLambdaContext())
+        status_handler.handler({}, lambda_context())
 
 
 def test_reset_initiates_then_performs_with_the_token(neptune: Stubber) -> None:
@@ -47,7 +47,7 @@ def test_reset_initiates_then_performs_with_the_token(neptune: Stubber) -> None:
         {"action": "initiateDatabaseReset"},
     )
     neptune.add_response("execute_fast_reset", {"status": "200 OK"}, {"action": "performDatabaseReset", "token": "abc-123"})
-    result: dict[str, Any] = reset_handler.handler({}, FakeLambdaContext())
+    result: dict[str, Any] = reset_handler.handler({}, lambda_context())
     assert result == {"status": "200 OK", "token": "abc-123"}
     neptune.assert_no_pending_responses()
 
@@ -55,7 +55,7 @@ def test_reset_initiates_then_performs_with_the_token(neptune: Stubber) -> None:
 def test_reset_reports_a_failed_initiate(neptune: Stubber) -> None:
     neptune.add_client_error("execute_fast_reset", "AccessDeniedException", "no ResetDatabase", 403)
     with pytest.raises(ResetError, match=r"initiateDatabaseReset failed: .*AccessDeniedException.*no ResetDatabase"):
-        reset_handler.handler({}, FakeLambdaContext())
+        reset_handler.handler({}, lambda_context())
 
 
 def test_reset_reports_a_failed_perform(neptune: Stubber) -> None:
@@ -64,10 +64,10 @@ def test_reset_reports_a_failed_perform(neptune: Stubber) -> None:
     )
     neptune.add_client_error("execute_fast_reset", "InvalidParameterException", "token expired", 400)
     with pytest.raises(ResetError, match=r"performDatabaseReset failed: .*InvalidParameterException.*token expired"):
-        reset_handler.handler({}, FakeLambdaContext())
+        reset_handler.handler({}, lambda_context())
 
 
 def test_reset_refuses_a_missing_token(neptune: Stubber) -> None:
     neptune.add_response("execute_fast_reset", {"status": "200 OK", "payload": {}}, {"action": "initiateDatabaseReset"})
     with pytest.raises(ResetError, match="returned no token"):
-        reset_handler.handler({}, FakeLambdaContext())
+        reset_handler.handler({}, lambda_context())

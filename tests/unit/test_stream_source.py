@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
 from botocore.stub import Stubber
+from mypy_boto3_neptunedata import NeptuneDataClient
 
 from neptune_capture import metrics as m
 from neptune_capture.backoff import RetryPolicy
@@ -80,13 +82,15 @@ def test_404_means_no_new_records(setup: Any) -> None:
 @pytest.mark.parametrize(
     ("code", "status"), [("ThrottlingException", 500), ("MemoryLimitExceededException", 500), ("InternalFailure", 503)]
 )
-def test_retryable_errors_are_retried_with_backoff(setup: Any, code: str, status: int) -> None:
+def test_retryable_errors_are_retried_with_backoff(setup: Any, code: str, status: int, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="neptune_capture")
     stubber, source, clock, metrics = setup
     stubber.add_client_error("get_propertygraph_stream", code, "busy", status)
     stubber.add_response("get_propertygraph_stream", boto_shaped(FIXTURE))
     assert len(source.fetch(None).events) == 3
     assert len(clock.sleeps) == 1 and 0 <= clock.sleeps[0] <= 0.1
     assert metrics.totals[m.THROTTLES] + metrics.totals[m.RETRIES] == 1
+    assert f"GetStreamRecords {code} (HTTP {status}): retrying in {clock.sleeps[0]:.3f} s" in caplog.messages
 
 
 def test_retries_run_out_as_a_transient_error(setup: Any) -> None:
@@ -119,13 +123,15 @@ def _unknown_op(body: dict[str, Any]) -> dict[str, Any]:
     return damaged
 
 
-def test_a_malformed_page_is_read_again(setup: Any) -> None:
+def test_a_malformed_page_is_read_again(setup: Any, caplog: pytest.LogCaptureFixture) -> None:
     stubber, source, clock, metrics = setup
     stubber.add_response("get_propertygraph_stream", _unknown_op(FIXTURE))
     stubber.add_response("get_propertygraph_stream", boto_shaped(FIXTURE))
     assert len(source.fetch(None).events) == 3
     assert metrics.totals[m.MALFORMED] == 1 and len(clock.sleeps) == 1
     stubber.assert_no_pending_responses()
+    (logged,) = [r.getMessage() for r in caplog.records if r.name == "neptune_capture.stream_source"]
+    assert logged.startswith(f"malformed stream page after TRIM_HORIZON, reading it again in {clock.sleeps[0]:.3f} s: event ")
 
 
 def test_a_page_still_malformed_after_the_retries_fails_naming_the_event(setup: Any) -> None:
@@ -142,4 +148,4 @@ def test_a_page_still_malformed_after_the_retries_fails_naming_the_event(setup: 
 
 def test_limit_is_checked() -> None:
     with pytest.raises(ValueError, match=r"limit must be 1\.\.100000"):
-        NeptuneStreamSource(object(), limit=100_001, clock=FakeClock(), metrics=CountingMetrics())
+        NeptuneStreamSource(cast("NeptuneDataClient", object()), limit=100_001, clock=FakeClock(), metrics=CountingMetrics())

@@ -1,13 +1,7 @@
-"""Error classification, pure: which failures are retried, which stop the pipeline, and how they read."""
+"""What the capture pipeline raises on purpose, and which of it the state machine retries. Standard
+library only: the CDK app derives the Poll state's retry list from these classes."""
 
 from __future__ import annotations
-
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
-
-# Neptune Streams' documented codes (and the HTTP statuses they come with).
-RETRYABLE_NEPTUNE_CODES = frozenset({"ThrottlingException", "MemoryLimitExceededException", "TooManyRequestsException"})
-NO_NEW_RECORDS = "StreamRecordsNotFoundException"
-EXPIRED = "ExpiredStreamException"
 
 
 class CaptureError(Exception):
@@ -36,21 +30,10 @@ class FencedError(CaptureError):
     """Another poller advanced the checkpoint or holds the lease: this one must stop."""
 
 
-def classify_neptune_error(error: Exception, operation: str) -> Exception:
-    if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "Unknown")
-        message = error.response.get("Error", {}).get("Message", "") or str(error)
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code == EXPIRED:
-            return StreamExpiredError(f"Neptune {operation}: {code}: {message}")
-        retryable = code in RETRYABLE_NEPTUNE_CODES or (status is not None and status >= 500)
-        return NeptuneCallError(operation, code, message, status, retryable)
-    if isinstance(error, (ConnectionError, ReadTimeoutError)):
-        return NeptuneCallError(operation, type(error).__name__, str(error), None, True)
-    if isinstance(error, BotoCoreError):
-        return NeptuneCallError(operation, type(error).__name__, str(error), None, False)
-    return error
+# A Lambda reports an unhandled exception by its class name (errorType), which is what a state
+# machine's Retry matches: these are retried by the state machine, everything else fails loudly.
+RETRIED_BY_STATE_MACHINE: tuple[type[CaptureError], ...] = (TransientCaptureError,)
 
 
-def is_no_new_records(error: Exception) -> bool:
-    return isinstance(error, NeptuneCallError) and error.code == NO_NEW_RECORDS
+def retried_error_names() -> list[str]:
+    return [error.__name__ for error in RETRIED_BY_STATE_MACHINE]

@@ -16,6 +16,7 @@ from typing import Any
 from . import schema
 from .events import EventId, StreamEvent
 from .items import Item, item_size, sized_record_item
+from .schema import TableNames
 
 MAX_ACTIONS = 100
 MAX_RECORDS_PER_TRANSACTION = MAX_ACTIONS - 2  # + history item + checkpoint update
@@ -64,13 +65,6 @@ class Transaction:
         items.append({"Put": {"TableName": tables.history, "Item": self.history}})
         items.append({"Update": {"TableName": tables.checkpoint, **self.checkpoint_update}})
         return items
-
-
-@dataclass(frozen=True)
-class TableNames:
-    records: str
-    history: str
-    checkpoint: str
 
 
 @dataclass(frozen=True)

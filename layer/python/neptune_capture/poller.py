@@ -4,6 +4,7 @@ when the stream is idle the loop backs off (0.1, 0.2, 0.4 ... s up to a max) ins
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
@@ -11,10 +12,14 @@ from typing import Protocol
 from . import metrics as m
 from .backoff import idle_waits
 from .clock import Clock
+from .contract import Key, Status
 from .errors import FencedError, StreamExpiredError
 from .events import EventId, StreamPage
 from .metrics import MetricsSink
 from .plan import BatchContext, Checkpoint, Lease, Transaction, plan_lazily
+from .settings import DEFAULT_IDLE_BASE_SECONDS, DEFAULT_LEASE_TTL_SECONDS, DEFAULT_MAX_IDLE_WAIT_SECONDS
+
+log = logging.getLogger(__name__)
 
 
 class StreamSource(Protocol):
@@ -30,14 +35,14 @@ class Store(Protocol):
 @dataclass(frozen=True)
 class PollSettings:
     stream_id: str
-    idle_base_seconds: float = 0.1
-    max_idle_wait_seconds: float = 1.0
-    lease_ttl_ms: int = 20 * 60 * 1000
+    idle_base_seconds: float = DEFAULT_IDLE_BASE_SECONDS
+    max_idle_wait_seconds: float = DEFAULT_MAX_IDLE_WAIT_SECONDS
+    lease_ttl_ms: int = DEFAULT_LEASE_TTL_SECONDS * 1000
 
 
 @dataclass
 class PollResult:
-    status: str  # ACTIVE: captured records; IDLE: nothing new; FENCED: another poller owns the stream
+    status: Status
     checkpoint: EventId | None
     records: int = 0
     transactions: int = 0
@@ -64,8 +69,9 @@ class Poller:
         try:
             checkpoint, lease = self.store.acquire_lease(owner, parent, self.settings.lease_ttl_ms, force=force_lease)
         except FencedError as fenced:
-            return PollResult(status="FENCED", checkpoint=None, message=str(fenced))
-        result = PollResult(status="IDLE", checkpoint=checkpoint.position)
+            return PollResult(status=Status.FENCED, checkpoint=None, message=str(fenced))
+        log.info("lease taken by %s; capture resumes after %s", owner, checkpoint.position or "TRIM_HORIZON")
+        result = PollResult(status=Status.IDLE, checkpoint=checkpoint.position)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as prefetch:
             try:
                 self._loop(
@@ -78,7 +84,7 @@ class Poller:
                     result=result,
                 )
             except FencedError as fenced:
-                result.status, result.message = "FENCED", str(fenced)
+                result.status, result.message = Status.FENCED, str(fenced)
         return result
 
     def _loop(
@@ -99,12 +105,13 @@ class Poller:
                 page = pending.result()
             except StreamExpiredError as expired:
                 self.metrics.add(m.EXPIRED, 1)
+                log.error("checkpoint %s is older than the stream's retention: %s", checkpoint.position, expired)
                 if not resume_from_trim_horizon or result.gap_recorded:
                     raise StreamExpiredError(
                         f"checkpoint {checkpoint.position} of stream {self.settings.stream_id} is older than the stream's "
                         f"retention ({expired}). Changes after it are lost from Neptune. To resume from the oldest "
                         "change still in the stream, recording the gap in the history, start an execution with "
-                        '{"resumeFromTrimHorizon": true}.'
+                        f'{{"{Key.RESUME_FROM_TRIM_HORIZON}": true}}.'
                     ) from expired
                 checkpoint = self.store.record_gap(checkpoint, self._context(lease, owner, None), str(expired))
                 result.gap_recorded, result.checkpoint = True, None
@@ -151,5 +158,13 @@ class Poller:
         newest = page.last_trx_timestamp or page.events[-1].commit_timestamp
         result.lag_ms = max(0, self.clock.now_ms() - newest)
         self.metrics.add(m.LAG_MS, result.lag_ms, "Milliseconds")
-        result.status = "ACTIVE"
+        log.info(
+            "captured %d events %s..%s, checkpoint %s, lag %d ms",
+            len(page.events),
+            page.events[0].event_id,
+            page.events[-1].event_id,
+            checkpoint.position,
+            result.lag_ms,
+        )
+        result.status = Status.ACTIVE
         return checkpoint

@@ -1,4 +1,17 @@
-"""Attribute names of the three tables, shared by the CDK stack, the handlers and the local run."""
+"""The three tables' names and attribute names, shared by the CDK stack, the handlers and the local run.
+Standard library only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TableNames:
+    records: str
+    history: str
+    checkpoint: str
+
 
 # Stream records table: one item per stream event.
 RECORD_PK = "commitNum"

@@ -1,50 +1,114 @@
-"""Stream handler settings from its environment (set by the CDK stack, or by the local run)."""
+"""The stream handler's settings and their environment variables: `to_env()` is what the CDK stack and
+the local run give the function, `from_env()` what the handler reads back. Standard library only, so
+the CDK app can import it without the Lambda's dependencies."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
-from .plan import TableNames
-from .poller import PollSettings
+from .contract import DEFAULT_STREAM_ID, METRICS_NAMESPACE, SERVICE_NAME
+from .schema import TableNames
+
+# An idle poller waits 0.1 s, then twice as long each time up to the max: the first change after a
+# quiet spell waits at most that long. Waiting less costs nothing but Streams reads (the Lambda is
+# billed for the whole invocation either way).
+DEFAULT_IDLE_BASE_SECONDS = 0.1
+DEFAULT_MAX_IDLE_WAIT_SECONDS = 1.0
+DEFAULT_PAGE_LIMIT = 10_000
+# Longer than one invocation plus Step Functions' retry backoff, so a live poller never loses it.
+DEFAULT_LEASE_TTL_SECONDS = 1200
+
+
+class Env(StrEnum):
+    NEPTUNE_ENDPOINT = "NEPTUNE_ENDPOINT"
+    DYNAMODB_ENDPOINT = "DYNAMODB_ENDPOINT"  # local run only: DynamoDB from moto
+    STREAM_ID = "STREAM_ID"
+    RECORDS_TABLE = "RECORDS_TABLE"
+    HISTORY_TABLE = "HISTORY_TABLE"
+    CHECKPOINT_TABLE = "CHECKPOINT_TABLE"
+    PAGE_LIMIT = "PAGE_LIMIT"
+    IDLE_BASE_SECONDS = "IDLE_BASE_SECONDS"
+    MAX_IDLE_WAIT_SECONDS = "MAX_IDLE_WAIT_SECONDS"
+    SAFETY_MARGIN_SECONDS = "SAFETY_MARGIN_SECONDS"
+    TIME_BUDGET_SECONDS = "TIME_BUDGET_SECONDS"
+    IDLE_PAUSE_SECONDS = "IDLE_PAUSE_SECONDS"
+    LEASE_TTL_SECONDS = "LEASE_TTL_SECONDS"
+    MAX_EXECUTION_AGE_DAYS = "MAX_EXECUTION_AGE_DAYS"
+    # Read by Powertools itself.
+    POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+    POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+
+
+def powertools_env() -> dict[str, str]:
+    """Every function's Powertools identity: the metrics namespace and service the alarms read."""
+    return {Env.POWERTOOLS_SERVICE_NAME: SERVICE_NAME, Env.POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE}
+
+
+REQUIRED = (Env.RECORDS_TABLE, Env.HISTORY_TABLE, Env.CHECKPOINT_TABLE, Env.NEPTUNE_ENDPOINT)
 
 
 @dataclass(frozen=True)
 class HandlerSettings:
-    stream_id: str
     tables: TableNames
     neptune_endpoint: str
-    dynamodb_endpoint: str | None
-    page_limit: int
-    idle_base_seconds: float
-    max_idle_wait_seconds: float
-    safety_margin_seconds: float
-    time_budget_seconds: float | None
-    idle_pause_seconds: int
-    lease_ttl_seconds: int
-    max_execution_age_days: float
+    stream_id: str = DEFAULT_STREAM_ID
+    dynamodb_endpoint: str | None = None
+    page_limit: int = DEFAULT_PAGE_LIMIT
+    idle_base_seconds: float = DEFAULT_IDLE_BASE_SECONDS
+    max_idle_wait_seconds: float = DEFAULT_MAX_IDLE_WAIT_SECONDS
+    # Time the handler keeps for itself after its polling budget: one in-flight transaction and its retries.
+    safety_margin_seconds: float = 60.0
+    # At most this long per invocation whatever the Lambda timeout (the local run uses a few seconds).
+    time_budget_seconds: float | None = None
+    idle_pause_seconds: int = 0
+    lease_ttl_seconds: int = DEFAULT_LEASE_TTL_SECONDS
+    # Hand over long before Step Functions' one-year limit, whatever the iteration count.
+    max_execution_age_days: float = 30.0
+
+    def to_env(self) -> dict[str, str]:
+        env = {
+            Env.NEPTUNE_ENDPOINT: self.neptune_endpoint,
+            Env.STREAM_ID: self.stream_id,
+            Env.RECORDS_TABLE: self.tables.records,
+            Env.HISTORY_TABLE: self.tables.history,
+            Env.CHECKPOINT_TABLE: self.tables.checkpoint,
+            Env.PAGE_LIMIT: str(self.page_limit),
+            Env.IDLE_BASE_SECONDS: str(self.idle_base_seconds),
+            Env.MAX_IDLE_WAIT_SECONDS: str(self.max_idle_wait_seconds),
+            Env.SAFETY_MARGIN_SECONDS: str(self.safety_margin_seconds),
+            Env.IDLE_PAUSE_SECONDS: str(self.idle_pause_seconds),
+            Env.LEASE_TTL_SECONDS: str(self.lease_ttl_seconds),
+            Env.MAX_EXECUTION_AGE_DAYS: str(self.max_execution_age_days),
+            **powertools_env(),
+        }
+        if self.dynamodb_endpoint is not None:
+            env[Env.DYNAMODB_ENDPOINT] = self.dynamodb_endpoint
+        if self.time_budget_seconds is not None:
+            env[Env.TIME_BUDGET_SECONDS] = str(self.time_budget_seconds)
+        return {str(k): v for k, v in env.items()}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> HandlerSettings:
         e = os.environ if env is None else env
-        missing = [k for k in ("RECORDS_TABLE", "HISTORY_TABLE", "CHECKPOINT_TABLE", "NEPTUNE_ENDPOINT") if not e.get(k)]
+        missing = [str(k) for k in REQUIRED if not e.get(k)]
         if missing:
             raise ValueError(f"stream handler is missing environment variables: {', '.join(missing)}")
-        budget = e.get("TIME_BUDGET_SECONDS")
+        d = cls(tables=TableNames("", "", ""), neptune_endpoint="")
+        budget = e.get(Env.TIME_BUDGET_SECONDS)
         return cls(
-            stream_id=e.get("STREAM_ID", "neptune"),
-            tables=TableNames(records=e["RECORDS_TABLE"], history=e["HISTORY_TABLE"], checkpoint=e["CHECKPOINT_TABLE"]),
-            neptune_endpoint=e["NEPTUNE_ENDPOINT"],
-            dynamodb_endpoint=e.get("DYNAMODB_ENDPOINT") or None,
-            page_limit=int(e.get("PAGE_LIMIT", "10000")),
-            idle_base_seconds=float(e.get("IDLE_BASE_SECONDS", PollSettings.idle_base_seconds)),
-            max_idle_wait_seconds=float(e.get("MAX_IDLE_WAIT_SECONDS", PollSettings.max_idle_wait_seconds)),
-            safety_margin_seconds=float(e.get("SAFETY_MARGIN_SECONDS", "60")),
+            stream_id=e.get(Env.STREAM_ID) or d.stream_id,
+            tables=TableNames(records=e[Env.RECORDS_TABLE], history=e[Env.HISTORY_TABLE], checkpoint=e[Env.CHECKPOINT_TABLE]),
+            neptune_endpoint=e[Env.NEPTUNE_ENDPOINT],
+            dynamodb_endpoint=e.get(Env.DYNAMODB_ENDPOINT) or None,
+            page_limit=int(e.get(Env.PAGE_LIMIT, d.page_limit)),
+            idle_base_seconds=float(e.get(Env.IDLE_BASE_SECONDS, d.idle_base_seconds)),
+            max_idle_wait_seconds=float(e.get(Env.MAX_IDLE_WAIT_SECONDS, d.max_idle_wait_seconds)),
+            safety_margin_seconds=float(e.get(Env.SAFETY_MARGIN_SECONDS, d.safety_margin_seconds)),
             time_budget_seconds=float(budget) if budget else None,
-            idle_pause_seconds=int(e.get("IDLE_PAUSE_SECONDS", "0")),
-            # Longer than one invocation plus Step Functions' retry backoff, so a live poller never loses it.
-            lease_ttl_seconds=int(e.get("LEASE_TTL_SECONDS", "1200")),
-            # Hand over long before Step Functions' one-year limit, whatever the iteration count.
-            max_execution_age_days=float(e.get("MAX_EXECUTION_AGE_DAYS", "30")),
+            idle_pause_seconds=int(e.get(Env.IDLE_PAUSE_SECONDS, d.idle_pause_seconds)),
+            lease_ttl_seconds=int(e.get(Env.LEASE_TTL_SECONDS, d.lease_ttl_seconds)),
+            max_execution_age_days=float(e.get(Env.MAX_EXECUTION_AGE_DAYS, d.max_execution_age_days)),
         )

@@ -7,8 +7,10 @@ which makes a retry of an already-applied transaction a no-op."""
 
 from __future__ import annotations
 
+import logging
 import uuid
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -19,7 +21,15 @@ from .clock import Clock
 from .errors import FencedError, TransientCaptureError
 from .events import EventId
 from .metrics import MetricsSink
-from .plan import BatchContext, Checkpoint, Lease, TableNames, Transaction, gap_items
+from .plan import BatchContext, Checkpoint, Lease, Transaction, gap_items
+from .schema import TableNames
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RETRYABLE_CODES = frozenset(
     {
@@ -55,7 +65,7 @@ def checkpoint_from_item(stream_id: str, item: dict[str, Any] | None) -> Checkpo
 class DynamoStore:
     def __init__(
         self,
-        client: Any,
+        client: DynamoDBClient,
         tables: TableNames,
         stream_id: str,
         *,
@@ -103,6 +113,7 @@ class DynamoStore:
             if _code(error) == "ConditionalCheckFailedException":
                 self.metrics.add(m.FENCED, 1)
                 holder = self.read_checkpoint().lease_owner
+                log.warning("fenced: stream %s is leased to %s; %s stops", self.stream_id, holder, owner)
                 raise FencedError(f"stream {self.stream_id} is leased to {holder}; {owner} stops") from error
             raise
         return checkpoint_from_item(self.stream_id, response["Attributes"]), lease
@@ -138,21 +149,30 @@ class DynamoStore:
         ]
         token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"gap|{self.stream_id}|{checkpoint.version}|{checkpoint.position}"))
         self._transact(items, token, context.lease, expect=(checkpoint.version + 1, None))
+        log.warning("gap recorded in stream %s after %s: %s", self.stream_id, checkpoint.position or "the start", reason)
         return Checkpoint(self.stream_id, None, checkpoint.version + 1, None, context.lease.owner)
 
     def _transact(self, items: list[dict[str, Any]], token: str, lease: Lease, expect: tuple[int, EventId | None]) -> None:
         delays = self.retry.delays()
         while True:
             try:
-                self.client.transact_write_items(TransactItems=items, ClientRequestToken=token)
+                self.client.transact_write_items(
+                    TransactItems=cast("list[TransactWriteItemTypeDef]", items), ClientRequestToken=token
+                )
                 return
             except ClientError as error:
                 code = _code(error)
                 reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
                 if code == "TransactionCanceledException" and reasons and reasons[-1] == "ConditionalCheckFailed":
                     if self._already_applied(lease, expect):
+                        log.info("transaction %s had already committed (its response was lost): not written again", token)
                         return
                     self.metrics.add(m.FENCED, 1)
+                    log.warning(
+                        "fenced: checkpoint of stream %s moved or its lease is no longer %s; this poller stops",
+                        self.stream_id,
+                        lease.owner,
+                    )
                     raise FencedError(
                         f"checkpoint of stream {self.stream_id} moved or its lease is no longer {lease.owner}: this poller stops"
                     ) from error
@@ -165,11 +185,11 @@ class DynamoStore:
                     self.metrics.add(m.THROTTLES, 1)
                 else:
                     self.metrics.add(m.RETRIES, 1)
-                self._wait(delays, error)
+                self._wait(delays, error, f"TransactWriteItems {code} {','.join(r for r in reasons if r != 'None')}".rstrip())
             except BotoCoreError as error:
                 # The request may or may not have been applied: the same token makes the retry safe.
                 self.metrics.add(m.RETRIES, 1)
-                self._wait(delays, error)
+                self._wait(delays, error, f"TransactWriteItems {type(error).__name__} (same token)")
 
     def _already_applied(self, lease: Lease, expect: tuple[int, EventId | None]) -> bool:
         # A retry after the token's 10-minute window (or from a fresh client) fails its own condition
@@ -178,13 +198,15 @@ class DynamoStore:
         version, position = expect
         return current.version == version and current.position == position and current.lease_owner == lease.owner
 
-    def _wait(self, delays: Any, error: Exception) -> None:
+    def _wait(self, delays: Iterator[float], error: Exception, what: str) -> None:
         delay = next(delays, None)
         if delay is None:
+            log.error("%s: giving up after %d attempts: %s", what, self.retry.max_attempts, error)
             raise TransientCaptureError(f"DynamoDB still failing after {self.retry.max_attempts} attempts: {error}") from error
+        log.info("%s: retrying in %.3f s", what, delay)
         self.clock.sleep(delay)
 
-    def _call(self, fn: Any) -> Any:
+    def _call(self, fn: Callable[[], T]) -> T:
         delays = self.retry.delays()
         while True:
             try:
@@ -192,9 +214,9 @@ class DynamoStore:
             except ClientError as error:
                 if _code(error) not in RETRYABLE_CODES:
                     raise
-                self._wait(delays, error)
+                self._wait(delays, error, f"DynamoDB {_code(error)}")
             except BotoCoreError as error:
-                self._wait(delays, error)
+                self._wait(delays, error, f"DynamoDB {type(error).__name__}")
 
 
 def _code(error: ClientError) -> str:

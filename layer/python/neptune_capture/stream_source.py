@@ -6,7 +6,8 @@ retries fails the invocation with the problem named, and nothing of it is writte
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
@@ -14,16 +15,15 @@ from botocore.parsers import ResponseParserError
 from . import metrics as m
 from .backoff import RetryPolicy
 from .clock import Clock
-from .errors import (
-    MalformedPageError,
-    NeptuneCallError,
-    StreamExpiredError,
-    TransientCaptureError,
-    classify_neptune_error,
-    is_no_new_records,
-)
+from .errors import MalformedPageError, NeptuneCallError, StreamExpiredError, TransientCaptureError
 from .events import EMPTY_PAGE, EventId, StreamPage, parse_page
 from .metrics import MetricsSink
+from .neptune_api import classify_neptune_error, is_no_new_records
+
+if TYPE_CHECKING:
+    from mypy_boto3_neptunedata import NeptuneDataClient
+
+log = logging.getLogger(__name__)
 
 MAX_LIMIT = 100_000
 
@@ -43,7 +43,9 @@ def to_documented_shape(response: dict[str, Any]) -> dict[str, Any]:
 
 
 class NeptuneStreamSource:
-    def __init__(self, client: Any, *, limit: int, clock: Clock, metrics: MetricsSink, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, client: NeptuneDataClient, *, limit: int, clock: Clock, metrics: MetricsSink, retry: RetryPolicy | None = None
+    ) -> None:
         if not 1 <= limit <= MAX_LIMIT:
             raise ValueError(f"limit must be 1..{MAX_LIMIT}, got {limit}")
         self.client, self.limit, self.clock, self.metrics = client, limit, clock, metrics
@@ -65,15 +67,24 @@ class NeptuneStreamSource:
         while True:
             try:
                 response = self.client.get_propertygraph_stream(**params)
-                return parse_page(to_documented_shape(response), after)
+                return parse_page(to_documented_shape(dict(response)), after)
             except (MalformedPageError, ResponseParserError) as error:
                 self.metrics.add(m.MALFORMED, 1)
                 delay = next(delays, None)
                 if delay is None:
+                    log.error(
+                        "stream page after %s still malformed after %d reads: %s",
+                        after or "TRIM_HORIZON",
+                        self.retry.max_attempts,
+                        error,
+                    )
                     raise MalformedPageError(
                         f"the stream page after {after or 'TRIM_HORIZON'} is still malformed after "
                         f"{self.retry.max_attempts} reads: {error}"
                     ) from error
+                log.warning(
+                    "malformed stream page after %s, reading it again in %.3f s: %s", after or "TRIM_HORIZON", delay, error
+                )
                 self.clock.sleep(delay)
             except (ClientError, BotoCoreError) as error:
                 classified = classify_neptune_error(error, "GetStreamRecords")
@@ -85,7 +96,9 @@ class NeptuneStreamSource:
                     self.metrics.add(m.THROTTLES if "Throttl" in classified.code or "Limit" in classified.code else m.RETRIES, 1)
                     delay = next(delays, None)
                     if delay is None:
+                        log.error("%s: giving up after %d attempts", classified, self.retry.max_attempts)
                         raise TransientCaptureError(f"{classified} (after {self.retry.max_attempts} attempts)") from error
+                    log.info("GetStreamRecords %s (HTTP %s): retrying in %.3f s", classified.code, classified.status, delay)
                     self.clock.sleep(delay)
                     continue
                 raise classified from error

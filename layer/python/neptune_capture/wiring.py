@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import boto3
 from botocore.config import Config
 
@@ -13,18 +15,25 @@ from .settings import HandlerSettings
 from .store import DynamoStore
 from .stream_source import NeptuneStreamSource
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
-def build_poller(settings: HandlerSettings, metrics: MetricsSink, clock: Clock | None = None) -> Poller:
-    clock = clock or SystemClock()
-    neptune = make_client(settings.neptune_endpoint)
-    dynamodb = boto3.client(
+
+def dynamodb_client(endpoint_url: str | None = None) -> DynamoDBClient:
+    return boto3.client(
         "dynamodb",
-        endpoint_url=settings.dynamodb_endpoint,
+        endpoint_url=endpoint_url,
         # Our own retries decide, with the same idempotency token; botocore's would hide throttling.
         config=Config(retries={"total_max_attempts": 1}, max_pool_connections=16, tcp_keepalive=True),
     )
-    source = NeptuneStreamSource(neptune, limit=settings.page_limit, clock=clock, metrics=metrics)
-    store = DynamoStore(dynamodb, settings.tables, settings.stream_id, clock=clock, metrics=metrics)
+
+
+def build_poller(settings: HandlerSettings, metrics: MetricsSink, clock: Clock | None = None) -> Poller:
+    clock = clock or SystemClock()
+    source = NeptuneStreamSource(make_client(settings.neptune_endpoint), limit=settings.page_limit, clock=clock, metrics=metrics)
+    store = DynamoStore(
+        dynamodb_client(settings.dynamodb_endpoint), settings.tables, settings.stream_id, clock=clock, metrics=metrics
+    )
     poll_settings = PollSettings(
         stream_id=settings.stream_id,
         idle_base_seconds=settings.idle_base_seconds,

@@ -7,8 +7,8 @@ import json
 import sqlite3
 from typing import Any
 
-from neptune_stream.local.emulator import values
-from neptune_stream.local.emulator.graph import Edge, Graph, Vertex
+from neptune_emulator import values
+from neptune_emulator.graph import Edge, Graph, Vertex
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

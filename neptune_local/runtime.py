@@ -14,24 +14,31 @@ import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
+from neptune_capture.contract import DEFAULT_STREAM_ID, LOCAL_ENDPOINTS_FILE, Key, Output, State
 from neptune_capture.events import EventId
-from neptune_capture.plan import TableNames
-from neptune_stream.local import moto_gaps, use_local_credentials
-from neptune_stream.local.emulator.engine import Engine
-from neptune_stream.local.emulator.server import EmulatorServer
-from neptune_stream.local.lambda_runtime import DEFAULT_TIMEOUT_SECONDS, LambdaRegistry, function_output_to, load_handler
-from neptune_stream.local.template import REGION, function_arn, function_timeouts, state_machine_definition
-from neptune_stream.local.verify import read_checkpoint
-from neptune_stream.template_tables import create_tables, table_definitions
+from neptune_capture.schema import TableNames
+from neptune_capture.settings import HandlerSettings
+from neptune_emulator.engine import Engine
+from neptune_emulator.server import EmulatorServer
+from neptune_local import moto_gaps, use_local_credentials
+from neptune_local.lambda_runtime import LambdaRegistry, function_output_to, load_handler
+from neptune_local.template import REGION, SynthesizedStack, function_arn
+from neptune_local.verify import read_checkpoint
 
-STREAM_ID = "neptune"
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_stepfunctions.type_defs import ExecutionListItemTypeDef
+
+STREAM_ID = DEFAULT_STREAM_ID
+LOCAL_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 STATE_MACHINE_NAME = "neptune-stream"
-ENDPOINTS_FILE = "endpoints.json"
 
 
 @dataclass
@@ -58,12 +65,12 @@ def free_port() -> int:
 
 
 class LocalPipeline:
-    def __init__(self, template: dict[str, Any], options: LocalOptions | None = None) -> None:
-        self.template, self.options = template, options or LocalOptions()
+    def __init__(self, stack: SynthesizedStack, options: LocalOptions | None = None) -> None:
+        self.stack, self.options = stack, options or LocalOptions()
         self.registry = LambdaRegistry()
         self.emulator: EmulatorServer | None = None
-        self._moto: Any = None
-        self._patch: Any = None
+        self._moto: ThreadedMotoServer | None = None
+        self._patch: ExitStack | None = None
         self.tables: TableNames | None = None
         self.state_machine_arn = ""
 
@@ -77,14 +84,13 @@ class LocalPipeline:
                 Path(f"{self.graph_file}{suffix}").unlink(missing_ok=True)
         self.emulator = self._start_emulator(opts.emulator_port)
         self._start_moto()
-        self.dynamodb = self.client("dynamodb")
-        self.sfn = self.client("stepfunctions")
-        names = create_tables(self.dynamodb, table_definitions(self.template))
-        self.tables = TableNames(records=names["records"], history=names["history"], checkpoint=names["checkpoint"])
+        self.dynamodb = self.dynamodb_client()
+        self.sfn = self.sfn_client()
+        self.tables = self.stack.create_tables(self.dynamodb)
         self._install_handlers()
-        definition = state_machine_definition(self.template, names)
+        definition = self.stack.state_machine_definition(self.tables)
         if opts.iterations_per_execution is not None:
-            definition["States"]["Poll"]["Parameters"]["iterationsPerExecution"] = opts.iterations_per_execution
+            definition["States"][State.POLL]["Parameters"][Key.ITERATIONS_PER_EXECUTION] = opts.iterations_per_execution
         self.state_machine_arn = self.sfn.create_state_machine(
             name=STATE_MACHINE_NAME,
             definition=json.dumps(definition),
@@ -129,21 +135,20 @@ class LocalPipeline:
     def _install_handlers(self) -> None:
         assert self.emulator is not None and self.tables is not None
         opts = self.options
+        settings = HandlerSettings(
+            stream_id=STREAM_ID,
+            tables=self.tables,
+            neptune_endpoint=self.emulator.endpoint,
+            dynamodb_endpoint=self.moto_endpoint,
+            page_limit=opts.page_limit,
+            time_budget_seconds=opts.time_budget_seconds,
+            idle_base_seconds=opts.idle_base_seconds,
+            max_idle_wait_seconds=opts.max_idle_wait_seconds,
+            safety_margin_seconds=5,
+        )
         env = {
-            "NEPTUNE_ENDPOINT": self.emulator.endpoint,
-            "DYNAMODB_ENDPOINT": self.moto_endpoint,
-            "STREAM_ID": STREAM_ID,
-            "RECORDS_TABLE": self.tables.records,
-            "HISTORY_TABLE": self.tables.history,
-            "CHECKPOINT_TABLE": self.tables.checkpoint,
-            "PAGE_LIMIT": str(opts.page_limit),
-            "TIME_BUDGET_SECONDS": str(opts.time_budget_seconds),
-            "IDLE_BASE_SECONDS": str(opts.idle_base_seconds),
-            "MAX_IDLE_WAIT_SECONDS": str(opts.max_idle_wait_seconds),
-            "SAFETY_MARGIN_SECONDS": "5",
-            "IDLE_PAUSE_SECONDS": "0",
-            "POWERTOOLS_SERVICE_NAME": "neptune-stream",
-            "POWERTOOLS_METRICS_NAMESPACE": "NeptuneStream",
+            **settings.to_env(),
+            # No CloudWatch here: metrics stay in the process; the handlers' logs go to lambda.log.
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
             **opts.extra_env,
@@ -153,10 +158,8 @@ class LocalPipeline:
         os.environ.update(env)
         self._patch = ExitStack()
         self._patch.enter_context(function_output_to(self.function_log))
-        timeouts = function_timeouts(self.template)
-        for folder, name in (("stream_handler", "stream-handler"), ("status", "status"), ("reset", "reset")):
-            timeout = opts.lambda_timeout_seconds or timeouts.get(name, DEFAULT_TIMEOUT_SECONDS)
-            self.registry.register(function_arn(name), load_handler(folder), timeout)
+        for function in self.stack.functions():
+            self.registry.register(function.arn, load_handler(function), opts.lambda_timeout_seconds or function.timeout_seconds)
         self._patch.enter_context(self.registry.installed())
         self._patch.enter_context(moto_gaps.patched())
 
@@ -193,14 +196,11 @@ class LocalPipeline:
         """The local CloudWatch Logs: everything the handlers print (log lines, metrics)."""
         return self.options.data_dir / "lambda.log"
 
-    def client(self, service: str) -> Any:
-        make: Any = boto3.client
-        return make(
-            service,
-            endpoint_url=self.moto_endpoint,
-            region_name=REGION,
-            config=Config(retries={"mode": "standard", "max_attempts": 5}),
-        )
+    def dynamodb_client(self) -> DynamoDBClient:
+        return boto3.client("dynamodb", endpoint_url=self.moto_endpoint, region_name=REGION, config=LOCAL_CLIENT_CONFIG)
+
+    def sfn_client(self) -> SFNClient:
+        return boto3.client("stepfunctions", endpoint_url=self.moto_endpoint, region_name=REGION, config=LOCAL_CLIENT_CONFIG)
 
     def start_execution(self, payload: dict[str, Any] | None = None) -> str:
         arn: str = self.sfn.start_execution(
@@ -208,7 +208,7 @@ class LocalPipeline:
         )["executionArn"]
         return arn
 
-    def executions(self) -> list[dict[str, Any]]:
+    def executions(self) -> list[ExecutionListItemTypeDef]:
         paginator = self.sfn.get_paginator("list_executions")
         return [e for page in paginator.paginate(stateMachineArn=self.state_machine_arn) for e in page["executions"]]
 
@@ -240,9 +240,16 @@ class LocalPipeline:
             "neptune": self.emulator.endpoint,
             "gremlin": self.emulator.gremlin_url,
             "aws": self.moto_endpoint,
-            "stateMachineArn": self.state_machine_arn,
-            "streamId": STREAM_ID,
-            "tables": {"records": self.tables.records, "history": self.tables.history, "checkpoint": self.tables.checkpoint},
-            "functions": {"status": function_arn("status"), "reset": function_arn("reset")},
+            # The same outputs a deployed stack has: the CLI finds everything through them either way.
+            "outputs": {
+                Output.RECORDS_TABLE: self.tables.records,
+                Output.HISTORY_TABLE: self.tables.history,
+                Output.CHECKPOINT_TABLE: self.tables.checkpoint,
+                Output.STATE_MACHINE: self.state_machine_arn,
+                Output.STATUS_FUNCTION: function_arn("status"),
+                Output.RESET_FUNCTION: function_arn("reset"),
+                Output.STREAM_HANDLER_FUNCTION: function_arn("stream-handler"),
+                Output.STREAM_ID: STREAM_ID,
+            },
         }
-        (self.options.data_dir / ENDPOINTS_FILE).write_text(json.dumps(info, indent=2))
+        (self.options.data_dir / LOCAL_ENDPOINTS_FILE).write_text(json.dumps(info, indent=2))

@@ -12,9 +12,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from neptune_stream.local.emulator import protocol
-from neptune_stream.local.emulator.engine import FAULT_KINDS, Engine, Faults
-from neptune_stream.local.emulator.graph import GraphError
+from neptune_emulator import protocol
+from neptune_emulator.engine import FAULT_KINDS, Engine, Faults
+from neptune_emulator.graph import GraphError
 
 log = logging.getLogger("neptune_stream.emulator")
 SUCCESS, NO_CONTENT, EVALUATION_ERROR, INVALID_REQUEST = 200, 204, 597, 499

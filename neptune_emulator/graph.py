@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from neptune_stream.local.emulator.values import pg_json_value
+from neptune_emulator.values import pg_json_value
 
 
 @dataclass(eq=False)

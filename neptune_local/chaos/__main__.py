@@ -1,4 +1,4 @@
-"""`make chaos` (`python -m neptune_stream.local.chaos`): every scenario, one line each, then
+"""`make chaos` (`python -m neptune_local.chaos`): every scenario, one line each, then
 `{"scenarios", "passed", "lost", "duplicated"}` as the last line. Exits 1 if any scenario failed."""
 
 from __future__ import annotations
@@ -9,22 +9,22 @@ import os
 import sys
 import zlib
 
-from neptune_stream.local.chaos.scenarios import SCENARIOS, run_scenario
-from neptune_stream.local.template import load_template
+from neptune_local.chaos.scenarios import SCENARIOS, run_scenario
+from neptune_local.template import load_stack
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m neptune_stream.local.chaos", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m neptune_local.chaos", description=__doc__)
     parser.add_argument("--changes", type=int, default=int(os.environ.get("CHAOS_CHANGES", "300")), help="changes per scenario")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--only", action="append", default=[], help="run the scenarios whose name contains this")
     parser.add_argument("--cdk-out", default=os.environ.get("CDK_OUT", "cdk.out"))
     args = parser.parse_args(argv)
-    template = load_template(args.cdk_out)
+    stack = load_stack(args.cdk_out)
     names = [n for n in SCENARIOS if not args.only or any(o in n for o in args.only)]
     outcomes = []
     for name in names:
-        outcome = run_scenario(template, name, args.changes, args.seed + zlib.crc32(name.encode()) % 1000)
+        outcome = run_scenario(stack, name, args.changes, args.seed + zlib.crc32(name.encode()) % 1000)
         outcomes.append(outcome)
         print(outcome.line(), flush=True)
     summary = {

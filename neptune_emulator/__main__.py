@@ -1,4 +1,4 @@
-"""`python -m neptune_stream.local.emulator --port 8182 --db .local/graph.db`: runs the emulator until Ctrl-C."""
+"""`python -m neptune_emulator --port 8182 --db .local/graph.db`: runs the emulator until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import argparse
 import signal
 import threading
 
-from neptune_stream.local.emulator.engine import Engine
-from neptune_stream.local.emulator.server import EmulatorServer
+from neptune_emulator.engine import Engine
+from neptune_emulator.server import EmulatorServer
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,14 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from neptune_capture import schema
 from neptune_capture.backoff import RetryPolicy
+from neptune_capture.contract import Key
 from neptune_capture.events import EventId
-from neptune_stream import cli
-from neptune_stream.local.chaos.injectors import Injected, dynamodb_conflicts, handler_process_faults
-from neptune_stream.local.emulator.server import EmulatorServer, set_faults
-from neptune_stream.local.runtime import STREAM_ID, LocalOptions, LocalPipeline
-from neptune_stream.local.verify import Verification, verify
-from neptune_stream.local.workload import connect, run_workload
+from neptune_cli import main as cli
+from neptune_cli.target import local_target
+from neptune_emulator.server import EmulatorServer, set_faults
+from neptune_local.chaos.injectors import Injected, dynamodb_conflicts, handler_process_faults
+from neptune_local.runtime import STREAM_ID, LocalOptions, LocalPipeline
+from neptune_local.template import SynthesizedStack
+from neptune_local.verify import Verification, verify
+from neptune_local.workload import connect, run_workload
 
 TIMEOUT_S = 240.0
 SPREAD_CHANGES_PER_SECOND = 15.0
@@ -89,7 +93,7 @@ class Chaos:
     def checkpoint_item(self) -> dict[str, Any]:
         assert self.pipeline.tables is not None
         item: dict[str, Any] = self.pipeline.dynamodb.get_item(
-            TableName=self.pipeline.tables.checkpoint, Key={"streamId": {"S": STREAM_ID}}, ConsistentRead=True
+            TableName=self.pipeline.tables.checkpoint, Key={schema.STREAM_ID: {"S": STREAM_ID}}, ConsistentRead=True
         ).get("Item", {})
         return item
 
@@ -123,7 +127,7 @@ class Chaos:
     def outcome(self, injected: dict[str, int], expected: list[EventId] | None = None) -> Outcome:
         assert self.pipeline.tables is not None
         report = verify(self.pipeline.dynamodb, self.pipeline.tables, STREAM_ID, expected or self.stream_ids())
-        statuses = sorted(e["status"] for e in self.pipeline.executions())
+        statuses: list[str] = sorted(e["status"] for e in self.pipeline.executions())
         return Outcome(self.name, report, injected, statuses, self.problems, self.details)
 
 
@@ -253,7 +257,7 @@ def checkpoint_expiry(c: Chaos) -> Outcome:
     c.write(c.changes // 3)
     c.drain()
     captured = c.stream_ids()
-    cli.stop(cli.local_target(str(c.pipeline.options.data_dir)), argparse.Namespace())
+    cli.stop(local_target(str(c.pipeline.options.data_dir)), argparse.Namespace())
     c.write(c.changes // 3, seed_offset=1)
     c.emulator.engine.advance_clock(c.pipeline.options.expiry_seconds + 1)  # retention passes
     c.write(c.changes - 2 * (c.changes // 3), seed_offset=2)
@@ -261,7 +265,7 @@ def checkpoint_expiry(c: Chaos) -> Outcome:
     c.expect_failure_recorded("StreamExpiredError", "resumeFromTrimHorizon")
     retained = c.stream_ids()  # retention applied when the failed execution read the stream
     expired = retained[0].commit_num - captured[-1].commit_num - 1
-    c.pipeline.start_execution({"resumeFromTrimHorizon": True})
+    c.pipeline.start_execution({Key.RESUME_FROM_TRIM_HORIZON: True})
     c.drain()
     outcome = c.outcome({"expired changes": expired}, expected=captured + retained)
     if outcome.verification.gaps != 1:
@@ -293,16 +297,16 @@ SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
 
 
 @contextmanager
-def chaos_stack(template: dict[str, Any], name: str, changes: int, seed: int, **options: Any) -> Iterator[Chaos]:
+def chaos_stack(stack: SynthesizedStack, name: str, changes: int, seed: int, **options: Any) -> Iterator[Chaos]:
     env = {"POWERTOOLS_LOG_LEVEL": "ERROR", **options.pop("extra_env", {})}
     with tempfile.TemporaryDirectory() as tmp:
         options = {"time_budget_seconds": 1.0, "iterations_per_execution": 5, **options}
         opts = LocalOptions(data_dir=Path(tmp), extra_env=env, **options)
-        with LocalPipeline(template, opts) as pipeline:
+        with LocalPipeline(stack, opts) as pipeline:
             yield Chaos(name, pipeline, changes, seed)
 
 
-def run_scenario(template: dict[str, Any], name: str, changes: int, seed: int) -> Outcome:
+def run_scenario(stack: SynthesizedStack, name: str, changes: int, seed: int) -> Outcome:
     scenario, options = SCENARIOS[name]
-    with chaos_stack(template, name, changes, seed, **dict(options)) as chaos:
+    with chaos_stack(stack, name, changes, seed, **dict(options)) as chaos:
         return scenario(chaos)

@@ -14,10 +14,10 @@ from typing import Any
 
 from gremlin_python.process.traversal import Bytecode
 
-from neptune_stream.local.emulator.graph import Graph, GraphError, Transaction
-from neptune_stream.local.emulator.gremlin import Interpreter, to_wire
-from neptune_stream.local.emulator.persistence import Persistence
-from neptune_stream.local.emulator.stream_log import StreamError, StreamLog, record_json
+from neptune_emulator.graph import Graph, GraphError, Transaction
+from neptune_emulator.gremlin import Interpreter, to_wire
+from neptune_emulator.persistence import Persistence
+from neptune_emulator.stream_log import StreamError, StreamLog, record_json
 
 ENGINE_VERSION = "1.4.6.1.R1"
 FAULT_KINDS = ("ThrottlingException", "MemoryLimitExceededException", "InternalFailure", "slow", "malformed")

@@ -6,12 +6,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from neptune_capture import schema
 from neptune_capture.events import EventId
-from neptune_capture.plan import Checkpoint, TableNames
+from neptune_capture.plan import Checkpoint
+from neptune_capture.schema import TableNames
 from neptune_capture.store import checkpoint_from_item
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 @dataclass
@@ -45,13 +49,13 @@ class Verification:
         return d
 
 
-def _scan(client: Any, table: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+def _scan(client: DynamoDBClient, table: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
     paginator = client.get_paginator("scan")
     for page in paginator.paginate(TableName=table, ConsistentRead=True, **kwargs):
         yield from page.get("Items", [])
 
 
-def history_items(client: Any, table: str, stream_id: str) -> list[dict[str, Any]]:
+def history_items(client: DynamoDBClient, table: str, stream_id: str) -> list[dict[str, Any]]:
     paginator = client.get_paginator("query")
     items: list[dict[str, Any]] = []
     for page in paginator.paginate(
@@ -65,12 +69,12 @@ def history_items(client: Any, table: str, stream_id: str) -> list[dict[str, Any
     return items
 
 
-def read_checkpoint(client: Any, table: str, stream_id: str) -> Checkpoint:
+def read_checkpoint(client: DynamoDBClient, table: str, stream_id: str) -> Checkpoint:
     item = client.get_item(TableName=table, Key={schema.STREAM_ID: {"S": stream_id}}, ConsistentRead=True).get("Item")
     return checkpoint_from_item(stream_id, item)
 
 
-def verify(client: Any, tables: TableNames, stream_id: str, stream: Sequence[EventId]) -> Verification:
+def verify(client: DynamoDBClient, tables: TableNames, stream_id: str, stream: Sequence[EventId]) -> Verification:
     expected = list(stream)
     index = {e: i for i, e in enumerate(expected)}
     stored = Counter(

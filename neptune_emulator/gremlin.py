@@ -9,7 +9,7 @@ from typing import Any
 from gremlin_python.process.traversal import Bytecode, P
 from gremlin_python.structure import graph as gp
 
-from neptune_stream.local.emulator.graph import Edge, Graph, GraphError, Transaction, Vertex
+from neptune_emulator.graph import Edge, Graph, GraphError, Transaction, Vertex
 
 Objects = list[Any]
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from neptune_stream import LAMBDAS
-from neptune_stream.local.template import ACCOUNT, REGION
+from neptune_capture.contract import LambdaError
+from neptune_local.template import ACCOUNT, REGION, LocalFunction
 
 Handler = Callable[[dict[str, Any], Any], Any]
 DEFAULT_TIMEOUT_SECONDS = 900.0
@@ -46,15 +46,18 @@ class LocalContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def load_handler(folder: str) -> Handler:
-    """Loads lambdas/<folder>/index.py afresh, as a new Lambda execution environment would: its
-    module-level setup (settings, clients) reads this pipeline's environment, not an earlier one's."""
-    path = LAMBDAS / folder / "index.py"
-    spec = importlib.util.spec_from_file_location(f"neptune_stream_local_{folder}_{_next_id()}", path)
-    assert spec is not None and spec.loader is not None
+def load_handler(function: LocalFunction) -> Handler:
+    """Loads the function's handler from its asset folder (what `cdk deploy` uploads) afresh, as a new
+    Lambda execution environment would: its module-level setup (settings, clients) reads this
+    pipeline's environment, not an earlier one's."""
+    module_name, attribute = function.handler.rsplit(".", 1)
+    path = function.code / f"{module_name.replace('.', '/')}.py"
+    spec = importlib.util.spec_from_file_location(f"local_lambda_{function.name.replace('-', '_')}_{_next_id()}", path)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(f"no handler module at {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    handler: Handler = module.handler
+    handler: Handler = getattr(module, attribute)
     return handler
 
 
@@ -102,8 +105,8 @@ class LambdaRegistry:
         if worker.is_alive():
             message = f"Task timed out after {timeout:.2f} seconds"
             with self.lock:
-                self.errors.append(f"Sandbox.Timedout: {message}")
-            return _error_response("Sandbox.Timedout", message)
+                self.errors.append(f"{LambdaError.TIMED_OUT}: {message}")
+            return _error_response(LambdaError.TIMED_OUT, message)
         return outcome["response"]  # type: ignore[no-any-return]
 
     def _run(self, handler: Handler, payload: dict[str, Any], context: LocalContext, outcome: dict[str, Any]) -> None:
@@ -111,7 +114,7 @@ class LambdaRegistry:
             result = handler(payload, context)
             outcome["response"] = {"StatusCode": 200, "Payload": result, "ExecutedVersion": "$LATEST"}
         except ProcessExit as exit_:
-            self._failed(outcome, "Runtime.ExitError", f"Runtime exited with error: {exit_}")
+            self._failed(outcome, LambdaError.EXIT, f"Runtime exited with error: {exit_}")
         except Exception as error:  # a Lambda reports any unhandled exception as FunctionError
             self._failed(outcome, type(error).__name__, str(error), traceback.format_exc())
         finally:

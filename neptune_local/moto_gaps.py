@@ -54,12 +54,12 @@ def _restore(saved: list[tuple[Any, Any, Any, Any]]) -> None:
 
 @contextmanager
 def patched() -> Iterator[None]:
-    with _sfn_start_execution(), _dynamodb_transaction_snapshots():
+    with _sfn_start_execution(), dynamodb_transaction_snapshots():
         yield
 
 
 @contextmanager
-def _dynamodb_transaction_snapshots() -> Iterator[None]:
+def dynamodb_transaction_snapshots() -> Iterator[None]:
     from moto.dynamodb import models
     from moto.dynamodb.models.table import Table
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from neptune_stream.local.lambda_runtime import THREAD_PREFIX, ProcessExit
+from neptune_local.lambda_runtime import THREAD_PREFIX, ProcessExit
 
 
 class Injected:
@@ -63,6 +63,7 @@ def handler_process_faults(
     `first_after_commit`: mid-page when the page needs several), then a `share` of the others: per
     invocation, not per transaction, so Step Functions' retries (reset by every invocation that
     succeeds) are not exhausted by a run of unlucky ones, as a real crash now and then would not be."""
+    from neptune_capture.plan import Lease, Transaction
     from neptune_capture.store import DynamoStore
 
     rng, injected, lock = random.Random(seed), Injected(), threading.Lock()
@@ -71,7 +72,7 @@ def handler_process_faults(
     original = DynamoStore.write
     what = "hang" if hang else "crash"
 
-    def faulty(self: DynamoStore, txn: Any, lease: Any) -> None:
+    def faulty(self: DynamoStore, txn: Transaction, lease: Lease) -> None:
         if not threading.current_thread().name.startswith(THREAD_PREFIX):  # only inside a local invocation
             original(self, txn, lease)
             return

@@ -19,10 +19,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from neptune_stream.local.runtime import LocalOptions, LocalPipeline
-from neptune_stream.local.template import load_template
-from neptune_stream.local.verify import read_checkpoint, verify
-from neptune_stream.local.workload import Workload, run_workload
+from neptune_local.runtime import STREAM_ID, LocalOptions, LocalPipeline
+from neptune_local.template import load_stack
+from neptune_local.verify import read_checkpoint, verify
+from neptune_local.workload import Workload, run_workload
 
 
 class Progress:
@@ -40,7 +40,7 @@ class Progress:
             keys = list(engine.stream.keys)
             stamps = list(engine.stream.timestamps)
         assert self.pipeline.tables is not None
-        position = read_checkpoint(self.pipeline.dynamodb, self.pipeline.tables.checkpoint, "neptune").position
+        position = read_checkpoint(self.pipeline.dynamodb, self.pipeline.tables.checkpoint, STREAM_ID).position
         self.captured = bisect.bisect_right(keys, (position.commit_num, position.op_num)) if position else 0
         self.events = len(keys)
         # Lag: how long ago the oldest change not yet captured was committed.
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         iterations_per_execution=args.iterations_per_execution,
         time_budget_seconds=args.time_budget,
     )
-    pipeline = LocalPipeline(load_template(args.cdk_out), options).start()
+    pipeline = LocalPipeline(load_stack(args.cdk_out), options).start()
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
@@ -124,7 +124,7 @@ def finish(
     pipeline: LocalPipeline, written: int, progress: Progress, args: argparse.Namespace, console: Console
 ) -> dict[str, Any]:
     assert pipeline.emulator is not None and pipeline.tables is not None
-    report = verify(pipeline.dynamodb, pipeline.tables, "neptune", pipeline.stream_ids())
+    report = verify(pipeline.dynamodb, pipeline.tables, STREAM_ID, pipeline.stream_ids())
     executions = pipeline.executions()
     histories = [pipeline.history_length(e["executionArn"]) for e in executions]
     summary = {

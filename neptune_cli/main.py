@@ -10,87 +10,15 @@ import json
 import sys
 import time
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-import boto3
 
 from neptune_capture import schema
 from neptune_capture.clock import SystemClock
+from neptune_capture.contract import Key
 from neptune_capture.items import element_key
 from neptune_capture.metrics import CountingMetrics
-from neptune_capture.neptune_api import fast_reset, get_engine_status, make_client
-from neptune_capture.plan import TableNames
 from neptune_capture.store import DynamoStore
-
-
-@dataclass
-class Target:
-    kind: str
-    dynamodb: Any
-    sfn: Any
-    tables: TableNames
-    state_machine_arn: str
-    stream_id: str
-    neptune_endpoint: str | None = None  # local: reachable directly
-    functions: dict[str, str] | None = None  # deployed: Neptune is only reachable from the VPC
-    lambda_client: Any = None
-
-    def engine_status(self) -> dict[str, Any]:
-        if self.neptune_endpoint:
-            return get_engine_status(make_client(self.neptune_endpoint))
-        return self._invoke("status")
-
-    def reset(self) -> dict[str, Any]:
-        if self.neptune_endpoint:
-            return fast_reset(make_client(self.neptune_endpoint))
-        return self._invoke("reset")
-
-    def _invoke(self, name: str) -> dict[str, Any]:
-        assert self.functions is not None
-        response = self.lambda_client.invoke(FunctionName=self.functions[name], Payload=b"{}")
-        payload: dict[str, Any] = json.loads(response["Payload"].read())
-        if response.get("FunctionError"):
-            raise RuntimeError(f"{name} Lambda failed: {payload.get('errorType')}: {payload.get('errorMessage')}")
-        return payload
-
-
-def local_target(data_dir: str) -> Target:
-    from neptune_stream.local import use_local_credentials
-
-    path = Path(data_dir) / "endpoints.json"
-    if not path.exists():
-        raise SystemExit(f"no local run found ({path} is missing): start one with `./neptune-stream demo --keep-running`")
-    info = json.loads(path.read_text())
-    use_local_credentials()
-    kwargs = {"endpoint_url": info["aws"], "region_name": "us-east-1"}
-    return Target(
-        kind="local",
-        dynamodb=boto3.client("dynamodb", **kwargs),
-        sfn=boto3.client("stepfunctions", **kwargs),
-        tables=TableNames(**info["tables"]),
-        state_machine_arn=info["stateMachineArn"],
-        stream_id=info["streamId"],
-        neptune_endpoint=info["neptune"],
-    )
-
-
-def aws_target(stack: str) -> Target:
-    outputs = {
-        o["OutputKey"]: o["OutputValue"]
-        for o in boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]
-    }
-    return Target(
-        kind="aws",
-        dynamodb=boto3.client("dynamodb"),
-        sfn=boto3.client("stepfunctions"),
-        tables=TableNames(outputs["StreamRecordsTable"], outputs["UpdateHistoryTable"], outputs["LatestCheckpointTable"]),
-        state_machine_arn=outputs["StateMachineArn"],
-        stream_id=outputs.get("StreamId", "neptune"),
-        functions={"status": outputs["StatusFunction"], "reset": outputs["ResetFunction"]},
-        lambda_client=boto3.client("lambda"),
-    )
+from neptune_cli.target import Target, aws_target, local_target
 
 
 def running(target: Target) -> list[str]:
@@ -102,7 +30,7 @@ def status(target: Target, _: argparse.Namespace) -> dict[str, Any]:
     item = target.dynamodb.get_item(
         TableName=target.tables.checkpoint, Key={schema.STREAM_ID: {"S": target.stream_id}}, ConsistentRead=True
     ).get("Item", {})
-    plain = {k: next(iter(v.values())) for k, v in item.items()}
+    plain: dict[str, Any] = {k: next(iter(v.values())) for k, v in item.items()}
     checkpoint = {"commitNum": int(plain["commitNum"]), "opNum": int(plain["opNum"])} if "commitNum" in plain else None
     lag = int(time.time() * 1000) - int(plain["commitTimestamp"]) if "commitTimestamp" in plain else None
     result: dict[str, Any] = {
@@ -136,7 +64,7 @@ def history(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         ExpressionAttributeValues={":e": {"S": element_key(args.element_id)}},
     ):
         for item in page["Items"]:
-            plain = {k: next(iter(v.values())) for k, v in item.items()}
+            plain: dict[str, Any] = {k: next(iter(v.values())) for k, v in item.items()}
             changes.append(
                 {
                     "eventId": {"commitNum": int(plain["commitNum"]), "opNum": int(plain["opNum"])},
@@ -154,9 +82,9 @@ def history(target: Target, args: argparse.Namespace) -> dict[str, Any]:
 def start(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     payload: dict[str, Any] = {}
     if args.resume_from_trim_horizon:
-        payload["resumeFromTrimHorizon"] = True
+        payload[Key.RESUME_FROM_TRIM_HORIZON] = True
     if args.force_lease:
-        payload["forceLease"] = True
+        payload[Key.FORCE_LEASE] = True
     arn = target.sfn.start_execution(stateMachineArn=target.state_machine_arn, name=str(uuid.uuid4()), input=json.dumps(payload))
     return {"executionArn": arn["executionArn"], "input": payload}
 
@@ -205,11 +133,11 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--yes", action="store_true")
     raw = sys.argv[1:] if argv is None else argv
     if raw and raw[0] == "demo":
-        from neptune_stream.local.demo import main as demo_main
+        from neptune_local.demo import main as demo_main
 
         return demo_main(raw[1:])
     if raw and raw[0] == "emulator":
-        from neptune_stream.local.emulator.__main__ import main as emulator_main
+        from neptune_emulator.__main__ import main as emulator_main
 
         return emulator_main(raw[1:])
     args = parser.parse_args(raw)

@@ -9,11 +9,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from gremlin_python.driver.driver_remote_connection import DriverRemoteConnection
 from gremlin_python.process.anonymous_traversal import traversal
-from gremlin_python.process.graph_traversal import __
+from gremlin_python.process.graph_traversal import GraphTraversalSource, __
 
 FIRST = ["ana", "ben", "chen", "dara", "eli", "fay", "gus", "hana", "ivo", "jun", "kai", "lea"]
 CITIES = ["Austin", "Berlin", "Cairo", "Delhi", "Lima", "Oslo", "Perth", "Quito"]
@@ -41,7 +40,7 @@ def connect(gremlin_url: str, *, iam_region: str | None = None) -> DriverRemoteC
 
 @dataclass
 class Workload:
-    g: Any
+    g: GraphTraversalSource
     seed: int = 7
     rng: random.Random = field(init=False)
     people: list[str] = field(default_factory=list)

@@ -1,0 +1,1 @@
+"""The operator CLI, `neptune-stream`: the local run or a deployed stack."""
