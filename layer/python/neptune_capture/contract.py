@@ -102,3 +102,5 @@ class Output(StrEnum):
     STREAM_HANDLER_FUNCTION = "StreamHandlerFunction"
     ALARM_TOPIC = "AlarmTopicArn"
     STREAM_ID = "StreamId"
+    # The EventBridge Scheduler schedule that starts an execution every few minutes (self-healing start).
+    START_SCHEDULE = "StartScheduleName"
