@@ -22,6 +22,13 @@ from neptune_emulator.values import identity, pg_json_value
 LABEL_SEPARATOR = "::"
 
 
+def user_id(value: Any) -> str:
+    """ "Neptune Gremlin Vertex and Edge IDs must be of type String" (Vertex and edge IDs, in the guide)."""
+    if not isinstance(value, str):
+        raise GraphError(f"Neptune vertex and edge ids must be strings, got {type(value).__name__} {value!r}")
+    return value
+
+
 def split_labels(label: str) -> list[str]:
     """`a::b` names two labels; the order is kept and a repeated one counts once."""
     labels = [part for part in label.split(LABEL_SEPARATOR) if part]
@@ -72,7 +79,7 @@ class Transaction:
     # -- vertices
     def add_vertex(self, label: str, vertex_id: Any = None) -> Vertex:
         labels = split_labels(label)
-        vid = str(vertex_id) if vertex_id is not None else str(uuid.uuid4())
+        vid = user_id(vertex_id) if vertex_id is not None else str(uuid.uuid4())
         existing = self.graph.vertices.get(vid)
         if existing is not None:
             self._add_labels(existing, labels)
@@ -102,7 +109,7 @@ class Transaction:
         one, or the existing vertex x when it gains the new vertex's labels and properties instead."""
         if id(v) not in self.created or v.out_edges or v.in_edges:
             raise GraphError("property(T.id, ...) is only allowed right after addV")
-        new = str(new_id)
+        new = user_id(new_id)
         existing = self.graph.vertices.get(new)
         if existing is v:
             return v
@@ -180,7 +187,7 @@ class Transaction:
 
     # -- edges
     def add_edge(self, label: str, out_v: Vertex, in_v: Vertex, edge_id: Any = None) -> Edge:
-        eid = str(edge_id) if edge_id is not None else str(uuid.uuid4())
+        eid = user_id(edge_id) if edge_id is not None else str(uuid.uuid4())
         if eid in self.graph.edges:
             raise constraint_violation(f"Edge with id already exists: {eid}")
         e = Edge(eid, label, out_v, in_v)
@@ -201,7 +208,7 @@ class Transaction:
     def rekey_edge(self, e: Edge, new_id: Any) -> None:
         if id(e) not in self.created:
             raise GraphError("property(T.id, ...) is only allowed right after addE")
-        new, old = str(new_id), e.id
+        new, old = user_id(new_id), e.id
         if new == old:
             return
         if new in self.graph.edges:

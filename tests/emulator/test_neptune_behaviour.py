@@ -130,6 +130,19 @@ def test_add_v_with_an_existing_id_and_a_new_label_adds_the_label(g: Any, neptun
     assert neptune_error(error)["detailedMessage"] == "Vertex with id already exists: customid"
 
 
+def test_ids_are_strings(g: Any) -> None:
+    """https://docs.aws.amazon.com/neptune/latest/userguide/access-graph-gremlin-differences.html#feature-gremlin-differences-vertex-edge-ids:
+    "Neptune Gremlin Vertex and Edge IDs must be of type String"; without one, Neptune generates a UUID string.
+    (The guide does not name the error for another type; the emulator answers IllegalArgumentException.)"""
+    generated = g.add_v("x").id_().next()
+    assert isinstance(generated, str) and uuid.UUID(generated)
+    with pytest.raises(GremlinServerError) as error:
+        g.add_v("x").property(T.id, 7).iterate()
+    assert neptune_error(error)["code"] == "IllegalArgumentException"
+    assert neptune_error(error)["detailedMessage"] == "Neptune vertex and edge ids must be strings, got int 7"
+    assert g.V().count().next() == 1
+
+
 def test_properties_drop_removes_values(g: Any, neptune: Any) -> None:
     """https://docs.aws.amazon.com/neptune/latest/userguide/streams-using-api-call.html: "A separate change record is generated
     for each element property that is deleted"; properties(k).drop() is Gremlin's way to delete a property,
