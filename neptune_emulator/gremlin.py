@@ -81,6 +81,11 @@ class PropertyRef:
     value: Any
 
 
+def _same(a: Any, b: Any) -> bool:
+    # Numbers compare by value whatever their width (TinkerPop's rule), but True is not 1.
+    return bool(a == b) and isinstance(a, bool) == isinstance(b, bool)
+
+
 def _labels(element: Any) -> list[str]:
     return element.labels if isinstance(element, Vertex) else [element.label]
 
@@ -430,7 +435,7 @@ class Interpreter:
         refs = self._refs(objects, "hasValue")
         if len(wanted) == 1 and isinstance(wanted[0], P):
             return [r for r in refs if _test(wanted[0], r.value)]
-        return [r for r in refs if any(r.value == w for w in _flatten(wanted))]
+        return [r for r in refs if any(_same(r.value, w) for w in _flatten(wanted))]
 
     def step_hasKey(self, objects: Objects, first: bool, *keys: Any) -> Objects:  # noqa: N802
         refs = self._refs(objects, "hasKey")
