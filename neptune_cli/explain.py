@@ -43,6 +43,7 @@ CREDENTIALS_REJECTED = frozenset(
 ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"})
 THROTTLED = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"})
 HTTP_FORBIDDEN = 403
+NO_REGION_NEXT = "pass --region REGION, or set AWS_REGION or AWS_DEFAULT_REGION (or a region in your profile)"
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def explain(error: BaseException, place: Place | None = None) -> CliError | None
     if isinstance(error, ProfileNotFound):
         return AwsError(f"{error}", "list the profiles with `aws configure list-profiles`, or leave --profile out")
     if isinstance(error, NoRegionError):
-        return AwsError("no AWS region is configured", "pass --region REGION, or set AWS_REGION (or a region in your profile)")
+        return AwsError("no AWS region is configured", NO_REGION_NEXT)
     if isinstance(error, NoCredentialsError | PartialCredentialsError):
         return AwsError(
             f"no usable AWS credentials were found ({error})",

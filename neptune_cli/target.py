@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,7 +21,7 @@ from neptune_capture.contract import DEFAULT_STREAM_ID, LOCAL_ENDPOINTS_FILE, LO
 from neptune_capture.neptune_api import fast_reset, get_engine_status, make_client
 from neptune_capture.schema import TableNames
 from neptune_cli.errors import OR_STACK, START_LOCAL_RUN, AwsError, NeptuneError, NoTargetError, UsageError
-from neptune_cli.explain import Place, explain
+from neptune_cli.explain import NO_REGION_NEXT, Place, explain
 from neptune_local.template import REGION as LOCAL_REGION
 
 if TYPE_CHECKING:
@@ -193,18 +194,22 @@ def _probe_local(sfn: Any, state_machine_arn: str, place: Place) -> None:
             f"{START_LOCAL_RUN}, {OR_STACK}",
         ) from None
     except Exception as error:
-        raise explain(error, place) or error from None
+        raise _explained(error, place) from error
 
 
 def stack_target(stack: str, *, region: str | None = None, profile: str | None = None) -> Target:
+    # boto3 reads the region from AWS_DEFAULT_REGION and the profile only (botocore's configprovider);
+    # AWS_REGION, the name other AWS SDKs read
+    # (https://docs.aws.amazon.com/sdk-for-javascript/v3/developer-guide/setting-region.html), counts too.
+    region = region or os.environ.get("AWS_REGION") or None
     try:
         session = boto3.Session(profile_name=profile, region_name=region)
     except Exception as error:
-        raise explain(error) or error from None
+        raise _explained(error, None) from error
     if not session.region_name:
         raise AwsError(
             f"no AWS region is configured for stack {stack}",
-            "pass --region REGION, or set AWS_REGION (or a region in your profile)",
+            NO_REGION_NEXT,
         )
     place = Place(local=False, label=f"stack {stack} in {session.region_name}", region=session.region_name)
 
@@ -221,9 +226,9 @@ def stack_target(stack: str, *, region: str | None = None, profile: str | None =
                 "check the name (--stack) and the region (--region, AWS_REGION); `make deploy` creates "
                 f"{STACK_NAME} in the region of your credentials",
             ) from None
-        raise explain(error, place) or error from None
+        raise _explained(error, place) from error
     except Exception as error:
-        raise explain(error, place) or error from None
+        raise _explained(error, place) from error
     outputs = {
         o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", []) if "OutputKey" in o and "OutputValue" in o
     }
@@ -234,6 +239,10 @@ def stack_target(stack: str, *, region: str | None = None, profile: str | None =
         "it is not a neptune-stream stack, or it has not finished deploying: `make deploy`, then try again",
     )
     return Target(place, outputs, client)
+
+
+def _explained(error: Exception, place: Place | None) -> Exception:
+    return explain(error, place) or error
 
 
 def _require_outputs(outputs: dict[str, str], where: str, next_step: str) -> None:

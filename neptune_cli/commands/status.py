@@ -42,7 +42,7 @@ class StatusReport:
     running: list[dict[str, Any]] | None = None  # None: could not be read
     last_failure: dict[str, Any] | None = None
     neptune: dict[str, Any] = field(default_factory=dict)
-    schedule: dict[str, Any] = field(default_factory=dict)
+    schedule: dict[str, Any] = field(default_factory=lambda: {"state": "none"})
     problems: list[CliError] = field(default_factory=list)
 
     def as_dict(self, now_ms: int) -> dict[str, Any]:
