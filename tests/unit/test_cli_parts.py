@@ -100,7 +100,8 @@ def test_every_exit_code_is_documented() -> None:
 
 # -- explanations
 def _client_error(code: str, message: str, operation: str = "StartExecution", status: int = 400) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+    response: Any = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(response, operation)
 
 
 STACK = Place(local=False, label="stack NeptuneStream in eu-west-1", region="eu-west-1")
@@ -218,7 +219,7 @@ def test_cloudwatch_metrics_are_read_with_the_namespace_and_dimension_powertools
     with mock_aws():
         client = boto3.client("cloudwatch", region_name="us-east-1")
         at = datetime.now(UTC)
-        dimension = [{"Name": "service", "Value": SERVICE_NAME}]
+        dimension: Any = [{"Name": "service", "Value": SERVICE_NAME}]
         client.put_metric_data(
             Namespace=METRICS_NAMESPACE,
             MetricData=[
