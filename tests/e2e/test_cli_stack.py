@@ -77,7 +77,7 @@ def deploy(aws: Aws, synth: Synth, *, outputs: dict[str, str] | None = None, wit
     machine = aws.client("stepfunctions").create_state_machine(
         name="neptune-stream", definition=WAIT_FOREVER, roleArn="arn:aws:iam::123456789012:role/sfn"
     )["stateMachineArn"]
-    values = {
+    values: dict[str, str] = {
         Output.RECORDS_TABLE: tables.records,
         Output.HISTORY_TABLE: tables.history,
         Output.CHECKPOINT_TABLE: tables.checkpoint,
