@@ -344,3 +344,20 @@ def test_durations_read_naturally() -> None:
     assert render.duration(7800) == "2 h 10 min"
     assert render.duration(3 * 86_400 + 4 * 3600) == "3 d 4 h"
     assert render.when(NOW - 5000, NOW).startswith("5.00 s ago (") and render.when(NOW + 60_000, NOW).startswith("in 1 min 0 s")
+
+
+def test_the_readme_shows_every_command_its_options_and_the_exit_codes() -> None:
+    from neptune_cli.main import build_parser
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("### The CLI") : readme.index("### The local Neptune emulator")]
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(commands.choices) == {"demo", "emulator", "status", "watch", "history", "start", "stop", "reset"}
+    for name, parser in commands.choices.items():
+        assert f"| `{name}" in section, name
+        options = {o for action in parser._actions for o in action.option_strings} - {"-h", "--help"}
+        assert options, name
+        missing = [o for o in sorted(options) if f"`{o}" not in section]
+        assert not missing, f"README's CLI section does not show {name} {missing}"
+    for code in ExitCode:
+        assert f"| {code.value} | {MEANINGS[code]} |" in section, code
