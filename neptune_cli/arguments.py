@@ -112,7 +112,8 @@ def synthesized_app(text: str) -> Path:
 # takes a stack id (its ARN) (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStacks.html).
 _STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
 _STACK_ARN = re.compile(r"arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:\d{12}:stack/[A-Za-z][A-Za-z0-9-]{0,127}/.+")
-# Region names are partition prefix, area and number: us-east-1, us-gov-west-1, cn-north-1, ap-southeast-5.
+# A shape check only (us-east-1, us-gov-west-1, cn-north-1): a well-formed name AWS does not know is
+# refused by AWS, and reported as such.
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
 

@@ -51,8 +51,12 @@ class Place:
     """Where a command acts, as its messages name it."""
 
     local: bool
-    label: str  # "the local run (.local/endpoints.json)" or "stack NeptuneStream in eu-west-1"
+    label: str  # the local run's endpoints file, or "stack NeptuneStream in eu-west-1"
     region: str | None = None
+
+    @property
+    def title(self) -> str:
+        return f"local run ({self.label})" if self.local else self.label
 
 
 def explain(error: BaseException, place: Place | None = None) -> CliError | None:

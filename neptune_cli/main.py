@@ -79,7 +79,7 @@ def history(args: argparse.Namespace, context: Context, console: Console) -> int
             for row in rows:
                 render.show_line(console, "  ".join(row))
     if not page.changes:
-        raise h.nothing_found(args.element_id, args.after, args.since, target.place.label)
+        raise h.nothing_found(args.element_id, args.after, args.since, target.place.title)
     if page.next_after and not args.json:
         render.show_line(console, f"more: add --after {page.next_after} for the next {args.limit}")
     return 0
@@ -173,7 +173,7 @@ def watch(args: argparse.Namespace, context: Context, console: Console) -> int:
                     render.show_line(console, json.dumps(snap.as_dict()))
                 elif view is not None:
                     view.update(
-                        render.rows_table(f"neptune-stream watch: {target.place.label} (Ctrl-C ends)", w.rows(snap)), refresh=True
+                        render.rows_table(f"neptune-stream watch: {target.place.title} (Ctrl-C ends)", w.rows(snap)), refresh=True
                     )
                 else:
                     render.show_line(console, w.line(snap))

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 
 SUMMED = (m.RECORDS, m.BATCHES, m.FENCED, m.THROTTLES)
 MAXIMA = (m.LAG_MS,)
-PERIOD_SECONDS = 60  # the resolution Powertools publishes at (standard resolution)
+# Powertools publishes at its default resolution, 60 s (`resolution = 60` in
+# https://docs.aws.amazon.com/powertools/python/latest/api).
+PERIOD_SECONDS = 60
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_stepfunctions import SFNClient
 
-# An operator's command should fail in seconds when something is down, not after botocore's default
-# minute-long connect timeout and its retries; Lambda reads wait for the status/reset function to finish.
+# An operator's command should fail within seconds when something is down; reads from Lambda wait for
+# the status or reset function to finish.
 AWS_CONFIG = Config(connect_timeout=5, read_timeout=70, retries={"mode": "standard", "max_attempts": 3})
 LOCAL_CONFIG = Config(connect_timeout=2, read_timeout=60, retries={"mode": "standard", "max_attempts": 2})
 PROBE_CONFIG = Config(connect_timeout=2, read_timeout=15, retries={"total_max_attempts": 1})

@@ -67,7 +67,7 @@ class StatusReport:
 
 
 def gather(target: Target) -> StatusReport:
-    report = StatusReport(target=target.place.label)
+    report = StatusReport(target=target.place.title)
 
     def part(read: Callable[[], T]) -> T | None:
         try:

@@ -14,7 +14,7 @@ from neptune_cli.render import Row, duration, utc
 from neptune_cli.target import Target
 
 LOCAL_WINDOW_SECONDS = 30.0
-# CloudWatch has one-minute datapoints, and those derived from logs arrive a minute or two late.
+# A stack's figures are one-minute datapoints (metrics_source.PERIOD_SECONDS): five per view.
 STACK_WINDOW_SECONDS = 300.0
 FAILED = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 

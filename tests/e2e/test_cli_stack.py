@@ -180,7 +180,7 @@ def test_watch_reads_the_stack_metrics_from_cloudwatch(aws: Aws, synth: Synth) -
     values = deploy(aws, synth)
     aws.client("stepfunctions").start_execution(stateMachineArn=values[Output.STATE_MACHINE], name="poller")
     dimension: Any = [{"Name": "service", "Value": SERVICE_NAME}]
-    at = datetime.now(UTC) - timedelta(seconds=30)  # published a little while ago (CloudWatch truncates times to the second)
+    at = datetime.now(UTC) - timedelta(seconds=30)  # published a little while ago (moto compares times to the second)
     aws.client("cloudwatch").put_metric_data(
         Namespace=METRICS_NAMESPACE,
         MetricData=[
