@@ -361,3 +361,27 @@ def test_the_readme_shows_every_command_its_options_and_the_exit_codes() -> None
         assert not missing, f"README's CLI section does not show {name} {missing}"
     for code in ExitCode:
         assert f"| {code.value} | {MEANINGS[code]} |" in section, code
+
+
+def test_watch_views_end_after_the_iterations_asked_or_when_stopped() -> None:
+    import threading
+
+    from neptune_cli.commands import watch
+    from neptune_cli.metrics_source import Totals
+
+    made: list[int] = []
+
+    def make() -> watch.Snapshot:
+        made.append(len(made))
+        totals = Totals({m.RECORDS: 300.0, m.BATCHES: 4.0, m.FENCED: 1.0}, {m.LAG_MS: 1500.0})
+        return watch.Snapshot(NOW, 30.0, totals, watch.Executions(running=1, started=2, failed=0))
+
+    assert len(list(watch.views(make, iterations=3, interval=0, stop=threading.Event()))) == 3
+    stopped = threading.Event()
+    stopped.set()
+    assert len(list(watch.views(make, iterations=None, interval=60, stop=stopped))) == 1  # no wait once stopped
+    shown = {row.label: row for row in watch.rows(make())}
+    assert shown["records/s"].value == "10.0 (300 records in the last 30 s)"
+    assert shown["lag"].value == "1.50 s (max over the last 30 s)"
+    assert shown["fenced writes"].level == "warn" and shown["executions"].level == "ok"
+    assert "10.0 records/s  lag 1.50 s  transactions 4  fenced 1" in watch.line(make())
