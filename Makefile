@@ -52,7 +52,7 @@ destroy: env
 # The whole pipeline locally, on the synthesized template: `make demo DEMO_ARGS="--changes 2000"`.
 demo: env
 	$(CDK) synth $(CDK_FLAGS) --quiet
-	$(PY) -m neptune_local.demo $(DEMO_ARGS)
+	$(VENV)/bin/neptune-stream demo $(DEMO_ARGS)
 
 bench-emulator: env
 	$(PY) -m bench.emulator

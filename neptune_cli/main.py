@@ -8,143 +8,303 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-import uuid
-from typing import Any
+import threading
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
 
-from neptune_capture import schema
-from neptune_capture.clock import SystemClock
-from neptune_capture.contract import Key
-from neptune_capture.items import element_key
-from neptune_capture.metrics import CountingMetrics
-from neptune_capture.store import DynamoStore
-from neptune_cli.target import Target, aws_target, local_target
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+from neptune_cli import render
+from neptune_cli.arguments import CliParser, event_id, float_above, int_at_least, non_empty, since
+from neptune_cli.exit_codes import epilog
+from neptune_cli.runner import Context, guarded
+from neptune_cli.target import Target, add_target_arguments, target_from
 
 
-def running(target: Target) -> list[str]:
-    executions = target.sfn.list_executions(stateMachineArn=target.state_machine_arn, statusFilter="RUNNING")["executions"]
-    return [e["executionArn"] for e in executions]
+@dataclass(frozen=True)
+class Command:
+    run: Callable[[argparse.Namespace, Context, Console], int]
+    help: str
+    description: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    target: bool = True  # acts on the local run or a stack (takes the target options)
 
 
-def status(target: Target, _: argparse.Namespace) -> dict[str, Any]:
-    item = target.dynamodb.get_item(
-        TableName=target.tables.checkpoint, Key={schema.STREAM_ID: {"S": target.stream_id}}, ConsistentRead=True
-    ).get("Item", {})
-    plain: dict[str, Any] = {k: next(iter(v.values())) for k, v in item.items()}
-    checkpoint = {"commitNum": int(plain["commitNum"]), "opNum": int(plain["opNum"])} if "commitNum" in plain else None
-    lag = int(time.time() * 1000) - int(plain["commitTimestamp"]) if "commitTimestamp" in plain else None
-    result: dict[str, Any] = {
-        "target": target.kind,
-        "checkpoint": checkpoint,
-        "checkpointCommitTimestamp": int(plain["commitTimestamp"]) if "commitTimestamp" in plain else None,
-        "msSinceLastCapturedCommit": lag,
-        "version": int(plain.get("version", 0)),
-        "leaseOwner": plain.get("leaseOwner"),
-        "runningExecutions": running(target),
-        "lastFailure": plain.get("lastFailure"),
-    }
+def _target(args: argparse.Namespace, context: Context) -> Target:
+    target = target_from(args)
+    context.place = target.place
+    return target
+
+
+# -- status
+def status(args: argparse.Namespace, context: Context, console: Console) -> int:
+    from neptune_cli.commands import status as s
+
+    target = _target(args, context)
+    report = s.gather(target)
+    now = render.now_ms()
+    if args.json:
+        render.show_json(console, report.as_dict(now))
+    else:
+        render.show_rows(console, "neptune-stream status", s.rows(report, now))
+    if report.problems:
+        raise report.problems[0]
+    return 0
+
+
+def status_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="one JSON object, for scripts")
+
+
+# -- history
+def history(args: argparse.Namespace, context: Context, console: Console) -> int:
+    from neptune_cli.commands import history as h
+
+    target = _target(args, context)
+    page = h.read_page(target, args.element_id, limit=args.limit, after=args.after, since_ms=args.since)
+    if args.json:
+        render.show_json(console, page.as_dict())
+    elif page.changes:
+        rows = h.table_rows(page)
+        if console.is_terminal:
+            table = Table(*h.HEADERS, title=f"changes of {args.element_id}", title_justify="left")
+            for row in rows:
+                table.add_row(*(escape(cell) for cell in row))
+            console.print(table)
+        else:
+            for row in rows:
+                render.show_line(console, "  ".join(row))
+    if not page.changes:
+        raise h.nothing_found(args.element_id, args.after, args.since, target.place.title)
+    if page.next_after and not args.json:
+        render.show_line(console, f"more: add --after {page.next_after} for the next {args.limit}")
+    return 0
+
+
+def history_arguments(parser: argparse.ArgumentParser) -> None:
+    from neptune_cli.commands.history import DEFAULT_LIMIT, MAX_LIMIT
+
+    parser.add_argument("element_id", metavar="ELEMENT_ID", type=non_empty, help="a vertex or edge id, as Neptune reports it")
+    parser.add_argument(
+        "--limit", type=int_at_least(1, MAX_LIMIT), default=DEFAULT_LIMIT, help=f"changes per page (default {DEFAULT_LIMIT})"
+    )
+    parser.add_argument("--after", type=event_id, metavar="COMMIT:OP", help="start after this event (the page before prints it)")
+    parser.add_argument("--since", type=since, metavar="WHEN", help="changes committed since: 15m, 2h, 7d, or an ISO 8601 time")
+    parser.add_argument("--json", action="store_true", help="the page as JSON ({elementId, changes, next}), for scripts")
+
+
+# -- start, stop, reset
+def start(args: argparse.Namespace, context: Context, console: Console) -> int:
+    from neptune_cli.commands import control
+
+    target = _target(args, context)
+    result = control.start(target, resume_from_trim_horizon=args.resume_from_trim_horizon, force_lease=args.force_lease)
+    _show_result(console, args, result, control.start_lines(result))
+    return 0
+
+
+def start_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--resume-from-trim-horizon",
+        action="store_true",
+        help="after an expired checkpoint: record the gap, read from the oldest change",
+    )
+    parser.add_argument("--force-lease", action="store_true", help="take the stream over from an execution that holds its lease")
+    parser.add_argument("--json", action="store_true", help="the result as JSON")
+
+
+def stop(args: argparse.Namespace, context: Context, console: Console) -> int:
+    from neptune_cli.commands import control
+
+    result = control.stop(_target(args, context))
+    _show_result(console, args, result, control.stop_lines(result))
+    return 0
+
+
+def json_only(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="the result as JSON")
+
+
+def reset(args: argparse.Namespace, context: Context, console: Console) -> int:
+    from neptune_cli.commands import control
+
+    control.confirm_reset(args.yes)  # before any target is looked up
+    result = control.reset(_target(args, context))
+    _show_result(console, args, result, [f"Neptune fast reset done: {result.get('status')}"])
+    return 0
+
+
+def reset_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", action="store_true", help="confirm: the graph and its stream are erased")
+    parser.add_argument("--json", action="store_true", help="the result as JSON")
+
+
+def _show_result(console: Console, args: argparse.Namespace, result: dict[str, object], lines: list[str]) -> None:
+    if args.json:
+        render.show_json(console, result)
+    else:
+        for text in lines:
+            render.show_line(console, text)
+
+
+# -- watch
+def watch(args: argparse.Namespace, context: Context, console: Console) -> int:
+    from neptune_cli.commands import watch as w
+
+    target = _target(args, context)
+    source = w.source_for(target)
+    window = args.window or (w.LOCAL_WINDOW_SECONDS if target.local else w.STACK_WINDOW_SECONDS)
+    iterations = 1 if args.once else args.iterations
+    stop = threading.Event()
+    live = Live(console=console, auto_refresh=False, transient=False) if console.is_terminal and not args.json else nullcontext()
     try:
-        engine = target.engine_status()
-        result["neptune"] = {k: engine.get(k) for k in ("status", "role", "dbEngineVersion")} | {
-            "streams": engine.get("features", {}).get("Streams")
-        }
-    except Exception as error:  # the checkpoint is still worth showing when Neptune is not reachable
-        result["neptune"] = {"error": str(error)}
-    return result
+        with live as view:
+            for snap in w.views(
+                lambda: w.snapshot(target, source, render.now_ms(), window),
+                iterations=iterations,
+                interval=args.interval,
+                stop=stop,
+            ):
+                if args.json:
+                    render.show_line(console, json.dumps(snap.as_dict()))
+                elif view is not None:
+                    view.update(
+                        render.rows_table(f"neptune-stream watch: {target.place.title} (Ctrl-C ends)", w.rows(snap)), refresh=True
+                    )
+                else:
+                    render.show_line(console, w.line(snap))
+    except KeyboardInterrupt:
+        return 0  # Ctrl-C is how a live view ends
+    return 0
 
 
-def history(target: Target, args: argparse.Namespace) -> dict[str, Any]:
-    paginator = target.dynamodb.get_paginator("query")
-    changes = []
-    for page in paginator.paginate(
-        TableName=target.tables.records,
-        IndexName=schema.ELEMENT_INDEX,
-        KeyConditionExpression="#e = :e",
-        ExpressionAttributeNames={"#e": schema.ELEMENT_ID},
-        ExpressionAttributeValues={":e": {"S": element_key(args.element_id)}},
-    ):
-        for item in page["Items"]:
-            plain: dict[str, Any] = {k: next(iter(v.values())) for k, v in item.items()}
-            changes.append(
-                {
-                    "eventId": {"commitNum": int(plain["commitNum"]), "opNum": int(plain["opNum"])},
-                    "commitTimestamp": int(plain["commitTimestamp"]),
-                    "op": plain["op"],
-                    "type": plain["type"],
-                    "key": plain.get("key"),
-                    "value": plain.get("value"),
-                    **({"from": plain["from"], "to": plain["to"]} if "from" in plain else {}),
-                }
-            )
-    return {"elementId": args.element_id, "changes": changes}
+def watch_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--interval", type=float_above(0), default=5.0, help="seconds between refreshes (default 5)")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--iterations", type=int_at_least(1), metavar="N", help="stop after N views (default: until Ctrl-C)")
+    group.add_argument("--once", action="store_true", help="one view, then exit (= --iterations 1)")
+    parser.add_argument(
+        "--window", type=float_above(0), metavar="SECONDS", help="what each view sums over (default 30 locally, 300 for a stack)"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per view, a line each")
 
 
-def start(target: Target, args: argparse.Namespace) -> dict[str, Any]:
-    payload: dict[str, Any] = {}
-    if args.resume_from_trim_horizon:
-        payload[Key.RESUME_FROM_TRIM_HORIZON] = True
-    if args.force_lease:
-        payload[Key.FORCE_LEASE] = True
-    arn = target.sfn.start_execution(stateMachineArn=target.state_machine_arn, name=str(uuid.uuid4()), input=json.dumps(payload))
-    return {"executionArn": arn["executionArn"], "input": payload}
+# -- demo, emulator: their own parsers' arguments, run in this process
+def demo(args: argparse.Namespace, context: Context, console: Console) -> int:
+    from neptune_local.demo import run_demo
+
+    return run_demo(args)
 
 
-def stop(target: Target, _: argparse.Namespace) -> dict[str, Any]:
-    stopped = running(target)
-    store = DynamoStore(target.dynamodb, target.tables, target.stream_id, clock=SystemClock(), metrics=CountingMetrics())
-    released = []
-    for arn in stopped:
-        target.sfn.stop_execution(executionArn=arn, cause="stopped with neptune-stream stop")
-        if store.release_lease(arn):
-            released.append(arn)
-    return {"stopped": stopped, "leaseReleased": released}
+def demo_arguments(parser: argparse.ArgumentParser) -> None:
+    from neptune_local.demo import add_arguments
+
+    add_arguments(parser)
 
 
-def reset(target: Target, args: argparse.Namespace) -> dict[str, Any]:
-    if not args.yes:
-        raise SystemExit("reset erases the whole Neptune graph and its stream; repeat with --yes to do it")
-    return target.reset()
+def emulator(args: argparse.Namespace, context: Context, console: Console) -> int:
+    from neptune_emulator.__main__ import serve
+
+    return serve(args)
+
+
+def emulator_arguments(parser: argparse.ArgumentParser) -> None:
+    from neptune_emulator.__main__ import add_arguments
+
+    add_arguments(parser)
+
+
+COMMANDS: dict[str, Command] = {
+    "demo": Command(
+        demo,
+        "run the whole pipeline locally",
+        "Runs the pipeline on this machine (Neptune emulator, DynamoDB and Step Functions from moto, the real "
+        "handlers), verifies every change was captured exactly once, and prints a JSON summary.",
+        demo_arguments,
+        target=False,
+    ),
+    "emulator": Command(
+        emulator,
+        "run the local Neptune emulator alone",
+        "The local Neptune emulator, for your own Gremlin code.",
+        emulator_arguments,
+        target=False,
+    ),
+    "status": Command(
+        status,
+        "checkpoint, lag, lease, executions, last failure, Neptune, schedule",
+        "The pipeline at a glance: a table on a terminal, plain lines in a pipe, JSON with --json.",
+        status_arguments,
+    ),
+    "watch": Command(
+        watch,
+        "live view: records/s, lag, transactions, fenced writes, throttles, executions",
+        "Refreshes until Ctrl-C (or --iterations N): the local run's metrics from its function log, a stack's from CloudWatch.",
+        watch_arguments,
+    ),
+    "history": Command(
+        history,
+        "an element's captured changes in stream order, a page at a time",
+        "Reads one vertex's or edge's changes from the records table (index byElement), --limit at a time.",
+        history_arguments,
+    ),
+    "start": Command(
+        start,
+        "start capture (and resume the self-restart schedule)",
+        "Resumes the self-restart schedule (if the stack has one) and starts an execution unless one is running.",
+        start_arguments,
+    ),
+    "stop": Command(
+        stop,
+        "stop capture: pause the schedule, stop executions, release the lease",
+        "Pauses the self-restart schedule, stops every running execution and releases its lease, so the next "
+        "start polls at once.",
+        json_only,
+    ),
+    "reset": Command(
+        reset,
+        "Neptune fast reset: erase the graph and its stream (--yes)",
+        "Neptune's two-step fast reset (initiate, then perform with the token): erases the graph and its stream.",
+        reset_arguments,
+    ),
+}
+
+
+def build_parser() -> CliParser:
+    parser = CliParser(
+        prog="neptune-stream", description=__doc__, epilog=epilog(), formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=CliParser)
+    for name, command in COMMANDS.items():
+        p = sub.add_parser(
+            name,
+            help=command.help,
+            description=command.description,
+            epilog=epilog(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        command.arguments(p)
+        if command.target:
+            add_target_arguments(p)
+        # Also after the command (`status --debug`); SUPPRESS keeps a --debug given before it.
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of an error")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="neptune-stream", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="run the whole pipeline locally (see `demo --help`)", add_help=False)
-    sub.add_parser("emulator", help="run the local Neptune emulator (see `emulator --help`)", add_help=False)
-    commands = {
-        "status": (status, "checkpoint, lag, running execution, Neptune status"),
-        "history": (history, "an element's changes in stream order"),
-        "start": (start, "start the state machine"),
-        "stop": (stop, "stop running executions"),
-        "reset": (reset, "Neptune fast reset: erase the graph and its stream"),
-    }
-    for name, (_, text) in commands.items():
-        p = sub.add_parser(name, help=text)
-        p.add_argument("--stack", help="a deployed stack's name (default: the local run)")
-        p.add_argument("--data-dir", default=".local", help="the local run's data directory")
-        if name == "history":
-            p.add_argument("element_id")
-        if name == "start":
-            p.add_argument("--resume-from-trim-horizon", action="store_true", help="after an expired checkpoint: record the gap")
-            p.add_argument("--force-lease", action="store_true", help="take the stream over from a dead execution's lease")
-        if name == "reset":
-            p.add_argument("--yes", action="store_true")
-    raw = sys.argv[1:] if argv is None else argv
-    if raw and raw[0] == "demo":
-        from neptune_local.demo import main as demo_main
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    console = Console()
+    command = COMMANDS[args.command]
 
-        return demo_main(raw[1:])
-    if raw and raw[0] == "emulator":
-        from neptune_emulator.__main__ import main as emulator_main
+    def body(context: Context) -> int:
+        return command.run(args, context, console)
 
-        return emulator_main(raw[1:])
-    args = parser.parse_args(raw)
-    target = aws_target(args.stack) if args.stack else local_target(args.data_dir)
-    function = commands[args.command][0]
-    print(json.dumps(function(target, args), indent=2, default=str))
-    return 0
+    return guarded(body, debug=args.debug)
 
 
 if __name__ == "__main__":

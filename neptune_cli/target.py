@@ -1,93 +1,251 @@
-"""What a CLI command acts on: the local run (its endpoints file) or a deployed stack, both found through
-the stack's outputs (contract.Output)."""
+"""What a command acts on: the local run (its endpoints file) or a deployed stack, both found through the
+stack's outputs (contract.Output). Finding either checks that it is there and answers, so every command
+fails the same clear way when it is not."""
 
 from __future__ import annotations
 
+import argparse
 import json
-from dataclasses import dataclass
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
-from neptune_capture.contract import DEFAULT_STREAM_ID, LOCAL_ENDPOINTS_FILE, Output
+from neptune_capture.contract import DEFAULT_STREAM_ID, LOCAL_ENDPOINTS_FILE, LOCAL_FUNCTION_LOG, STACK_NAME, Output
 from neptune_capture.neptune_api import fast_reset, get_engine_status, make_client
 from neptune_capture.schema import TableNames
+from neptune_cli.errors import OR_STACK, START_LOCAL_RUN, AwsError, NeptuneError, NoTargetError, UsageError
+from neptune_cli.explain import NO_REGION_NEXT, Place, explain
+from neptune_local.template import REGION as LOCAL_REGION
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_stepfunctions import SFNClient
+
+# An operator's command should fail within seconds when something is down; reads from Lambda wait for
+# the status or reset function to finish.
+AWS_CONFIG = Config(connect_timeout=5, read_timeout=70, retries={"mode": "standard", "max_attempts": 3})
+LOCAL_CONFIG = Config(connect_timeout=2, read_timeout=60, retries={"mode": "standard", "max_attempts": 2})
+PROBE_CONFIG = Config(connect_timeout=2, read_timeout=15, retries={"total_max_attempts": 1})
+# Every output a command may need; the schedule is optional (a stack without one says "no schedule").
+REQUIRED_OUTPUTS = (
+    Output.RECORDS_TABLE,
+    Output.HISTORY_TABLE,
+    Output.CHECKPOINT_TABLE,
+    Output.STATE_MACHINE,
+    Output.STATUS_FUNCTION,
+    Output.RESET_FUNCTION,
+)
+DEFAULT_DATA_DIR = ".local"
+DEFAULT_SCHEDULE_GROUP = "default"
+
+
+@dataclass(frozen=True)
+class ScheduleName:
+    group: str
+    name: str
+
+    @classmethod
+    def parse(cls, value: str) -> ScheduleName:
+        """The output names the schedule; "GROUP/NAME" or the schedule's ARN name one outside the default group."""
+        tail = value.split(":schedule/", 1)[-1]
+        group, _, name = tail.rpartition("/")
+        return cls(group or DEFAULT_SCHEDULE_GROUP, name)
 
 
 @dataclass
 class Target:
-    kind: str
-    dynamodb: DynamoDBClient
-    sfn: SFNClient
-    tables: TableNames
-    state_machine_arn: str
-    stream_id: str
-    neptune_endpoint: str | None = None  # local: reachable directly
-    functions: dict[str, str] | None = None  # deployed: Neptune is only reachable from the VPC
-    lambda_client: LambdaClient | None = None
+    place: Place
+    outputs: dict[str, str]
+    client: Callable[[str], Any] = field(repr=False)
+    neptune_endpoint: str | None = None  # the local run: the emulator is reachable directly
+    function_log: Path | None = None  # the local run: its handlers' output (log lines, metrics)
 
-    @classmethod
-    def from_outputs(cls, kind: str, outputs: dict[str, str], **kwargs: Any) -> Target:
-        return cls(
-            kind=kind,
-            tables=TableNames(outputs[Output.RECORDS_TABLE], outputs[Output.HISTORY_TABLE], outputs[Output.CHECKPOINT_TABLE]),
-            state_machine_arn=outputs[Output.STATE_MACHINE],
-            stream_id=outputs.get(Output.STREAM_ID, DEFAULT_STREAM_ID),
-            functions={"status": outputs[Output.STATUS_FUNCTION], "reset": outputs[Output.RESET_FUNCTION]},
-            **kwargs,
-        )
+    @property
+    def local(self) -> bool:
+        return self.place.local
+
+    @property
+    def tables(self) -> TableNames:
+        o = self.outputs
+        return TableNames(o[Output.RECORDS_TABLE], o[Output.HISTORY_TABLE], o[Output.CHECKPOINT_TABLE])
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.outputs[Output.STATE_MACHINE]
+
+    @property
+    def stream_id(self) -> str:
+        return self.outputs.get(Output.STREAM_ID, DEFAULT_STREAM_ID)
+
+    @property
+    def schedule(self) -> ScheduleName | None:
+        value = self.outputs.get(Output.START_SCHEDULE)
+        return ScheduleName.parse(value) if value else None
+
+    @cached_property
+    def dynamodb(self) -> DynamoDBClient:
+        return cast("DynamoDBClient", self.client("dynamodb"))
+
+    @cached_property
+    def sfn(self) -> SFNClient:
+        return cast("SFNClient", self.client("stepfunctions"))
+
+    @cached_property
+    def lambda_client(self) -> LambdaClient:
+        return cast("LambdaClient", self.client("lambda"))
+
+    @cached_property
+    def scheduler(self) -> EventBridgeSchedulerClient:
+        return cast("EventBridgeSchedulerClient", self.client("scheduler"))
+
+    @cached_property
+    def cloudwatch(self) -> CloudWatchClient:
+        return cast("CloudWatchClient", self.client("cloudwatch"))
 
     def engine_status(self) -> dict[str, Any]:
         if self.neptune_endpoint:
-            return get_engine_status(make_client(self.neptune_endpoint))
-        return self._invoke("status")
+            return get_engine_status(make_client(self.neptune_endpoint, read_timeout=30))
+        return self._invoke(Output.STATUS_FUNCTION)
 
     def reset(self) -> dict[str, Any]:
         if self.neptune_endpoint:
-            return fast_reset(make_client(self.neptune_endpoint))
-        return self._invoke("reset")
+            return fast_reset(make_client(self.neptune_endpoint, read_timeout=60))
+        return self._invoke(Output.RESET_FUNCTION)
 
-    def _invoke(self, name: str) -> dict[str, Any]:
-        assert self.functions is not None and self.lambda_client is not None
-        response = self.lambda_client.invoke(FunctionName=self.functions[name], Payload=b"{}")
-        payload: dict[str, Any] = json.loads(response["Payload"].read())
+    def _invoke(self, output: Output) -> dict[str, Any]:
+        """Neptune lives in isolated subnets: a deployed stack reaches it through its own Lambdas. A
+        function error comes back in the payload, flagged by FunctionError
+        (https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html)."""
+        function = self.outputs[output]
+        response = self.lambda_client.invoke(FunctionName=function, Payload=b"{}")
+        payload: dict[str, Any] = json.loads(response["Payload"].read() or b"{}")
         if response.get("FunctionError"):
-            raise RuntimeError(f"{name} Lambda failed: {payload.get('errorType')}: {payload.get('errorMessage')}")
+            raise NeptuneError(
+                f"{function} failed: {payload.get('errorType')}: {payload.get('errorMessage')}",
+                f"read the function's log group (/aws/lambda/{function.rsplit(':', 1)[-1]}) for the details",
+            )
         return payload
 
 
-def local_target(data_dir: str) -> Target:
-    from neptune_local import use_local_credentials
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    from neptune_cli.arguments import non_empty, region, stack_name, writable_directory
 
-    path = Path(data_dir) / LOCAL_ENDPOINTS_FILE
-    if not path.exists():
-        raise SystemExit(f"no local run found ({path} is missing): start one with `./neptune-stream demo --keep-running`")
-    info = json.loads(path.read_text())
-    use_local_credentials()
-    return Target.from_outputs(
-        "local",
-        info["outputs"],
-        dynamodb=boto3.client("dynamodb", endpoint_url=info["aws"], region_name="us-east-1"),
-        sfn=boto3.client("stepfunctions", endpoint_url=info["aws"], region_name="us-east-1"),
-        neptune_endpoint=info["neptune"],
+    group = parser.add_argument_group("target (default: the local run)")
+    group.add_argument("--stack", type=stack_name, metavar="NAME", help=f"a deployed stack, e.g. {STACK_NAME} (AWS credentials)")
+    group.add_argument("--region", type=region, help="the stack's region (default: AWS_REGION or your profile's)")
+    group.add_argument("--profile", type=non_empty, help="an AWS profile from ~/.aws/config (default: AWS_PROFILE)")
+    group.add_argument(
+        "--data-dir", type=writable_directory, metavar="DIR", help=f"the local run's data directory (default {DEFAULT_DATA_DIR})"
     )
 
 
-def aws_target(stack: str) -> Target:
-    description = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+def target_from(args: argparse.Namespace) -> Target:
+    if args.stack:
+        if args.data_dir is not None:
+            raise UsageError("--data-dir names a local run and --stack a deployed stack: give one of them")
+        return stack_target(args.stack, region=args.region, profile=args.profile)
+    if args.region or args.profile:
+        raise UsageError("--region and --profile apply to a deployed stack only", "add --stack NAME")
+    return local_target(args.data_dir or Path(DEFAULT_DATA_DIR))
+
+
+def local_target(data_dir: Path) -> Target:
+    from neptune_local import use_local_credentials
+
+    path = data_dir / LOCAL_ENDPOINTS_FILE
+    place = Place(local=True, label=str(path))
+    if not path.is_file():
+        raise NoTargetError(f"no local run found ({path} does not exist)", f"{START_LOCAL_RUN}, {OR_STACK}")
+    try:
+        info = json.loads(path.read_text())
+        outputs: dict[str, str] = dict(info["outputs"])
+        aws_endpoint, neptune_endpoint = str(info["aws"]), str(info["neptune"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise NoTargetError(f"{path} is not a local run's endpoints file ({error!r})", START_LOCAL_RUN) from None
+    _require_outputs(outputs, f"the local run's {path}", START_LOCAL_RUN)
+    use_local_credentials()  # SigV4 needs some credentials, even for local endpoints
+
+    def client(service: str, config: Config = LOCAL_CONFIG) -> Any:
+        return boto3.client(service, endpoint_url=aws_endpoint, region_name=LOCAL_REGION, config=config)  # type: ignore[call-overload]
+
+    _probe_local(client("stepfunctions", PROBE_CONFIG), outputs[Output.STATE_MACHINE], place)
+    return Target(place, outputs, client, neptune_endpoint=neptune_endpoint, function_log=data_dir / LOCAL_FUNCTION_LOG)
+
+
+def _probe_local(sfn: Any, state_machine_arn: str, place: Place) -> None:
+    """A finished run leaves its endpoints file behind: its ports answer nothing, or, reused, answer
+    without its state machine."""
+    try:
+        sfn.describe_state_machine(stateMachineArn=state_machine_arn)
+    except ClientError as error:
+        raise NoTargetError(
+            f"the server named by {place.label} does not know its state machine "
+            f"({error.response.get('Error', {}).get('Code')}): the run that wrote it has ended",
+            f"{START_LOCAL_RUN}, {OR_STACK}",
+        ) from None
+    except Exception as error:
+        raise _explained(error, place) from error
+
+
+def stack_target(stack: str, *, region: str | None = None, profile: str | None = None) -> Target:
+    # boto3 reads the region from AWS_DEFAULT_REGION and the profile only (botocore's configprovider);
+    # AWS_REGION, the name other AWS SDKs read
+    # (https://docs.aws.amazon.com/sdk-for-javascript/v3/developer-guide/setting-region.html), counts too.
+    region = region or os.environ.get("AWS_REGION") or None
+    try:
+        session = boto3.Session(profile_name=profile, region_name=region)
+    except Exception as error:
+        raise _explained(error, None) from error
+    if not session.region_name:
+        raise AwsError(
+            f"no AWS region is configured for stack {stack}",
+            NO_REGION_NEXT,
+        )
+    place = Place(local=False, label=f"stack {stack} in {session.region_name}", region=session.region_name)
+
+    def client(service: str) -> Any:
+        return session.client(service, config=AWS_CONFIG)  # type: ignore[call-overload]
+
+    try:
+        description = client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    except ClientError as error:
+        message = str(error.response.get("Error", {}).get("Message", ""))
+        if error.response.get("Error", {}).get("Code") == "ValidationError" and "does not exist" in message:
+            raise NoTargetError(
+                f"there is no stack {stack} in {session.region_name}",
+                "check the name (--stack) and the region (--region, AWS_REGION); `make deploy` creates "
+                f"{STACK_NAME} in the region of your credentials",
+            ) from None
+        raise _explained(error, place) from error
+    except Exception as error:
+        raise _explained(error, place) from error
     outputs = {
         o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", []) if "OutputKey" in o and "OutputValue" in o
     }
-    return Target.from_outputs(
-        "aws",
+    status = description.get("StackStatus", "")
+    _require_outputs(
         outputs,
-        dynamodb=boto3.client("dynamodb"),
-        sfn=boto3.client("stepfunctions"),
-        lambda_client=boto3.client("lambda"),
+        f"stack {stack} ({status}) in {session.region_name}",
+        "it is not a neptune-stream stack, or it has not finished deploying: `make deploy`, then try again",
     )
+    return Target(place, outputs, client)
+
+
+def _explained(error: Exception, place: Place | None) -> Exception:
+    return explain(error, place) or error
+
+
+def _require_outputs(outputs: dict[str, str], where: str, next_step: str) -> None:
+    missing = [str(o) for o in REQUIRED_OUTPUTS if not outputs.get(o)]
+    if missing:
+        raise NoTargetError(f"{where} has no output {', '.join(missing)}", next_step)

@@ -3,22 +3,55 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
+import sqlite3
+import sys
 import threading
 
-from neptune_emulator.engine import Engine
-from neptune_emulator.server import EmulatorServer
+from neptune_cli.arguments import CliParser, database_file, float_above, port
+from neptune_cli.errors import BusyError, UsageError
+from neptune_cli.exit_codes import epilog
+from neptune_cli.runner import Context, guarded
+
+DEFAULT_PORT = 8182  # Neptune's port
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="neptune-stream emulator", description="Local Neptune emulator (Gremlin, Streams, status, fast reset)"
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--port", type=port, default=DEFAULT_PORT, help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT}; 0: any free one)"
     )
-    parser.add_argument("--port", type=int, default=8182)
-    parser.add_argument("--db", default=":memory:", help="SQLite file that keeps the graph and its stream (default: memory)")
-    parser.add_argument("--expiry-seconds", type=float, default=7 * 86_400, help="stream retention (Neptune: 1 to 90 days)")
-    args = parser.parse_args(argv)
-    server = EmulatorServer(Engine(args.db, expiry_seconds=args.expiry_seconds), port=args.port).start()
+    parser.add_argument(
+        "--db", type=database_file, default=":memory:", help="SQLite file that keeps the graph and its stream (default: memory)"
+    )
+    parser.add_argument(
+        "--expiry-seconds",
+        type=float_above(0),
+        default=7 * 86_400,
+        help="stream retention in seconds (default 7 days; Neptune allows 1 to 90 days)",
+    )
+
+
+def serve(args: argparse.Namespace) -> int:
+    from neptune_emulator.engine import Engine
+    from neptune_emulator.server import EmulatorServer
+
+    try:
+        engine = Engine(args.db, expiry_seconds=args.expiry_seconds)
+    except sqlite3.DatabaseError as error:
+        raise UsageError(f"--db {args.db} cannot be used: {error}", "give a new path, or a file this emulator wrote") from None
+    try:
+        server = EmulatorServer(engine, port=args.port).start()
+    except OSError as error:
+        engine.close()
+        if error.errno == errno.EADDRINUSE:
+            raise BusyError(
+                f"port {args.port} on 127.0.0.1 is already in use (another emulator or a local run?)",
+                "pick another with --port, or --port 0 for any free one",
+            ) from None
+        if error.errno == errno.EACCES:
+            raise UsageError(f"port {args.port} needs privileges this user does not have", "use a port above 1023") from None
+        raise
     print(f"Neptune emulator on {server.endpoint} (Gremlin: {server.gremlin_url}); Ctrl-C stops it", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: done.set())
@@ -28,5 +61,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def build_parser(prog: str = "neptune-stream emulator") -> CliParser:
+    parser = CliParser(
+        prog=prog,
+        description="Local Neptune emulator (Gremlin, Streams, status, fast reset)",
+        epilog=epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
+    def body(_: Context) -> int:
+        return serve(args)
+
+    return guarded(body, debug=args.debug)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -13,16 +13,22 @@ import threading
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from neptune_local.runtime import STREAM_ID, LocalOptions, LocalPipeline
-from neptune_local.template import load_stack
-from neptune_local.verify import read_checkpoint, verify
-from neptune_local.workload import Workload, run_workload
+from neptune_capture.contract import DEFAULT_STREAM_ID as STREAM_ID
+from neptune_capture.contract import LOCAL_ENDPOINTS_FILE, LOCAL_FUNCTION_LOG
+from neptune_cli.arguments import CliParser, float_above, int_at_least, synthesized_app, writable_directory
+from neptune_cli.errors import BusyError, CheckFailedError
+from neptune_cli.exit_codes import epilog
+from neptune_cli.runner import Context, guarded
+
+if TYPE_CHECKING:
+    from neptune_local.runtime import LocalPipeline
+    from neptune_local.workload import Workload
 
 
 class Progress:
@@ -34,6 +40,8 @@ class Progress:
         self.samples: list[tuple[float, int]] = []
 
     def sample(self) -> None:
+        from neptune_local.verify import read_checkpoint
+
         assert self.pipeline.emulator is not None
         engine = self.pipeline.emulator.engine
         with engine.lock:
@@ -71,6 +79,12 @@ class Progress:
 
 
 def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    # Imported here: the CLI builds this command's parser without starting (or importing) a pipeline.
+    from neptune_local.runtime import LocalOptions, LocalPipeline
+    from neptune_local.template import load_stack
+    from neptune_local.workload import run_workload
+
+    refuse_if_running(Path(args.data_dir))
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     logging.getLogger("gremlinpython").setLevel(logging.ERROR)
     options = LocalOptions(
@@ -123,6 +137,8 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
 def finish(
     pipeline: LocalPipeline, written: int, progress: Progress, args: argparse.Namespace, console: Console
 ) -> dict[str, Any]:
+    from neptune_local.verify import verify
+
     assert pipeline.emulator is not None and pipeline.tables is not None
     report = verify(pipeline.dynamodb, pipeline.tables, STREAM_ID, pipeline.stream_ids())
     executions = pipeline.executions()
@@ -153,7 +169,7 @@ def finish(
 
 
 def serve_until_interrupted(pipeline: LocalPipeline, console: Console) -> None:
-    endpoints = Path(pipeline.options.data_dir) / "endpoints.json"
+    endpoints = Path(pipeline.options.data_dir) / LOCAL_ENDPOINTS_FILE
     console.print(f"Still running (endpoints in {endpoints}); `./neptune-stream status` works now. Ctrl-C stops.")
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: done.set())
@@ -161,27 +177,71 @@ def serve_until_interrupted(pipeline: LocalPipeline, console: Console) -> None:
     pipeline.stop()
 
 
+def refuse_if_running(data_dir: Path) -> None:
+    """A second run in the same data directory would replace the graph file under the first one."""
+    from neptune_cli.errors import NoTargetError
+    from neptune_cli.target import local_target
+
+    try:
+        local_target(data_dir)
+    except NoTargetError:
+        return  # nothing answers there: the directory is free
+    raise BusyError(
+        f"a local run is already up in {data_dir} (its endpoints answer)",
+        "use it (`./neptune-stream status`), stop it (Ctrl-C in its terminal), or pass another --data-dir",
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--changes", type=int, default=10_000, help="graph changes to write (default 10,000)")
-    parser.add_argument("--rate", type=float, default=None, help="changes per second (default: as fast as possible)")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--iterations-per-execution", type=int, default=10, help="continue-as-new after this many loops")
-    parser.add_argument("--time-budget", type=float, default=2.0, help="seconds per handler invocation")
-    parser.add_argument("--data-dir", default=".local")
-    parser.add_argument("--cdk-out", default="cdk.out")
-    parser.add_argument("--drain-timeout", type=float, default=120.0, help="seconds to wait for capture after writing")
+    parser.add_argument("--changes", type=int_at_least(1), default=10_000, help="graph changes to write (default 10,000)")
+    parser.add_argument("--rate", type=float_above(0), default=None, help="changes per second (default: as fast as possible)")
+    parser.add_argument("--seed", type=int, default=7, help="the workload's random seed (default 7)")
+    parser.add_argument(
+        "--iterations-per-execution", type=int_at_least(1), default=10, help="continue-as-new after this many loops (default 10)"
+    )
+    parser.add_argument(
+        "--time-budget",
+        type=float_above(0, 900),
+        default=2.0,
+        help="seconds per handler invocation (default 2; Lambda allows 900)",
+    )
+    parser.add_argument(
+        "--data-dir", type=writable_directory, default=Path(".local"), help="where the run keeps its files (default .local)"
+    )
+    parser.add_argument("--cdk-out", type=synthesized_app, default=Path("cdk.out"), help="the synthesized app (default cdk.out)")
+    parser.add_argument(
+        "--drain-timeout", type=float_above(0), default=120.0, help="seconds to wait for capture after writing (default 120)"
+    )
     parser.add_argument("--keep-running", action="store_true", help="leave the emulator and DynamoDB up for the CLI")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="neptune-stream demo", description=__doc__)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
+def run_demo(args: argparse.Namespace) -> int:
     console = Console(stderr=False)
     summary = run(args, console)
     ok = summary.pop("ok")
     print(json.dumps(summary), flush=True)
-    return 0 if ok else 1
+    if not ok:
+        raise CheckFailedError(
+            "the exactly-once verification failed (see the line above)",
+            f"the handlers' output is in {Path(args.data_dir) / LOCAL_FUNCTION_LOG}; rerun with --debug for tracebacks",
+        )
+    return 0
+
+
+def build_parser(prog: str = "neptune-stream demo") -> CliParser:
+    parser = CliParser(prog=prog, description=__doc__, epilog=epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
+    def body(_: Context) -> int:
+        return run_demo(args)
+
+    return guarded(body, debug=args.debug)
 
 
 if __name__ == "__main__":

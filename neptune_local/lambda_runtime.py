@@ -170,7 +170,9 @@ class FunctionOutput(io.TextIOBase):
 @contextmanager
 def function_output_to(path: Path) -> Iterator[None]:
     """Installs FunctionOutput on stdout and stderr; handlers loaded meanwhile keep writing through it."""
-    with path.open("a", encoding="utf-8") as log:
+    # Line-buffered: each line reaches the file as it is printed, so a reader (`neptune-stream watch`)
+    # sees the run live.
+    with path.open("a", encoding="utf-8", buffering=1) as log:
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = FunctionOutput(sys.stdout, log), FunctionOutput(sys.stderr, log)
         try:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
-from neptune_capture.contract import DEFAULT_STREAM_ID, LOCAL_ENDPOINTS_FILE, Key, Output, State
+from neptune_capture.contract import DEFAULT_STREAM_ID, LOCAL_ENDPOINTS_FILE, LOCAL_FUNCTION_LOG, Key, Output, State
 from neptune_capture.events import EventId
 from neptune_capture.schema import TableNames
 from neptune_capture.settings import HandlerSettings
@@ -148,8 +148,11 @@ class LocalPipeline:
         )
         env = {
             **settings.to_env(),
-            # No CloudWatch here: metrics stay in the process; the handlers' logs go to lambda.log.
-            "POWERTOOLS_METRICS_DISABLED": "true",
+            # Powertools prints each flush of metrics to standard output as an embedded-metric-format
+            # document (https://docs.aws.amazon.com/powertools/python/2.4.0/core/metrics/), which lands in
+            # the function log beside the log lines, where Lambda would hand it to CloudWatch:
+            # `neptune-stream watch` reads the local run's metrics from there.
+            "POWERTOOLS_METRICS_DISABLED": "false",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
             **opts.extra_env,
         }
@@ -194,7 +197,7 @@ class LocalPipeline:
     @property
     def function_log(self) -> Path:
         """The local CloudWatch Logs: everything the handlers print (log lines, metrics)."""
-        return self.options.data_dir / "lambda.log"
+        return self.options.data_dir / LOCAL_FUNCTION_LOG
 
     def dynamodb_client(self) -> DynamoDBClient:
         return boto3.client("dynamodb", endpoint_url=self.moto_endpoint, region_name=REGION, config=LOCAL_CLIENT_CONFIG)

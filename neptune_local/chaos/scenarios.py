@@ -5,7 +5,6 @@ A scenario also fails if its fault was never applied, or if the pipeline did not
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 import time
@@ -19,7 +18,7 @@ from neptune_capture import schema
 from neptune_capture.backoff import RetryPolicy
 from neptune_capture.contract import Key
 from neptune_capture.events import EventId
-from neptune_cli import main as cli
+from neptune_cli.commands import control
 from neptune_cli.target import local_target
 from neptune_emulator.server import EmulatorServer, set_faults
 from neptune_local.chaos.injectors import Injected, dynamodb_conflicts, handler_process_faults
@@ -257,7 +256,7 @@ def checkpoint_expiry(c: Chaos) -> Outcome:
     c.write(c.changes // 3)
     c.drain()
     captured = c.stream_ids()
-    cli.stop(local_target(str(c.pipeline.options.data_dir)), argparse.Namespace())
+    control.stop(local_target(c.pipeline.options.data_dir))
     c.write(c.changes // 3, seed_offset=1)
     c.emulator.engine.advance_clock(c.pipeline.options.expiry_seconds + 1)  # retention passes
     c.write(c.changes - 2 * (c.changes // 3), seed_offset=2)

@@ -12,6 +12,9 @@ STACK_NAME = "NeptuneStream"
 DEFAULT_STREAM_ID = "neptune"
 # The local run writes its endpoints and the stack outputs it plays into this file of its data directory.
 LOCAL_ENDPOINTS_FILE = "endpoints.json"
+# What the local run's handlers print (their log lines and their metrics, in CloudWatch's embedded metric
+# format) goes to this file of its data directory, as a Lambda's output goes to CloudWatch Logs.
+LOCAL_FUNCTION_LOG = "lambda.log"
 # Powertools publishes every metric under this namespace with a `service` dimension of SERVICE_NAME.
 METRICS_NAMESPACE = "NeptuneStream"
 SERVICE_NAME = "neptune-stream"

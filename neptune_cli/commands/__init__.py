@@ -1,0 +1,1 @@
+"""One module per command: each builds its answer (pure where it can) and shows it."""

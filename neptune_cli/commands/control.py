@@ -1,0 +1,111 @@
+"""`start`, `stop` and `reset`: what an operator changes. `stop` pauses the self-restart schedule before
+it stops anything, so the schedule cannot start a new execution behind it; `start` resumes it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from neptune_capture.clock import SystemClock
+from neptune_capture.contract import Key
+from neptune_capture.metrics import CountingMetrics
+from neptune_capture.store import DynamoStore
+from neptune_cli import schedule as schedules
+from neptune_cli.errors import BusyError, UsageError
+from neptune_cli.target import Target
+
+
+def running(target: Target) -> list[str]:
+    paginator = target.sfn.get_paginator("list_executions")
+    return [
+        e["executionArn"]
+        for page in paginator.paginate(stateMachineArn=target.state_machine_arn, statusFilter="RUNNING")
+        for e in page["executions"]
+    ]
+
+
+def _set_schedule(target: Target, state: str) -> dict[str, Any] | None:
+    name = target.schedule
+    if name is None:
+        return None
+    current, changed = schedules.set_state(target.scheduler, name, state)
+    return current.as_dict() | {"changed": changed}
+
+
+def start(target: Target, *, resume_from_trim_horizon: bool, force_lease: bool) -> dict[str, Any]:
+    payload: dict[str, Any] = {}
+    if resume_from_trim_horizon:
+        payload[Key.RESUME_FROM_TRIM_HORIZON] = True
+    if force_lease:
+        payload[Key.FORCE_LEASE] = True
+    already = running(target)
+    if already and resume_from_trim_horizon and not force_lease:
+        # The running execution holds the lease: a second one would be fenced and the flag lost.
+        raise BusyError(
+            f"an execution is already running ({already[0].rsplit(':', 1)[-1]}): a second one would be fenced",
+            "stop it first (`./neptune-stream stop`), or take the stream over with --force-lease",
+        )
+    schedule = _set_schedule(target, schedules.ENABLED)
+    if already and not force_lease:
+        return {"started": None, "alreadyRunning": already, "input": payload, "schedule": schedule}
+    arn = target.sfn.start_execution(stateMachineArn=target.state_machine_arn, name=str(uuid.uuid4()), input=json.dumps(payload))
+    return {"started": arn["executionArn"], "alreadyRunning": already, "input": payload, "schedule": schedule}
+
+
+def stop(target: Target) -> dict[str, Any]:
+    schedule = _set_schedule(target, schedules.DISABLED)
+    stopped = running(target)
+    store = DynamoStore(target.dynamodb, target.tables, target.stream_id, clock=SystemClock(), metrics=CountingMetrics())
+    released = []
+    for arn in stopped:
+        target.sfn.stop_execution(executionArn=arn, cause="stopped with neptune-stream stop")
+        # A stopped execution never releases its lease itself: give it up, so the next start polls at once.
+        if store.release_lease(arn):
+            released.append(arn)
+    return {"stopped": stopped, "leaseReleased": released, "schedule": schedule}
+
+
+def confirm_reset(yes: bool) -> None:
+    if not yes:
+        raise UsageError(
+            "reset erases the whole Neptune graph and its stream, and cannot be undone",
+            "repeat with --yes to do it (stop capture first: `./neptune-stream stop`)",
+        )
+
+
+def reset(target: Target) -> dict[str, Any]:
+    return target.reset()
+
+
+def start_lines(result: dict[str, Any]) -> list[str]:
+    lines = []
+    if result["started"]:
+        lines.append(
+            f"started execution {result['started'].rsplit(':', 1)[-1]}"
+            + (f" with {json.dumps(result['input'])}" if result["input"] else "")
+        )
+    else:
+        lines.append(
+            f"capture is already running ({', '.join(a.rsplit(':', 1)[-1] for a in result['alreadyRunning'])}): nothing started"
+        )
+    lines.append(_schedule_line(result["schedule"], "resumed"))
+    return lines
+
+
+def stop_lines(result: dict[str, Any]) -> list[str]:
+    lines = [_schedule_line(result["schedule"], "paused")]
+    if result["stopped"]:
+        names = ", ".join(a.rsplit(":", 1)[-1] for a in result["stopped"])
+        lines.append(f"stopped {len(result['stopped'])} execution(s): {names}; lease released by {len(result['leaseReleased'])}")
+    else:
+        lines.append("no execution was running")
+    return lines
+
+
+def _schedule_line(schedule: dict[str, Any] | None, verb: str) -> str:
+    if schedule is None:
+        return "no schedule"
+    if schedule["changed"]:
+        return f"schedule {schedule['name']} {verb} ({schedule['state']})"
+    return f"schedule {schedule['name']} was already {schedule['state']}"

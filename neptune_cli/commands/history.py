@@ -1,0 +1,126 @@
+"""`history ELEMENT_ID`: one element's captured changes in stream order, a page at a time.
+
+The records table's `byElement` index is keyed by element id and stream position, so a page is one Query
+from just after the previous page's last event (`--after COMMIT:OP`, which the page prints); `--since`
+keeps changes committed from then on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from neptune_capture import schema
+from neptune_capture.items import element_key
+from neptune_cli.errors import NoDataError
+from neptune_cli.render import utc
+from neptune_cli.target import Target
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 10_000
+VALUE_WIDTH = 60
+
+
+@dataclass(frozen=True)
+class Page:
+    element_id: str
+    changes: list[dict[str, Any]]
+    next_after: str | None  # the event id to pass as --after for the next page; None: this was the last
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"elementId": self.element_id, "changes": self.changes, "next": self.next_after}
+
+
+def change(item: dict[str, Any]) -> dict[str, Any]:
+    plain: dict[str, Any] = {k: next(iter(v.values())) for k, v in item.items()}
+    out: dict[str, Any] = {
+        "eventId": {"commitNum": int(plain["commitNum"]), "opNum": int(plain["opNum"])},
+        "commitTimestamp": int(plain["commitTimestamp"]),
+        "op": plain["op"],
+        "type": plain["type"],
+        "key": plain.get("key"),
+        "value": plain.get("value"),
+    }
+    if "from" in plain:
+        out["from"], out["to"] = plain["from"], plain.get("to")
+    if "truncated" in plain:
+        out["truncated"] = True
+    return out
+
+
+def read_page(
+    target: Target, element_id: str, *, limit: int, after: tuple[int, int] | None = None, since_ms: int | None = None
+) -> Page:
+    condition = "#e = :e"
+    names = {"#e": schema.ELEMENT_ID}
+    values: dict[str, Any] = {":e": {"S": element_key(element_id)}}
+    if after is not None:
+        condition += " AND #p > :after"
+        names["#p"] = schema.POSITION
+        values[":after"] = {"S": schema.position(*after)}
+    request: dict[str, Any] = {
+        "TableName": target.tables.records,
+        "IndexName": schema.ELEMENT_INDEX,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        # One more than asked tells whether a next page exists; a filter is applied after Limit items are
+        # read, so pages are read until enough match.
+        "Limit": limit + 1,
+    }
+    if since_ms is not None:
+        request["FilterExpression"] = "commitTimestamp >= :since"
+        values[":since"] = {"N": str(since_ms)}
+    found: list[dict[str, Any]] = []
+    while len(found) <= limit:
+        response = target.dynamodb.query(**request)
+        found += [change(i) for i in response.get("Items", [])]
+        if "LastEvaluatedKey" not in response:
+            break
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    page, more = found[:limit], len(found) > limit
+    last = page[-1]["eventId"] if page else None
+    return Page(element_id, page, f"{last['commitNum']}:{last['opNum']}" if more and last else None)
+
+
+def nothing_found(element_id: str, after: tuple[int, int] | None, since_ms: int | None, where: str) -> NoDataError:
+    scope = "".join(
+        [
+            f" after event {after[0]}:{after[1]}" if after else "",
+            f" committed since {utc(since_ms)}" if since_ms is not None else "",
+        ]
+    )
+    if scope:
+        return NoDataError(
+            f"no captured change of element {element_id!r}{scope} ({where})",
+            "that was the last page; drop --after/--since to read from the first change",
+        )
+    return NoDataError(
+        f"no captured change of element {element_id!r} ({where})",
+        "check the id (ids are case-sensitive, as Gremlin's `id()` returns them); a change made before capture "
+        "started, or one not captured yet (see `./neptune-stream status`), is not there",
+    )
+
+
+def table_rows(page: Page) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for c in page.changes:
+        value = "" if c["value"] is None else str(c["value"])
+        if len(value) > VALUE_WIDTH:
+            value = value[: VALUE_WIDTH - 1] + "…"
+        if c.get("truncated"):
+            value += " (stored truncated)"
+        edge = f" {c['from']} -> {c['to']}" if "from" in c else ""
+        rows.append(
+            (
+                f"{c['eventId']['commitNum']}:{c['eventId']['opNum']}",
+                utc(c["commitTimestamp"]),
+                str(c["op"]),
+                str(c["type"]),
+                (c["key"] or "") + edge,
+                value,
+            )
+        )
+    return rows
+
+
+HEADERS = ("event", "committed", "op", "type", "key", "value")

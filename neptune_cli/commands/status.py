@@ -1,0 +1,251 @@
+"""`status`: the pipeline at a glance. Each part is read on its own, so one that fails (Neptune down, a
+permission missing) is shown as such beside the others, and the command then ends with that problem."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from neptune_capture import schema
+from neptune_cli import schedule as schedules
+from neptune_cli.errors import CliError
+from neptune_cli.explain import explain
+from neptune_cli.render import Row, duration, when
+from neptune_cli.target import Target
+
+T = TypeVar("T")
+HISTORY_LOOKBACK = 5  # newest history items read to find the last batch (GAP items sort beside batches)
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item with its type tags dropped (strings, numbers as int, maps as dicts)."""
+
+    def value(tagged: dict[str, Any]) -> Any:
+        kind, raw = next(iter(tagged.items()))
+        if kind == "N":
+            return int(raw) if raw.lstrip("-").isdigit() else float(raw)
+        if kind == "M":
+            return {k: value(v) for k, v in raw.items()}
+        return raw
+
+    return {k: value(v) for k, v in item.items()}
+
+
+@dataclass
+class StatusReport:
+    target: str
+    checkpoint: dict[str, Any] | None = None
+    last_batch: dict[str, Any] | None = None
+    gap: dict[str, Any] | None = None
+    lease: dict[str, Any] | None = None
+    running: list[dict[str, Any]] | None = None  # None: could not be read
+    last_failure: dict[str, Any] | None = None
+    neptune: dict[str, Any] = field(default_factory=dict)
+    schedule: dict[str, Any] = field(default_factory=lambda: {"state": "none"})
+    problems: list[CliError] = field(default_factory=list)
+
+    def as_dict(self, now_ms: int) -> dict[str, Any]:
+        checkpoint = dict(self.checkpoint) if self.checkpoint else None
+        if checkpoint and "commitTimestamp" in checkpoint:
+            checkpoint["ageSeconds"] = round((now_ms - checkpoint["commitTimestamp"]) / 1000, 3)
+        lease = dict(self.lease) if self.lease else None
+        if lease and "expiresAt" in lease:
+            lease["expiresInSeconds"] = round((lease["expiresAt"] - now_ms) / 1000, 3)
+        return {
+            "target": self.target,
+            "checkpoint": checkpoint,
+            "lastBatch": self.last_batch,
+            "gap": self.gap,
+            "lease": lease,
+            "runningExecutions": self.running,
+            "lastFailure": self.last_failure,
+            "neptune": self.neptune,
+            "schedule": self.schedule,
+            "problems": [p.problem for p in self.problems],
+        }
+
+
+def gather(target: Target) -> StatusReport:
+    report = StatusReport(target=target.place.title)
+
+    def part(read: Callable[[], T]) -> T | None:
+        try:
+            return read()
+        except Exception as error:
+            problem = explain(error, target.place)
+            if problem is None:
+                raise
+            report.problems.append(problem)
+            return None
+
+    item = part(lambda: _checkpoint_item(target))
+    if item is not None:
+        _from_checkpoint(report, item)
+    part(lambda: _history(report, target))
+    report.running = part(lambda: _running(target))
+    report.neptune = part(lambda: _neptune(target)) or {"error": report.problems[-1].problem}
+    report.schedule = part(lambda: _schedule(target)) or {"error": report.problems[-1].problem}
+    return report
+
+
+def _checkpoint_item(target: Target) -> dict[str, Any]:
+    response = target.dynamodb.get_item(
+        TableName=target.tables.checkpoint, Key={schema.STREAM_ID: {"S": target.stream_id}}, ConsistentRead=True
+    )
+    return _plain(dict(response.get("Item", {})))
+
+
+def _from_checkpoint(report: StatusReport, item: dict[str, Any]) -> None:
+    if "commitNum" in item:
+        report.checkpoint = {k: item[k] for k in ("commitNum", "opNum", "version", "commitTimestamp", "updatedAt") if k in item}
+    if "leaseOwner" in item:
+        report.lease = {
+            "owner": item["leaseOwner"],
+            **({"expiresAt": item["leaseExpiresAt"]} if "leaseExpiresAt" in item else {}),
+        }
+    if "lastFailure" in item:
+        report.last_failure = {
+            "error": item["lastFailure"],
+            "cause": item.get("lastFailureCause", ""),
+            "execution": item.get("lastFailureExecution", ""),
+            "at": item.get("lastFailureAt", ""),
+        }
+
+
+def _history(report: StatusReport, target: Target) -> None:
+    response = target.dynamodb.query(
+        TableName=target.tables.history,
+        KeyConditionExpression="#s = :s",
+        ExpressionAttributeNames={"#s": schema.STREAM_ID},
+        ExpressionAttributeValues={":s": {"S": target.stream_id}},
+        ScanIndexForward=False,  # newest first
+        Limit=HISTORY_LOOKBACK,
+        ConsistentRead=True,
+    )
+    items = [_plain(dict(i)) for i in response.get("Items", [])]
+    batch = next((i for i in items if i.get("kind") == "BATCH"), None)
+    if batch:
+        report.last_batch = {k: batch[k] for k in ("lagMs", "processedAt", "recordCount", "lastCommitTimestamp") if k in batch}
+    if items and items[0].get("kind") == "GAP":
+        report.gap = {k: items[0][k] for k in ("reason", "processedAt") if k in items[0]}
+
+
+def _running(target: Target) -> list[dict[str, Any]]:
+    paginator = target.sfn.get_paginator("list_executions")
+    return [
+        {"executionArn": e["executionArn"], "name": e["name"], "startDate": int(e["startDate"].timestamp() * 1000)}
+        for page in paginator.paginate(stateMachineArn=target.state_machine_arn, statusFilter="RUNNING")
+        for e in page["executions"]
+    ]
+
+
+def _neptune(target: Target) -> dict[str, Any]:
+    engine = target.engine_status()
+    return {k: engine.get(k) for k in ("status", "role", "dbEngineVersion")} | {
+        "streams": engine.get("features", {}).get("Streams")
+    }
+
+
+def _schedule(target: Target) -> dict[str, Any]:
+    name = target.schedule
+    if name is None:
+        return {"state": "none"}
+    return schedules.read(target.scheduler, name).as_dict()
+
+
+def rows(report: StatusReport, now_ms: int) -> list[Row]:
+    """The table, in the order an operator reads it: is it capturing, how far behind, who polls, what broke."""
+    out = [Row("target", report.target)]
+    c = report.checkpoint
+    if c:
+        out.append(Row("checkpoint", f"commit {c['commitNum']} op {c['opNum']} (version {c.get('version', 0)})"))
+        if "commitTimestamp" in c:
+            out.append(Row("last captured change", f"committed {when(c['commitTimestamp'], now_ms)}"))
+    else:
+        out.append(Row("checkpoint", "none: nothing captured yet", "warn"))
+    if report.gap:
+        out.append(
+            Row("gap", f"recorded {when(report.gap.get('processedAt', now_ms), now_ms)}: {report.gap.get('reason', '')}", "warn")
+        )
+    b = report.last_batch
+    if b:
+        out.append(
+            Row(
+                "lag",
+                f"{duration(b.get('lagMs', 0) / 1000)} for the last batch, captured {when(b.get('processedAt', now_ms), now_ms)}",
+            )
+        )
+    else:
+        out.append(Row("lag", "no batch captured yet"))
+    out.append(_lease_row(report, now_ms))
+    out.append(_executions_row(report, now_ms))
+    f = report.last_failure
+    out.append(
+        Row("last failure", f"{f['error']} at {f['at']} ({f['execution']}): {f['cause'][:300]}", "bad")
+        if f
+        else Row("last failure", "none")
+    )
+    out.append(_neptune_row(report.neptune))
+    out.append(_schedule_row(report.schedule))
+    return out
+
+
+def _lease_row(report: StatusReport, now_ms: int) -> Row:
+    lease = report.lease
+    if not lease:
+        return Row("lease", "free: the next execution takes the stream at once")
+    owner = str(lease["owner"]).rsplit(":", 1)[-1]
+    expires = lease.get("expiresAt")
+    if expires is None:
+        return Row("lease", f"held by {owner}")
+    if expires < now_ms:
+        return Row(
+            "lease",
+            f"held by {owner}, expired {duration((now_ms - expires) / 1000)} ago: the next execution takes it over",
+            "warn",
+        )
+    if report.running is not None and lease["owner"] not in {e["executionArn"] for e in report.running}:
+        return Row(
+            "lease",
+            f"held by {owner}, which is not running, for {duration((expires - now_ms) / 1000)} more: a new execution "
+            "is fenced until then; take over with `./neptune-stream start --force-lease`",
+            "warn",
+        )
+    return Row("lease", f"held by {owner}, expires in {duration((expires - now_ms) / 1000)} unless renewed")
+
+
+def _executions_row(report: StatusReport, now_ms: int) -> Row:
+    if report.running is None:
+        return Row("executions", "unavailable (see below)", "bad")
+    if not report.running:
+        return Row("executions", "none running: capture is stopped (`./neptune-stream start`)", "bad")
+    described = ", ".join(f"{e['name']} (started {duration((now_ms - e['startDate']) / 1000)} ago)" for e in report.running)
+    level = "warn" if len(report.running) > 1 else "ok"
+    return Row("executions", f"{len(report.running)} running: {described}", level)
+
+
+def _neptune_row(neptune: dict[str, Any]) -> Row:
+    if "error" in neptune:
+        return Row("neptune", f"unavailable: {neptune['error']}", "bad")
+    streams = neptune.get("streams")
+    level = "ok" if neptune.get("status") == "healthy" and streams == "enabled" else "bad"
+    return Row(
+        "neptune",
+        f"{neptune.get('status')}, {neptune.get('role')}, engine {neptune.get('dbEngineVersion')}, streams {streams}",
+        level,
+    )
+
+
+def _schedule_row(schedule: dict[str, Any]) -> Row:
+    if "error" in schedule:
+        return Row("schedule", f"unavailable: {schedule['error']}", "bad")
+    if schedule.get("state") == "none":
+        return Row("schedule", "no schedule: nothing restarts a stopped pipeline")
+    state = schedule["state"]
+    detail = "on: it restarts capture" if state == schedules.ENABLED else "paused (by `stop`): `start` resumes it"
+    return Row(
+        "schedule",
+        f"{state} {schedule.get('expression', '')} ({schedule['name']}), {detail}",
+        "ok" if state == schedules.ENABLED else "warn",
+    )

@@ -1,0 +1,51 @@
+"""Runs a command body the way every entry point ends: an expected failure as two lines (the problem,
+the next step) and its exit code, an unexpected one as a bug report, a traceback only with --debug."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from neptune_cli.errors import CliError
+from neptune_cli.exit_codes import ExitCode
+
+
+@dataclass
+class Context:
+    """What the failure messages may name: set once the command knows where it acts."""
+
+    place: object | None = None  # neptune_cli.explain.Place (kept loose: this module stays stdlib-only)
+
+
+def guarded(body: Callable[[Context], int], *, debug: bool) -> int:
+    context = Context()
+    try:
+        return body(context)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return ExitCode.INTERRUPTED
+    except Exception as error:
+        problem = _explain(error, context)
+        if debug:
+            traceback.print_exc()
+        if problem is None:
+            problem = CliError(
+                f"unexpected {type(error).__name__}: {error}",
+                "this is a bug: rerun with --debug and report the traceback"
+                if not debug
+                else "this is a bug: report the traceback above",
+            )
+        sys.stderr.write("\n".join(problem.lines()) + "\n")
+        return problem.code
+
+
+def _explain(error: Exception, context: Context) -> CliError | None:
+    if isinstance(error, CliError):
+        return error
+    try:
+        from neptune_cli.explain import Place, explain
+    except ImportError:  # the emulator alone may run without botocore
+        return None
+    return explain(error, context.place if isinstance(context.place, Place) else None)
