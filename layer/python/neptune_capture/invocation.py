@@ -76,6 +76,7 @@ def next_state(
         Key.PARENT_EXECUTION_ID: parent,
         Key.CONTINUE_AS_NEW: continue_as_new and result.status != Status.FENCED,
         Key.WAIT_SECONDS: settings.idle_pause_seconds,
+        Key.LEASE_HOLDER: None,  # always there: the Route state's IsString test reads it
     }
 
 
