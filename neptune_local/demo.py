@@ -77,13 +77,15 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         data_dir=Path(args.data_dir),
         iterations_per_execution=args.iterations_per_execution,
         time_budget_seconds=args.time_budget,
+        start_schedule_period_seconds=args.schedule_period,
     )
+    # Nothing starts an execution here: the start schedule does, at once and then every period, as it
+    # does on `cdk deploy` (a start while one polls ends fenced).
     pipeline = LocalPipeline(load_stack(args.cdk_out), options).start()
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         assert pipeline.emulator is not None
-        pipeline.start_execution({})
         workloads: list[Workload] = []
         gremlin_url = pipeline.emulator.gremlin_url
         writer = threading.Thread(
@@ -167,6 +169,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--iterations-per-execution", type=int, default=10, help="continue-as-new after this many loops")
     parser.add_argument("--time-budget", type=float, default=2.0, help="seconds per handler invocation")
+    parser.add_argument("--schedule-period", type=float, default=10.0, help="seconds between the start schedule's firings")
     parser.add_argument("--data-dir", default=".local")
     parser.add_argument("--cdk-out", default="cdk.out")
     parser.add_argument("--drain-timeout", type=float, default=120.0, help="seconds to wait for capture after writing")
