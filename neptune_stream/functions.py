@@ -11,8 +11,8 @@ from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_neptune_alpha as neptune
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_neptune_alpha as neptune
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -78,7 +78,8 @@ class Functions(Construct):
             code=layer_code(with_powertools=bundled_powertools),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
-            description=f"neptune-stream capture core and adapters{', Powertools ' + POWERTOOLS_VERSION if bundled_powertools else ''}",
+            description="neptune-stream capture core and adapters"
+            + (f", Powertools {POWERTOOLS_VERSION}" if bundled_powertools else ""),
         )
         self.layers: list[lambda_.ILayerVersion] = [shared]
         if not bundled_powertools:

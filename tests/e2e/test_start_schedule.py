@@ -5,7 +5,7 @@ disabling it through the scheduler API pauses it, as `neptune-stream stop` does 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e  # starts servers: not part of `make unit`
 BOUND_S = 60.0  # generous: on a busy machine a 0.5 s period still ticks many times within it
 
 
-def _set_state(pipeline: LocalPipeline, state: str) -> None:
+def _set_state(pipeline: LocalPipeline, state: Literal["ENABLED", "DISABLED"]) -> None:
     """UpdateSchedule replaces the whole definition: send it back with the new State."""
     current: Any = pipeline.scheduler.get_schedule(Name=pipeline.schedule_name)
     keep = ("ScheduleExpression", "FlexibleTimeWindow", "Target")

@@ -60,8 +60,9 @@ def test_aws_sdk_tasks_get_boto3_names_in_and_the_apis_names_out() -> None:
         StateTaskServiceAwsSdk,
     )
 
-    task = StateTaskServiceAwsSdk()
-    task.resource = SimpleNamespace(api_name="sfn", api_action="describeExecution", resource_arn="aws-sdk:sfn:describeExecution")
+    task = StateTaskServiceAwsSdk()  # type: ignore[no-untyped-call]
+    resource = SimpleNamespace(api_name="sfn", api_action="describeExecution", resource_arn="aws-sdk:sfn:describeExecution")
+    task.resource = resource  # type: ignore[assignment]
     unpatched = {"ExecutionArn": "arn:x"}
     task._normalise_parameters(unpatched)
     assert unpatched == {"ExecutionArn": "arn:x"}, "moto's own: unconverted (the gap this closes)"

@@ -158,13 +158,14 @@ def test_a_403_is_its_own_error_for_the_state_machine_to_retry_slowly() -> None:
     from neptune_capture.neptune_api import classify_neptune_error
 
     denied = ClientError(
-        {"Error": {"Code": "AccessDeniedException", "Message": "denied"}, "ResponseMetadata": {"HTTPStatusCode": 403}},
+        {"Error": {"Code": "AccessDeniedException", "Message": "denied"}, "ResponseMetadata": {"HTTPStatusCode": 403}},  # type: ignore[typeddict-item]
         "GetPropertygraphStream",
     )
     error = classify_neptune_error(denied, "GetStreamRecords")
     assert isinstance(error, NeptuneAccessDeniedError) and not error.retryable
     assert type(error).__name__ in iam_propagation_error_names()
     throttled = ClientError(
-        {"Error": {"Code": "ThrottlingException", "Message": "slow"}, "ResponseMetadata": {"HTTPStatusCode": 500}}, "X"
+        {"Error": {"Code": "ThrottlingException", "Message": "slow"}, "ResponseMetadata": {"HTTPStatusCode": 500}},  # type: ignore[typeddict-item]
+        "X",
     )
     assert not isinstance(classify_neptune_error(throttled, "GetStreamRecords"), NeptuneAccessDeniedError)
