@@ -14,18 +14,20 @@ from typing import Any
 
 from gremlin_python.process.traversal import Bytecode
 
-from neptune_emulator.graph import Graph, GraphError, Transaction
+from neptune_emulator.errors import DOCUMENTED_MESSAGES, GREMLIN_FAULT_KINDS, GraphError
+from neptune_emulator.graph import Graph, Transaction
 from neptune_emulator.gremlin import Interpreter, to_wire
 from neptune_emulator.persistence import Persistence
 from neptune_emulator.stream_log import StreamError, StreamLog, record_json
 
 ENGINE_VERSION = "1.4.6.1.R1"
 FAULT_KINDS = ("ThrottlingException", "MemoryLimitExceededException", "InternalFailure", "slow", "malformed")
+FAULT_APIS = {"stream": FAULT_KINDS, "gremlin": GREMLIN_FAULT_KINDS}
 
 
 @dataclass
 class Faults:
-    """Fault injection for the Streams API: a kind, at a rate, from a seed."""
+    """Fault injection for the Streams API or for Gremlin requests: a kind, at a rate, from a seed."""
 
     kind: str | None = None
     rate: float = 0.0
@@ -57,7 +59,8 @@ class Engine:
         if trimmed:
             commit, op = json.loads(trimmed)
             self.stream.trimmed_through = (commit, op)
-        self.faults = Faults()
+        self.faults = Faults()  # the Streams API's
+        self.gremlin_faults = Faults()
         self.reset_tokens: dict[str, float] = {}
         self.started = time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime())
 
@@ -66,6 +69,10 @@ class Engine:
 
     # -- Gremlin
     def submit(self, bytecode: Bytecode) -> list[Any]:
+        fault = self.gremlin_faults.pick()
+        if fault is not None:  # before anything runs: a refused traversal changes nothing, as in Neptune
+            self.gremlin_faults.injected += 1
+            raise GraphError(DOCUMENTED_MESSAGES.get(fault, f"injected {fault}"), fault)
         with self.lock:
             tx = Transaction(self.graph)
             try:
@@ -189,4 +196,4 @@ def _error(error: StreamError) -> tuple[int, str, dict[str, str]]:
     return error.status, body, {"x-amzn-ErrorType": error.code}
 
 
-__all__ = ["FAULT_KINDS", "Engine", "GraphError"]
+__all__ = ["FAULT_APIS", "FAULT_KINDS", "Engine", "GraphError"]

@@ -1,15 +1,19 @@
-"""A Gremlin bytecode interpreter for the steps a change workload uses. A step it does not know is an
-error naming that step, never a guess."""
+"""A Gremlin bytecode interpreter for the steps a change workload uses, with Neptune's rules for labels,
+cardinality and ids (https://docs.aws.amazon.com/neptune/latest/userguide/access-graph-gremlin-differences.html).
+A step it does not know is an error naming that step, never a guess."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from gremlin_python.process.traversal import Bytecode, P
 from gremlin_python.structure import graph as gp
 
-from neptune_emulator.graph import Edge, Graph, GraphError, Transaction, Vertex
+from neptune_emulator import values
+from neptune_emulator.errors import GraphError, unsupported
+from neptune_emulator.graph import Edge, Graph, Transaction, Vertex
 
 Objects = list[Any]
 
@@ -52,7 +56,7 @@ def _test(predicate: Any, value: Any) -> bool:
             }[op]()
         )
     except KeyError:
-        raise GraphError(f"neptune-stream emulator does not support the predicate P.{op}") from None
+        raise unsupported(f"neptune-stream emulator does not support the predicate P.{op}") from None
     except TypeError:
         return False
 
@@ -68,13 +72,31 @@ def _id_of(value: Any) -> str:
     return str(value.id if isinstance(value, gp.Element | Vertex | Edge) else value)
 
 
+@dataclass(frozen=True)
+class PropertyRef:
+    """One property of an element, as properties() yields it: one per value of a vertex property."""
+
+    element: Vertex | Edge
+    key: str
+    value: Any
+
+
+def _same(a: Any, b: Any) -> bool:
+    # Numbers compare by value whatever their width (TinkerPop's rule), but True is not 1.
+    return bool(a == b) and isinstance(a, bool) == isinstance(b, bool)
+
+
+def _labels(element: Any) -> list[str]:
+    return element.labels if isinstance(element, Vertex) else [element.label]
+
+
 class Interpreter:
     def __init__(self, graph: Graph, tx: Transaction) -> None:
         self.graph, self.tx = graph, tx
 
     def run(self, bytecode: Bytecode, start: Objects | None = None) -> Objects:
         for source in bytecode.source_instructions:
-            raise GraphError(f"neptune-stream emulator does not support the traversal source step '{source[0]}'")
+            raise unsupported(f"neptune-stream emulator does not support the traversal source step '{source[0]}'")
         steps = list(bytecode.step_instructions)
         objects: Objects = [] if start is None else list(start)
         first = start is None
@@ -90,7 +112,7 @@ class Interpreter:
                     i += 1
                 objects = getattr(self, f"step_{name}")(objects, first, args, modulators)
             elif handler is None:
-                raise GraphError(f"neptune-stream emulator does not support the Gremlin step '{name}'")
+                raise unsupported(f"neptune-stream emulator does not support the Gremlin step '{name}'")
             else:
                 objects = handler(objects, first, *args)
             first = False
@@ -178,7 +200,7 @@ class Interpreter:
         if _is(key, "T", "id"):
             return [element.id]
         if _is(key, "T", "label"):
-            return [element.label]
+            return list(_labels(element))
         if isinstance(element, Vertex):
             return list(element.properties.get(key, []))
         if isinstance(element, Edge):
@@ -190,23 +212,24 @@ class Interpreter:
             return [o for o in objects if self._value(o, args[0])]
         if len(args) == 3:
             label, key, predicate = args
-            objects = [o for o in objects if o.label == label]
+            objects = [o for o in objects if label in _labels(o)]
         elif len(args) == 2:
             key, predicate = args
         else:
-            raise GraphError(f"has() with {len(args)} arguments is not supported")
+            raise unsupported(f"neptune-stream emulator does not support has() with {len(args)} arguments")
         if isinstance(predicate, Bytecode):
-            raise GraphError("has(key, traversal) is not supported")
+            raise unsupported("neptune-stream emulator does not support has(key, traversal)")
         return [o for o in objects if any(_test(predicate, v) for v in self._value(o, key))]
 
     def step_hasNot(self, objects: Objects, first: bool, key: Any) -> Objects:  # noqa: N802
         return [o for o in objects if not self._value(o, key)]
 
     def step_hasLabel(self, objects: Objects, first: bool, *labels: Any) -> Objects:  # noqa: N802
+        # A vertex matches any one of its labels; "a::b" names no single label, so it matches nothing.
         if len(labels) == 1 and isinstance(labels[0], P):
-            return [o for o in objects if _test(labels[0], o.label)]
+            return [o for o in objects if any(_test(labels[0], one) for one in _labels(o))]
         wanted = set(_flatten(labels))
-        return [o for o in objects if o.label in wanted]
+        return [o for o in objects if not wanted.isdisjoint(_labels(o))]
 
     def step_hasId(self, objects: Objects, first: bool, *ids: Any) -> Objects:  # noqa: N802
         if len(ids) == 1 and isinstance(ids[0], P):
@@ -338,38 +361,93 @@ class Interpreter:
         if isinstance(value, Vertex):
             return value
         if isinstance(value, str) and not string_is_id:
-            raise GraphError(f"{where} with a step label is not supported; pass a vertex or a traversal")
+            raise unsupported(f"neptune-stream emulator does not support {where} with a step label; pass a vertex or a traversal")
         vid = _id_of(value)
         if vid not in self.graph.vertices:
             raise GraphError(f"{where}: vertex {vid} does not exist")
         return self.graph.vertices[vid]
 
     def step_property(self, objects: Objects, first: bool, *args: Any) -> Objects:
-        cardinality = "single"
+        cardinality: str | None = None
         rest = list(args)
         if rest and type(rest[0]).__name__ == "Cardinality":
             cardinality = rest.pop(0).name.rstrip("_")
-        if len(rest) < 2 or len(rest) % 2:
-            raise GraphError(f"property() needs key/value pairs, got {len(rest)} arguments")
+        if cardinality == "list":
+            # "Neptune supports set cardinality and single cardinality ... List is not supported."
+            raise unsupported("Neptune does not support list cardinality for vertex properties; use single or set")
+        if len(rest) == 1 and isinstance(rest[0], dict):
+            pairs = list(rest[0].items())  # property(Map): one property per entry
+        elif len(rest) == 2:
+            pairs = [(rest[0], rest[1])]
+        elif len(rest) > 2 and len(rest) % 2 == 0:
+            # property(k, v, mk, mv, ...) gives the new property meta-properties, which Neptune does not
+            # support (the MetaProperties feature is false).
+            raise unsupported(f"Neptune does not support meta-properties: property({rest[0]!r}, ...) was given {rest[2::2]!r}")
+        else:
+            raise GraphError(f"property() needs a key and a value, got {len(rest)} arguments")
+        out: Objects = []
         for o in objects:
-            for key, raw in zip(rest[::2], rest[1::2], strict=True):
-                value = self._sub(raw, o)
-                if _is(key, "T", "id"):
-                    if isinstance(o, Vertex):
-                        self.tx.rekey_vertex(o, value)
-                    else:
-                        self.tx.rekey_edge(o, value)
-                elif _is(key, "T", "label"):
-                    raise GraphError("the label of an element cannot be changed")
-                elif isinstance(o, Vertex):
-                    self.tx.set_vertex_property(o, str(key), value, cardinality)
-                elif isinstance(o, Edge):
-                    if cardinality != "single":
-                        raise GraphError("edge properties only take single cardinality")
-                    self.tx.set_edge_property(o, str(key), value)
-                else:
-                    raise GraphError(f"property() needs vertices or edges, got {type(o).__name__}")
+            element = o
+            for key, raw in pairs:
+                element = self._set_property(element, cardinality, key, self._sub(raw, element))
+            out.append(element)
+        return out
+
+    def _set_property(self, o: Any, cardinality: str | None, key: Any, value: Any) -> Any:
+        """Sets one property; returns the element the traversal goes on with (property(T.id, existing)
+        after addV() continues with the existing vertex)."""
+        if _is(key, "T", "id"):
+            if isinstance(o, Vertex):
+                return self.tx.rekey_vertex(o, value)
+            if isinstance(o, Edge):
+                self.tx.rekey_edge(o, value)
+                return o
+        elif _is(key, "T", "label"):
+            raise GraphError("the label of an element cannot be changed")
+        elif isinstance(o, Vertex):
+            self.tx.set_vertex_property(o, str(key), values.accept(value), cardinality or "set")
+            return o
+        elif isinstance(o, Edge):
+            if cardinality not in (None, "single"):
+                raise GraphError(f"edge properties have no cardinality but single, got {cardinality}")
+            self.tx.set_edge_property(o, str(key), values.accept(value))
+            return o
+        raise GraphError(f"property() needs vertices or edges, got {type(o).__name__}")
+
+    def step_properties(self, objects: Objects, first: bool, *keys: Any) -> Objects:
+        out: Objects = []
+        for o in objects:
+            if isinstance(o, Vertex):
+                out.extend(PropertyRef(o, k, v) for k, vs in o.properties.items() if not keys or k in keys for v in vs)
+            elif isinstance(o, Edge):
+                out.extend(PropertyRef(o, k, v) for k, v in o.properties.items() if not keys or k in keys)
+            else:
+                raise GraphError(f"properties() needs vertices or edges, got {type(o).__name__}")
+        return out
+
+    def _refs(self, objects: Objects, step: str) -> list[PropertyRef]:
+        for o in objects:
+            if not isinstance(o, PropertyRef):
+                raise GraphError(f"{step}() needs properties, got {type(o).__name__}")
         return objects
+
+    def step_hasValue(self, objects: Objects, first: bool, *wanted: Any) -> Objects:  # noqa: N802
+        refs = self._refs(objects, "hasValue")
+        if len(wanted) == 1 and isinstance(wanted[0], P):
+            return [r for r in refs if _test(wanted[0], r.value)]
+        return [r for r in refs if any(_same(r.value, w) for w in _flatten(wanted))]
+
+    def step_hasKey(self, objects: Objects, first: bool, *keys: Any) -> Objects:  # noqa: N802
+        refs = self._refs(objects, "hasKey")
+        if len(keys) == 1 and isinstance(keys[0], P):
+            return [r for r in refs if _test(keys[0], r.key)]
+        return [r for r in refs if r.key in _flatten(keys)]
+
+    def step_key(self, objects: Objects, first: bool) -> Objects:
+        return [r.key for r in self._refs(objects, "key")]
+
+    def step_value(self, objects: Objects, first: bool) -> Objects:
+        return [r.value for r in self._refs(objects, "value")]
 
     def step_drop(self, objects: Objects, first: bool) -> Objects:
         for o in objects:
@@ -377,8 +455,13 @@ class Interpreter:
                 self.tx.drop_vertex(o)
             elif isinstance(o, Edge):
                 self.tx.drop_edge(o)
+            elif isinstance(o, PropertyRef):
+                if isinstance(o.element, Vertex):
+                    self.tx.remove_vertex_property(o.element, o.key, o.value, every=False)
+                else:
+                    self.tx.remove_edge_property(o.element, o.key)
             else:
-                raise GraphError(f"drop() needs vertices or edges, got {type(o).__name__}")
+                raise GraphError(f"drop() needs vertices, edges or properties, got {type(o).__name__}")
         return []
 
     def _merge_options(self, modulators: list[list[Any]], o: Any) -> dict[str, dict[Any, Any]]:
@@ -402,7 +485,8 @@ class Interpreter:
             if matches:
                 for v in matches:
                     for key, value in options.get("on_match", {}).items():
-                        self.tx.set_vertex_property(v, str(key), value)
+                        # An update replaces the value (single cardinality); the guide is silent on mergeV.
+                        self.tx.set_vertex_property(v, str(key), values.accept(value), "single")
                 out.extend(matches)
                 continue
             create = {**search, **options.get("on_create", {})}
@@ -411,7 +495,7 @@ class Interpreter:
             v = self.tx.add_vertex(str(label), vid)
             for key, value in create.items():
                 if _enum_name(key) is None:
-                    self.tx.set_vertex_property(v, str(key), value)
+                    self.tx.set_vertex_property(v, str(key), values.accept(value))
             out.append(v)
         return out
 
@@ -450,7 +534,7 @@ class Interpreter:
             if matches:
                 for e in matches:
                     for key, value in options.get("on_match", {}).items():
-                        self.tx.set_edge_property(e, str(key), value)
+                        self.tx.set_edge_property(e, str(key), values.accept(value))
                 out.extend(matches)
                 continue
             if out_v is None or in_v is None:
@@ -458,7 +542,7 @@ class Interpreter:
             create = {**props, **{k: v for k, v in options.get("on_create", {}).items() if _enum_name(k) is None}}
             e = self.tx.add_edge(str(label or "edge"), out_v, in_v)
             for key, value in create.items():
-                self.tx.set_edge_property(e, str(key), value)
+                self.tx.set_edge_property(e, str(key), values.accept(value))
             out.append(e)
         return out
 
@@ -477,8 +561,18 @@ def to_wire(value: Any) -> Any:
         return gp.Edge(
             value.id, gp.Vertex(value.out_v.id, value.out_v.label), value.label, gp.Vertex(value.in_v.id, value.in_v.label)
         )
+    if isinstance(value, PropertyRef):
+        if isinstance(value.element, Vertex):
+            vertex = gp.Vertex(value.element.id, value.element.label)
+            return gp.VertexProperty(_property_id(value), value.key, value.value, vertex)
+        return gp.Property(value.key, value.value, None)
     if isinstance(value, list):
         return [to_wire(v) for v in value]
     if isinstance(value, dict):
         return {k: to_wire(v) for k, v in value.items()}
     return value
+
+
+def _property_id(ref: PropertyRef) -> int:
+    # Neptune generates vertex property ids, "positive or negative numbers"; stable within a run is enough.
+    return hash((ref.element.id, ref.key, values.identity(ref.value))) & 0x7FFFFFFF

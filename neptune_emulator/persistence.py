@@ -8,14 +8,14 @@ import sqlite3
 from typing import Any
 
 from neptune_emulator import values
-from neptune_emulator.graph import Edge, Graph, Vertex
+from neptune_emulator.graph import LABEL_SEPARATOR, Edge, Graph, Vertex
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stream (
     commit_num INTEGER NOT NULL, op_num INTEGER NOT NULL, commit_ts INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (commit_num, op_num)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS vertices (id TEXT PRIMARY KEY, label TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS vertices (id TEXT PRIMARY KEY, label TEXT NOT NULL) WITHOUT ROWID;  -- labels, '::'-joined
 CREATE TABLE IF NOT EXISTS vertex_properties (vertex_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS vertex_properties_by_vertex ON vertex_properties (vertex_id, key);
 CREATE TABLE IF NOT EXISTS edges (
@@ -42,7 +42,7 @@ class Persistence:
     def load_graph(self) -> Graph:
         graph = Graph()
         for vid, label in self.db.execute("SELECT id, label FROM vertices"):
-            graph.vertices[vid] = Vertex(vid, label)
+            graph.vertices[vid] = Vertex(vid, label.split(LABEL_SEPARATOR))
         for vid, key, value in self.db.execute("SELECT vertex_id, key, value FROM vertex_properties ORDER BY rowid"):
             graph.vertices[vid].properties.setdefault(key, []).append(values.load(value))
         for eid, label, out_v, in_v in self.db.execute("SELECT id, label, out_v, in_v FROM edges"):
@@ -92,9 +92,12 @@ def _apply(cur: sqlite3.Cursor, record: dict[str, Any]) -> None:
     kind, element_id = data["type"], data["id"]
     value = json.dumps(data["value"], separators=(",", ":"))
     if kind == "vl":
-        if op == "ADD":
-            cur.execute("INSERT INTO vertices VALUES (?, ?)", (element_id, data["value"]["value"]))
-        else:
+        if op == "ADD":  # one record per label: a second one for the same vertex adds to its labels
+            cur.execute(
+                "INSERT INTO vertices VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET label = label || ? || excluded.label",
+                (element_id, data["value"]["value"], LABEL_SEPARATOR),
+            )
+        else:  # a label goes only when its vertex is dropped
             cur.execute("DELETE FROM vertices WHERE id = ?", (element_id,))
     elif kind == "vp":
         if op == "ADD":

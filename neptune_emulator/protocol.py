@@ -14,6 +14,8 @@ from gremlin_python.process.traversal import Bytecode, P, Traverser
 from gremlin_python.structure.io import graphbinaryV1 as gb  # noqa: N813
 from gremlin_python.structure.io import graphsonV3d0 as gs  # noqa: N813
 
+from neptune_emulator.values import Float32, Long, Short
+
 GRAPHBINARY = "application/vnd.graphbinary-v1.0"
 GRAPHSON3 = "application/vnd.gremlin-v3.0+json"
 _int32 = struct.Struct(">i")
@@ -98,10 +100,41 @@ _ENUMS = (
     gb.OrderIO,
     gb.BarrierIO,
 )
-_gb_reader = gb.GraphBinaryReader({**{io.graphbinary_type: _lenient_enum(io) for io in _ENUMS}, gb.DataType.p: _PReader})
-_gb_writer = gb.GraphBinaryWriter()
-_gs_reader = gs.GraphSONReader({"g:Bytecode": _BytecodeReader, "g:P": _GraphSONPReader})
-_gs_writer = gs.GraphSONWriter()
+
+
+def _typed(io: type[Any], wrap: type[Any]) -> type[Any]:
+    """gremlinpython reads a Long, a Short and a Float as plain int and float; keep the type the client
+    sent, so the change record names it (Neptune's dataType). Not a subclass of `io`: gremlinpython's
+    metaclass would register it as the global (de)serializer of `io`'s types, for every client too."""
+
+    class Typed:
+        @classmethod
+        def objectify(cls, buff: Any, reader: Any, nullable: bool = True) -> Any:
+            value = io.objectify(buff, reader, nullable)
+            return None if value is None else wrap(value)
+
+    return Typed
+
+
+class _GraphSONFloatReader:
+    @classmethod
+    def objectify(cls, value: Any, reader: gs.GraphSONReader) -> Float32:
+        return Float32(gs.FloatIO.objectify(value, reader))
+
+
+_gb_reader = gb.GraphBinaryReader(
+    {
+        **{io.graphbinary_type: _lenient_enum(io) for io in _ENUMS},
+        gb.DataType.p: _PReader,
+        gb.DataType.long: _typed(gb.LongIO, Long),
+        gb.DataType.short: _typed(gb.ShortIO, Short),
+        gb.DataType.float: _typed(gb.FloatIO, Float32),
+    }
+)
+_gb_writer = gb.GraphBinaryWriter({Float32: gb.FloatIO})
+# GraphSON's reader already keeps Int64/Int16/Byte as long/short/SingleByte.
+_gs_reader = gs.GraphSONReader({"g:Bytecode": _BytecodeReader, "g:P": _GraphSONPReader, "g:Float": _GraphSONFloatReader})
+_gs_writer = gs.GraphSONWriter({Float32: gs.FloatIO})
 
 
 def parse(frame: bytes) -> Request:

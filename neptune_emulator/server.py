@@ -1,6 +1,9 @@
 """The emulator's HTTP and WebSocket server (aiohttp): /gremlin, /propertygraph/stream (and /pg/stream),
 /status, /system, plus /_emulator/faults for fault injection. Runs in a thread for tests and the demo,
-or in the foreground from the command line."""
+or in the foreground from the command line.
+
+A Gremlin request Neptune would refuse gets Neptune's error: its JSON body ({"requestId", "code",
+"detailedMessage"}) as the status message and the code's HTTP status as the status code (see errors.py)."""
 
 from __future__ import annotations
 
@@ -11,13 +14,14 @@ import threading
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from aiohttp.web_response import ContentCoding
 
 from neptune_emulator import protocol
-from neptune_emulator.engine import FAULT_KINDS, Engine, Faults
-from neptune_emulator.graph import GraphError
+from neptune_emulator.engine import FAULT_APIS, Engine, Faults
+from neptune_emulator.errors import STATUSES, GraphError, error_body
 
 log = logging.getLogger("neptune_stream.emulator")
-SUCCESS, NO_CONTENT, EVALUATION_ERROR, INVALID_REQUEST = 200, 204, 597, 499
+SUCCESS, NO_CONTENT = 200, 204
 
 
 def build_app(engine: Engine) -> web.Application:
@@ -42,7 +46,12 @@ def build_app(engine: Engine) -> web.Application:
             status, body, headers = await asyncio.to_thread(engine.read_stream, params)
         else:
             status, body, headers = engine.read_stream(params)
-        return web.Response(status=status, text=body, content_type="application/json", headers=headers)
+        response = web.Response(status=status, text=body, content_type="application/json", headers=headers)
+        if accepts_gzip(request.headers.get("Accept-Encoding", "")):
+            # "Neptune supports gzip compression of the response, provided that the HTTP request includes an
+            # Accept-Encoding header that specifies gzip" (streams-using-api-call.html).
+            response.enable_compression(ContentCoding.gzip)
+        return response
 
     async def status(_: web.Request) -> web.Response:
         return web.json_response(engine.status())
@@ -58,19 +67,25 @@ def build_app(engine: Engine) -> web.Application:
 
     async def faults(request: web.Request) -> web.Response:
         body = await request.json() if request.can_read_body else {}
-        kind = body.get("kind")
-        if kind is not None and kind not in FAULT_KINDS:
-            return web.json_response({"error": f"kind must be one of {FAULT_KINDS} or null"}, status=400)
+        api, kind = body.get("api", "stream"), body.get("kind")
+        if api not in FAULT_APIS:
+            return web.json_response({"error": f"api must be one of {tuple(FAULT_APIS)}, got {api!r}"}, status=400)
+        if kind is not None and kind not in FAULT_APIS[api]:
+            return web.json_response({"error": f"kind for api {api!r} must be one of {FAULT_APIS[api]} or null"}, status=400)
         limit = body.get("limit")
-        engine.faults = Faults(
+        faults = Faults(
             kind=kind,
             rate=float(body.get("rate", 1.0)),
             delay_ms=int(body.get("delay_ms", 0)),
             limit=None if limit is None else int(limit),
         )
         if "seed" in body:
-            engine.faults.rng.seed(body["seed"])
-        return web.json_response({"kind": kind, "rate": engine.faults.rate, "delay_ms": engine.faults.delay_ms, "limit": limit})
+            faults.rng.seed(body["seed"])
+        if api == "gremlin":
+            engine.gremlin_faults = faults
+        else:
+            engine.faults = faults
+        return web.json_response({"api": api, "kind": kind, "rate": faults.rate, "delay_ms": faults.delay_ms, "limit": limit})
 
     async def stats(_: web.Request) -> web.Response:
         with engine.lock:
@@ -84,6 +99,7 @@ def build_app(engine: Engine) -> web.Application:
                     "firstEventId": list(keys[0]) if keys else None,
                     "lastEventId": list(keys[-1]) if keys else None,
                     "faultsInjected": engine.faults.injected,
+                    "gremlinFaultsInjected": engine.gremlin_faults.injected,
                 }
             )
 
@@ -97,6 +113,15 @@ def build_app(engine: Engine) -> web.Application:
     return app
 
 
+def accepts_gzip(header: str) -> bool:
+    for part in header.split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "*"):
+            q = params.strip().lower()
+            return not (q.startswith("q=") and float(q[2:] or 0) == 0)
+    return False
+
+
 def _handle(engine: Engine, frame: bytes) -> bytes | str | None:
     try:
         request = protocol.parse(frame)
@@ -104,21 +129,28 @@ def _handle(engine: Engine, frame: bytes) -> bytes | str | None:
         log.warning("unreadable Gremlin request: %s", error)
         return None
     if request.error is not None:
-        return protocol.response(request, INVALID_REQUEST, request.error, None)
+        return _error(request, GraphError(request.error, "BadRequestException"))
     if request.op == "bytecode":
         try:
             result = engine.submit(request.args["gremlin"])
         except GraphError as error:
-            return protocol.response(request, EVALUATION_ERROR, str(error), None)
+            return _error(request, error)
         except Exception as error:
             log.exception("traversal failed")
-            return protocol.response(request, EVALUATION_ERROR, f"{type(error).__name__}: {error}", None)
+            return _error(request, GraphError(f"{type(error).__name__}: {error}", "InternalFailureException"))
         return protocol.response(request, SUCCESS, "", result)
     if request.op == "close":
         return protocol.response(request, NO_CONTENT, "", None)
-    return protocol.response(
-        request, INVALID_REQUEST, f"neptune-stream emulator supports bytecode requests only, not op {request.op!r}", None
+    return _error(
+        request,
+        GraphError(
+            f"neptune-stream emulator supports bytecode requests only, not op {request.op!r}", "UnsupportedOperationException"
+        ),
     )
+
+
+def _error(request: protocol.Request, error: GraphError) -> bytes | str:
+    return protocol.response(request, STATUSES[error.code], error_body(error.code, error.message, str(request.request_id)), None)
 
 
 class EmulatorServer:
@@ -166,11 +198,18 @@ class EmulatorServer:
 
 
 def set_faults(
-    endpoint: str, kind: str | None, rate: float = 1.0, *, delay_ms: int = 0, seed: int | None = None, limit: int | None = None
+    endpoint: str,
+    kind: str | None,
+    rate: float = 1.0,
+    *,
+    delay_ms: int = 0,
+    seed: int | None = None,
+    limit: int | None = None,
+    api: str = "stream",
 ) -> dict[str, Any]:
     import urllib.request
 
-    body: dict[str, Any] = {"kind": kind, "rate": rate, "delay_ms": delay_ms, "limit": limit}
+    body: dict[str, Any] = {"api": api, "kind": kind, "rate": rate, "delay_ms": delay_ms, "limit": limit}
     if seed is not None:
         body["seed"] = seed
     req = urllib.request.Request(

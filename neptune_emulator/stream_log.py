@@ -1,5 +1,7 @@
-"""Neptune Streams over the committed change records: iterator types, limit, the 10 MB cap (the
-record that crosses it included), retention, and the documented errors."""
+"""Neptune Streams over the committed change records: iterator types (AT_SEQUENCE_NUMBER by default),
+limit, the 10 MB cap (the record that crosses it included), retention, and the documented errors, as
+"Calling the Neptune Streams REST API" describes them
+(https://docs.aws.amazon.com/neptune/latest/userguide/streams-using-api-call.html)."""
 
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ class StreamLog:
         return cut
 
     def read(self, params: dict[str, str]) -> dict[str, Any]:
-        iterator = params.get("iteratorType", "AFTER_SEQUENCE_NUMBER")
+        iterator = params.get("iteratorType", "AT_SEQUENCE_NUMBER")
         if iterator not in ITERATOR_TYPES:
             raise invalid(f"iteratorType must be one of {', '.join(ITERATOR_TYPES)}, got {iterator!r}")
         limit = _int(params, "limit", 10)
@@ -58,7 +60,7 @@ class StreamLog:
             raise invalid(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
         start = self._start(iterator, params)
         if start >= len(self.keys):
-            raise StreamError("StreamRecordsNotFoundException", 404, "Requested stream records were not found")
+            raise self._not_found()
         end = min(len(self.keys), start + limit)
         size, stop = 0, start
         while stop < end:
@@ -73,6 +75,18 @@ class StreamLog:
             f'"format":"PG_JSON","records":[{records}],"totalRecords":{stop - start}}}'
         )
         return {"body": body}
+
+    def _not_found(self) -> StreamError:
+        if not self.keys:
+            return StreamError("StreamRecordsNotFoundException", 404, "Requested stream records were not found")
+        # Neptune's wording, which tools parse for the last event id (neptune-export's
+        # StreamRecordsNotFoundExceptionParser and its test, https://github.com/aws/neptune-export).
+        commit, op = self.keys[-1]
+        return StreamError(
+            "StreamRecordsNotFoundException",
+            404,
+            f"Requested startEventId is from the future. Last valid eventId is [commitNum = {commit}, opNum = {op}]",
+        )
 
     def _start(self, iterator: str, params: dict[str, str]) -> int:
         if iterator == "TRIM_HORIZON":

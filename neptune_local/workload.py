@@ -1,6 +1,13 @@
 """A realistic change workload written through gremlinpython: people and products appear, follow and
 review each other, change their properties, and some are dropped. Seeded, so a run can be replayed.
-Works against the emulator and, with IAM signing, against a real Neptune endpoint."""
+Works against the emulator and, with IAM signing, against a real Neptune endpoint.
+
+It uses what Neptune does differently from TinkerGraph
+(https://docs.aws.amazon.com/neptune/latest/userguide/access-graph-gremlin-differences.html), so the
+exactly-once check covers those records too: some people have two labels (`person::customer`, one record
+per label), tags are a set-cardinality property (Neptune's default: each new tag is one more value),
+updates replace with single cardinality (a REMOVE and an ADD), and tags are dropped one value at a time
+with properties().drop(). Every step changes the graph, so each one is exactly one transaction."""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ from dataclasses import dataclass, field
 from gremlin_python.driver.driver_remote_connection import DriverRemoteConnection
 from gremlin_python.process.anonymous_traversal import traversal
 from gremlin_python.process.graph_traversal import GraphTraversalSource, __
+from gremlin_python.process.traversal import Cardinality
 
 FIRST = ["ana", "ben", "chen", "dara", "eli", "fay", "gus", "hana", "ivo", "jun", "kai", "lea"]
 CITIES = ["Austin", "Berlin", "Cairo", "Delhi", "Lima", "Oslo", "Perth", "Quito"]
@@ -46,6 +54,7 @@ class Workload:
     people: list[str] = field(default_factory=list)
     products: list[str] = field(default_factory=list)
     edges: list[str] = field(default_factory=list)
+    tags: dict[str, list[str]] = field(default_factory=dict)  # person -> its tags, to drop one that exists
     written: int = 0
 
     def __post_init__(self) -> None:
@@ -66,17 +75,25 @@ class Workload:
             self._drop()
         self.written += 1
 
+    def _new_tag(self) -> str:
+        return f"{self.rng.choice(CITIES).lower()}-{self.written}"  # never seen before: adding it always changes
+
     def _add_person(self) -> None:
         name = f"{self.rng.choice(FIRST)}-{self.rng.randrange(10**6)}"
+        label = "person::customer" if self.rng.random() < 0.3 else "person"
+        tags = [self._new_tag(), f"{self._new_tag()}-b"]
         v = (
-            self.g.add_v("person")
+            self.g.add_v(label)
             .property("name", name)
             .property("age", self.rng.randrange(18, 90))
             .property("city", self.rng.choice(CITIES))
+            .property("tag", tags[0])
+            .property("tag", tags[1])
             .id_()
             .next()
         )
         self.people.append(v)
+        self.tags[v] = tags
 
     def _add_product(self) -> None:
         v = (
@@ -98,16 +115,30 @@ class Workload:
 
     def _update(self) -> None:
         a = self.rng.choice(self.people)
-        if self.rng.random() < 0.5:
-            self.g.V(a).property("city", self.rng.choice(CITIES)).iterate()
+        r = self.rng.random()
+        if r < 0.4:
+            self.g.V(a).property(Cardinality.single, "city", self.rng.choice(CITIES)).iterate()
+        elif r < 0.7:
+            age, active = self.rng.randrange(18, 90), self.rng.random() < 0.8
+            self.g.V(a).property(Cardinality.single, "age", age).property(Cardinality.single, "active", active).iterate()
         else:
-            self.g.V(a).property("age", self.rng.randrange(18, 90)).property("active", self.rng.random() < 0.8).iterate()
+            tag = self._new_tag()
+            self.g.V(a).property("tag", tag).iterate()  # set cardinality: one more value
+            self.tags[a].append(tag)
 
     def _drop(self) -> None:
-        if self.edges and self.rng.random() < 0.6:
+        r = self.rng.random()
+        if self.edges and r < 0.4:
             self.g.E(self.edges.pop(self.rng.randrange(len(self.edges)))).drop().iterate()
             return
+        tagged = [p for p in self.people if self.tags[p]]
+        if tagged and r < 0.7:
+            a = self.rng.choice(tagged)
+            tag = self.tags[a].pop(self.rng.randrange(len(self.tags[a])))
+            self.g.V(a).properties("tag").has_value(tag).drop().iterate()  # one value of the set
+            return
         victim = self.people.pop(self.rng.randrange(len(self.people)))
+        del self.tags[victim]
         incident = set(self.g.V(victim).both_e().id_().to_list())
         self.g.V(victim).drop().iterate()  # its edges go with it
         self.edges = [e for e in self.edges if e not in incident]

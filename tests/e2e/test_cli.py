@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gremlin_python.process.traversal import T
+from gremlin_python.process.traversal import Cardinality, T
 
 from neptune_cli import main as cli
 from neptune_local.runtime import LocalOptions, LocalPipeline
@@ -36,7 +36,7 @@ def test_cli_drives_a_local_run(synth: Synth, tmp_path: Path) -> None:
         connection = connect(pipeline.emulator.gremlin_url)
         g = traversal().with_(connection)
         g.add_v("person").property(T.id, "p1").property("name", "ann").iterate()
-        g.V("p1").property("name", "anne").iterate()
+        g.V("p1").property(Cardinality.single, "name", "anne").iterate()  # replaces: REMOVE then ADD
         connection.close()
         d = ("--data-dir", str(tmp_path))
 

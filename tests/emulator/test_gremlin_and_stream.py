@@ -53,13 +53,13 @@ def test_each_traversal_is_one_transaction_numbered_in_order(g: Any, neptune: An
     a = (
         g.add_v("person")
         .property("name", "ann")
-        .property(Cardinality.list_, "tag", "x")
-        .property(Cardinality.list_, "tag", "y")
+        .property(Cardinality.set_, "tag", "x")
+        .property(Cardinality.set_, "tag", "y")
         .next()
     )
     b = g.add_v("person").property("name", "bob").next()
     g.V(a.id).add_e("knows").to(__.V(b.id)).property("since", 2020).iterate()
-    g.V(a.id).property("name", "anne").iterate()  # single cardinality: REMOVE old, ADD new
+    g.V(a.id).property(Cardinality.single, "name", "anne").iterate()  # REMOVE old, ADD new
     g.V().has("person", "name", "nobody").drop().iterate()  # changes nothing: no commit
     assert ops(read_all(neptune)) == [
         (1, 1, "vl", "ADD", "label"),
@@ -143,7 +143,7 @@ def test_an_unsupported_step_is_an_error_naming_it_and_changes_nothing(g: Any, n
     with pytest.raises(GremlinServerError, match="does not support the Gremlin step 'order'"):
         g.add_v("x").order().to_list()
     with pytest.raises(GremlinServerError, match="Vertex with id already exists: dup"):
-        g.add_v("x").property(T.id, "dup").add_v("y").property(T.id, "dup").iterate()
+        g.add_v("x").property(T.id, "dup").add_v("x").property(T.id, "dup").iterate()
     assert g.V().count().next() == 0
     with pytest.raises(ClientError, match="StreamRecordsNotFoundException"):
         read_all(neptune)
@@ -260,7 +260,7 @@ def test_a_restart_keeps_every_committed_change_and_continues_numbering(tmp_path
         g = traversal().with_(connection)
         g.add_v("a").property(T.id, "a").property("k", "v").add_v("b").property(T.id, "b").iterate()
         g.V("a").add_e("r").to(__.V("b")).property("w", 2).iterate()
-        g.V("a").property(Cardinality.list_, "tags", "t1").iterate()
+        g.V("a").property(Cardinality.set_, "tags", "t1").iterate()
         connection.close()
     with EmulatorServer(Engine(db)) as server:
         connection = DriverRemoteConnection(server.gremlin_url, "g")

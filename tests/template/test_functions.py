@@ -54,6 +54,8 @@ def test_lambdas_run_latest_python_on_arm64_in_isolated_subnets(synth: Synth) ->
         assert props["Architectures"] == ["arm64"]
         assert sorted(props["VpcConfig"]["SubnetIds"], key=str) == sorted(subnets, key=str)
         assert props["LoggingConfig"]["LogGroup"]["Ref"].startswith(prefix + "Logs")
+        assert props["LoggingConfig"]["LogFormat"] == "JSON"
+        assert props["TracingConfig"] == {"Mode": "Active"}, "traced like the state machine"
         assert len(props["Layers"]) == 1, "one layer: the capture core with Powertools bundled"
 
 

@@ -85,9 +85,10 @@ def sized_record_item(event: StreamEvent, stream_id: str) -> tuple[Item, int]:
             item["value"] = _s(encoded)
     size = item_size(item)
     if size > MAX_ITEM_BYTES:
-        # Only pathological ids or keys get here (the value is already capped): cap them too.
+        # Only pathological ids, keys or dataType names get here (the value is already capped): cap them
+        # too. A dataType is stored as Neptune sent it, whatever the name, so it can be as long as anything.
         truncated = []
-        for field in ("id", "from", "to", "key"):
+        for field in ("id", "from", "to", "key", "dataType"):
             raw = item.get(field, {}).get("S", "").encode()
             if len(raw) > MAX_INDEXED_ID_BYTES:
                 item[field] = _s(raw[:MAX_INDEXED_ID_BYTES].decode(errors="ignore"))
