@@ -68,4 +68,4 @@ chaos: env
 	$(PY) -m neptune_local.chaos $(CHAOS_ARGS)
 
 clean:
-	rm -rf cdk.out .local .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf cdk.out .cache .local .pytest_cache .mypy_cache .ruff_cache .hypothesis

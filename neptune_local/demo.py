@@ -91,13 +91,15 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         data_dir=Path(args.data_dir),
         iterations_per_execution=args.iterations_per_execution,
         time_budget_seconds=args.time_budget,
+        start_schedule_period_seconds=args.schedule_period,
     )
+    # Nothing starts an execution here: the start schedule does, at once and then every period, as it
+    # does on `cdk deploy` (a start while one polls ends fenced).
     pipeline = LocalPipeline(load_stack(args.cdk_out), options).start()
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         assert pipeline.emulator is not None
-        pipeline.start_execution({})
         workloads: list[Workload] = []
         gremlin_url = pipeline.emulator.gremlin_url
         writer = threading.Thread(
@@ -204,6 +206,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float_above(0, 900),
         default=2.0,
         help="seconds per handler invocation (default 2; Lambda allows 900)",
+    )
+    parser.add_argument(
+        "--schedule-period",
+        type=float_above(0),
+        default=10.0,
+        help="seconds between the local start schedule's firings (default 10; deployed: minutes)",
     )
     parser.add_argument(
         "--data-dir", type=writable_directory, default=Path(".local"), help="where the run keeps its files (default .local)"

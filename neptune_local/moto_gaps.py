@@ -1,10 +1,14 @@
-"""Two gaps in moto's Step Functions interpreter that the real service does not have, closed for the
-local run only (the deployed definition is executed unchanged):
+"""Gaps in moto's Step Functions interpreter that the real service does not have, closed for the local
+run only (the deployed definition is executed unchanged):
 
 - the `states:startExecution` integration passes ASL's parameter names (StateMachineArn, Input, Name)
   to boto3 unconverted, which boto3 rejects;
 - an execution started without a name is named "None" (AWS generates a UUID), so two continue-as-new
   executions would collide;
+- its AWS SDK integrations (`arn:aws:states:::aws-sdk:SERVICE:ACTION`) neither convert the request's
+  parameter names (ASL uses the API's, `ExecutionArn`) to boto3's (`executionArn`) nor the response's back
+  (`Status`), as the service does (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html):
+  CheckLeaseHolder's DescribeExecution fails with a KeyError;
 - DynamoDB's TransactWriteItems deep-copies every table it touches before each transaction (to roll
   back), which makes a run quadratic in the table size: 25,000 records slow it to ~40 records/s. Only the
   items the transaction names are saved and, if it is cancelled, restored."""
@@ -54,8 +58,39 @@ def _restore(saved: list[tuple[Any, Any, Any, Any]]) -> None:
 
 @contextmanager
 def patched() -> Iterator[None]:
-    with _sfn_start_execution(), dynamodb_transaction_snapshots():
+    with _sfn_start_execution(), aws_sdk_names(), dynamodb_transaction_snapshots():
         yield
+
+
+@contextmanager
+def aws_sdk_names() -> Iterator[None]:
+    """Converts an aws-sdk task's parameters to boto3's names with the operation's input shape, and its
+    result to the API's names with the output shape, using the converters moto already has."""
+    from botocore.session import get_session
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
+
+    def operation(task: Any, boto_service_name: Any, service_action_name: Any) -> Any:
+        service = task._get_boto_service_name(boto_service_name)
+        action = service_action_name or task.resource.api_action
+        return get_session().get_service_model(service).operation_model(action[:1].upper() + action[1:])
+
+    def normalise_parameters(
+        self: Any, parameters: dict[str, Any], boto_service_name: Any = None, service_action_name: Any = None
+    ) -> None:
+        self._to_boto_request(parameters, operation(self, boto_service_name, service_action_name).input_shape)
+
+    def normalise_response(self: Any, response: Any, boto_service_name: Any = None, service_action_name: Any = None) -> None:
+        self._from_boto_response(response, operation(self, boto_service_name, service_action_name).output_shape)
+
+    saved = StateTaskServiceAwsSdk._normalise_parameters, StateTaskServiceAwsSdk._normalise_response
+    StateTaskServiceAwsSdk._normalise_parameters = normalise_parameters  # type: ignore[method-assign]
+    StateTaskServiceAwsSdk._normalise_response = normalise_response  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        StateTaskServiceAwsSdk._normalise_parameters, StateTaskServiceAwsSdk._normalise_response = saved  # type: ignore[method-assign]
 
 
 @contextmanager

@@ -1,5 +1,8 @@
 """The whole pipeline on one machine: the Neptune emulator, DynamoDB and Step Functions from moto's
-server (executing the synthesized state machine), and the real handlers invoked in-process."""
+server (executing the synthesized state machine), the real handlers invoked in-process, and the start
+schedule: created from the template in moto's EventBridge Scheduler, and fired here (moto stores
+schedules, it does not fire them) every period while its State is ENABLED, read from moto each time, so
+pausing it through the scheduler API (`neptune-stream stop`) pauses it here as it does in AWS."""
 
 from __future__ import annotations
 
@@ -33,12 +36,15 @@ from neptune_local.verify import read_checkpoint
 if TYPE_CHECKING:
     from moto.server import ThreadedMotoServer
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_stepfunctions import SFNClient
     from mypy_boto3_stepfunctions.type_defs import ExecutionListItemTypeDef
 
 STREAM_ID = DEFAULT_STREAM_ID
 LOCAL_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 STATE_MACHINE_NAME = "neptune-stream"
+START_SCHEDULE_NAME = "neptune-stream-start"
+LOCAL_ROLE_ARN = "arn:aws:iam::123456789012:role/neptune-stream-local"
 
 
 @dataclass
@@ -55,6 +61,9 @@ class LocalOptions:
     emulator_port: int = 0
     moto_port: int = 0
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The start schedule's period here (deployed: minutes). None: the schedule exists but never fires,
+    # and executions start only when asked (start_execution, the CLI).
+    start_schedule_period_seconds: float | None = None
 
 
 def free_port() -> int:
@@ -73,6 +82,12 @@ class LocalPipeline:
         self._patch: ExitStack | None = None
         self.tables: TableNames | None = None
         self.state_machine_arn = ""
+        self.schedule_name = START_SCHEDULE_NAME
+        self.scheduled_starts: list[str] = []  # the executions the local schedule started, in order
+        self._schedule_stopped = threading.Event()
+        self._schedule_thread: threading.Thread | None = None
+        self._schedule_ticked = threading.Condition()
+        self.schedule_ticks = 0  # firings evaluated (enabled or not)
 
     # -- lifecycle
     def start(self) -> LocalPipeline:
@@ -94,11 +109,39 @@ class LocalPipeline:
         self.state_machine_arn = self.sfn.create_state_machine(
             name=STATE_MACHINE_NAME,
             definition=json.dumps(definition),
-            roleArn="arn:aws:iam::123456789012:role/neptune-stream-local",
+            roleArn=LOCAL_ROLE_ARN,
             type="STANDARD",
         )["stateMachineArn"]
+        self.scheduler = self.scheduler_client()
+        self.scheduler.create_schedule(**self.stack.start_schedule(self.schedule_name, self.state_machine_arn, LOCAL_ROLE_ARN))
         self.write_endpoints()
+        if opts.start_schedule_period_seconds is not None:
+            self._schedule_thread = threading.Thread(
+                target=self._fire_schedule, args=(opts.start_schedule_period_seconds,), name="start-schedule", daemon=True
+            )
+            self._schedule_thread.start()
         return self
+
+    def _fire_schedule(self, period: float) -> None:
+        """What EventBridge Scheduler does with a rate schedule that has no start date: fire at once, then
+        every period (https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html), each time
+        starting the target with the schedule's input, unless the schedule is disabled then."""
+        while not self._schedule_stopped.is_set():
+            try:
+                schedule = self.scheduler.get_schedule(Name=self.schedule_name)
+                if schedule["State"] == "ENABLED":
+                    target = schedule["Target"]
+                    arn = self.sfn.start_execution(
+                        stateMachineArn=target["Arn"], name=str(uuid.uuid4()), input=target.get("Input", "{}")
+                    )["executionArn"]
+                    self.scheduled_starts.append(arn)
+            except Exception as error:  # a firing that fails is not retried (RetryPolicy 0): the next one is
+                if not self._schedule_stopped.is_set():
+                    logging.getLogger(__name__).warning("start schedule: firing failed: %s", error)
+            with self._schedule_ticked:
+                self.schedule_ticks += 1
+                self._schedule_ticked.notify_all()
+            self._schedule_stopped.wait(period)  # the schedule's own period: this is the timer being emulated
 
     def _start_emulator(self, port: int) -> EmulatorServer:
         engine = Engine(str(self.graph_file), expiry_seconds=self.options.expiry_seconds)
@@ -167,6 +210,9 @@ class LocalPipeline:
         self._patch.enter_context(moto_gaps.patched())
 
     def stop(self) -> None:
+        self._schedule_stopped.set()
+        if self._schedule_thread is not None:
+            self._schedule_thread.join(30)
         try:
             if self.state_machine_arn:
                 for execution in self.running_executions():
@@ -202,6 +248,9 @@ class LocalPipeline:
     def dynamodb_client(self) -> DynamoDBClient:
         return boto3.client("dynamodb", endpoint_url=self.moto_endpoint, region_name=REGION, config=LOCAL_CLIENT_CONFIG)
 
+    def scheduler_client(self) -> EventBridgeSchedulerClient:
+        return boto3.client("scheduler", endpoint_url=self.moto_endpoint, region_name=REGION, config=LOCAL_CLIENT_CONFIG)
+
     def sfn_client(self) -> SFNClient:
         return boto3.client("stepfunctions", endpoint_url=self.moto_endpoint, region_name=REGION, config=LOCAL_CLIENT_CONFIG)
 
@@ -222,6 +271,11 @@ class LocalPipeline:
         """Every event the emulator's stream holds, in order."""
         assert self.emulator is not None
         return [EventId(c, o) for c, o in self.emulator.engine.stream.keys]
+
+    def wait_for_schedule_ticks(self, ticks: int, timeout: float) -> bool:
+        """Until the local schedule has evaluated `ticks` firings in all; False if not within `timeout`."""
+        with self._schedule_ticked:
+            return self._schedule_ticked.wait_for(lambda: self.schedule_ticks >= ticks, timeout)
 
     def wait_for_checkpoint(self, last: EventId, timeout: float) -> bool:
         """Until the checkpoint reaches `last`; False if it has not within `timeout` seconds."""
@@ -253,6 +307,7 @@ class LocalPipeline:
                 Output.RESET_FUNCTION: function_arn("reset"),
                 Output.STREAM_HANDLER_FUNCTION: function_arn("stream-handler"),
                 Output.STREAM_ID: STREAM_ID,
+                Output.START_SCHEDULE: self.schedule_name,
             },
         }
         (self.options.data_dir / LOCAL_ENDPOINTS_FILE).write_text(json.dumps(info, indent=2))

@@ -113,6 +113,25 @@ class SynthesizedStack:
     def functions(self) -> list[LocalFunction]:
         return [self.function(name) for name in FUNCTION_OUTPUTS]
 
+    # -- start schedule
+    def start_schedule(self, name: str, state_machine_arn: str, role_arn: str) -> dict[str, Any]:
+        """CreateSchedule arguments for the deployed schedule (expression, state, input, retry policy), its
+        target bound to the local state machine."""
+        props = self.resource(Output.START_SCHEDULE)["Properties"]
+        target = props["Target"]
+        return {
+            "Name": name,
+            "ScheduleExpression": props["ScheduleExpression"],
+            "FlexibleTimeWindow": props["FlexibleTimeWindow"],
+            "State": props.get("State", "ENABLED"),
+            "Target": {
+                "Arn": state_machine_arn,
+                "RoleArn": role_arn,
+                "Input": target.get("Input", "{}"),
+                **({"RetryPolicy": target["RetryPolicy"]} if "RetryPolicy" in target else {}),
+            },
+        }
+
     # -- state machine
     def state_machine_definition(self, tables: TableNames) -> dict[str, Any]:
         """The deployed definition, token for token: function ARNs and table names are the local ones."""

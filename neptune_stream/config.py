@@ -12,6 +12,9 @@ from neptune_stream.defaults import Defaults
 
 PREFIX = "neptune-stream:"
 MODES = ("demo", "production")
+# "bundled": Powertools ships in the project's own layer (works wherever Neptune does); "public-layer": its
+# publisher's layer, found through the public SSM parameter it writes in the regions it publishes to.
+POWERTOOLS_SOURCES = ("bundled", "public-layer")
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,12 @@ class StackConfig:
     max_idle_wait_seconds: float = DEFAULT_MAX_IDLE_WAIT_SECONDS
     lag_alarm_seconds: int = 300
     log_retention_days: int = 30
+    # The schedule that starts an execution (fenced at once while one runs): capture restarts by itself.
+    start_schedule_minutes: int = 5
+    # True: the schedule is on from the deploy, so capture begins with `cdk deploy`. False: it is created
+    # paused, and capture begins with `neptune-stream start` (which resumes it).
+    auto_start: bool = True
+    powertools: str = "bundled"
 
     @property
     def production(self) -> bool:
@@ -54,6 +63,10 @@ class StackConfig:
                 f"{PREFIX}idleBaseSeconds and maxIdleWaitSeconds must satisfy 0 < base <= max <= 60, "
                 f"got {self.idle_base_seconds} and {self.max_idle_wait_seconds}"
             )
+        if not 1 <= self.start_schedule_minutes <= 60:
+            raise ValueError(f"{PREFIX}startScheduleMinutes must be 1..60, got {self.start_schedule_minutes}")
+        if self.powertools not in POWERTOOLS_SOURCES:
+            raise ValueError(f"{PREFIX}powertools must be one of {POWERTOOLS_SOURCES}, got {self.powertools!r}")
         self.defaults  # noqa: B018 - validates the log retention
         if not self.instance_class.startswith("db."):
             raise ValueError(f"{PREFIX}instanceClass must look like db.r6g.large, got {self.instance_class!r}")
@@ -65,6 +78,8 @@ class StackConfig:
             if value is None:
                 return default
             # -c on the command line always yields strings; cdk.json yields typed values.
+            if isinstance(default, bool):
+                return parse_bool(key, value)
             return type(default)(value)
 
         d = cls()
@@ -78,4 +93,17 @@ class StackConfig:
             max_idle_wait_seconds=get("maxIdleWaitSeconds", d.max_idle_wait_seconds),
             lag_alarm_seconds=get("lagAlarmSeconds", d.lag_alarm_seconds),
             log_retention_days=get("logRetentionDays", d.log_retention_days),
+            start_schedule_minutes=get("startScheduleMinutes", d.start_schedule_minutes),
+            auto_start=get("autoStart", d.auto_start),
+            powertools=get("powertools", d.powertools),
         )
+
+
+def parse_bool(key: str, value: Any) -> bool:
+    """`bool("false")` is True: read the words, and refuse anything else."""
+    if isinstance(value, bool):
+        return value
+    words = {"true": True, "false": False}
+    if str(value).lower() not in words:
+        raise ValueError(f"{PREFIX}{key} must be true or false, got {value!r}")
+    return words[str(value).lower()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -34,6 +34,11 @@ class Defaults:
     def removal_policy(self) -> RemovalPolicy:
         """Production keeps data and logs when the stack goes; a demo leaves nothing behind."""
         return RemovalPolicy.RETAIN if self.production else RemovalPolicy.DESTROY
+
+    @property
+    def key_pending_window(self) -> Duration:
+        """A demo's key goes with `cdk destroy`, after KMS's shortest waiting period; production retains it."""
+        return Duration.days(7 if not self.production else 30)
 
     def log_group(self, scope: Construct, construct_id: str) -> logs.LogGroup:
         return logs.LogGroup(

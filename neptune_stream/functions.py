@@ -1,4 +1,6 @@
-"""The three Lambdas (status, reset, stream handler), each with its own least-privilege role."""
+"""The three Lambdas (status, reset, stream handler), each with its own least-privilege role: no AWS
+managed policy, its own log group only, the network-interface actions a VPC function needs, and exactly
+the Neptune and DynamoDB actions it uses."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_neptune_alpha as neptune
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -16,13 +19,25 @@ from constructs import Construct
 from neptune_capture.schema import TableNames
 from neptune_capture.settings import Env, HandlerSettings, powertools_env
 from neptune_stream import nag_ids
-from neptune_stream.assets import EXCLUDES, LAMBDAS, LAYER
+from neptune_stream.assets import EXCLUDES, LAMBDAS
 from neptune_stream.defaults import Defaults
+from neptune_stream.layer_bundle import POWERTOOLS_VERSION, layer_code
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
-POWERTOOLS_VERSION = "3.37.0"  # the version pyproject.toml pins, so what is tested is what runs
 STREAM_HANDLER_TIMEOUT = Duration.minutes(15)
+# What Lambda needs to attach a function to the VPC: the network-interface actions of the Lambda guide
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html), the EC2 part of
+# AWSLambdaVPCAccessExecutionRole (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/
+# AWSLambdaVPCAccessExecutionRole.html) without its logs:* on every log group.
+VPC_NETWORK_INTERFACE_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
 
 
 @dataclass(frozen=True)
@@ -48,26 +63,30 @@ class Functions(Construct):
         security_group: ec2.ISecurityGroup,
         settings: FunctionSettings,
         defaults: Defaults,
+        bundled_powertools: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self._vpc, self._subnets, self._security_group, self._defaults = vpc, subnets, security_group, defaults
+        self.roles: dict[str, iam.Role] = {}
 
-        # Powertools comes from its publisher's managed layer, found through the public SSM parameter
-        # for this exact version, runtime and architecture, so the stack stays region-agnostic.
-        powertools_arn = ssm.StringParameter.value_for_string_parameter(
-            self, f"/aws/service/powertools/python/arm64/{RUNTIME.name}/{POWERTOOLS_VERSION}"
+        # The project's layer carries Powertools too (layer_bundle.py), unless the context asks for the
+        # publisher's layer: found through the public SSM parameter for this version, runtime and
+        # architecture, which its publisher writes only in the regions it publishes to (none in China).
+        shared = lambda_.LayerVersion(
+            self,
+            "Shared",
+            code=layer_code(with_powertools=bundled_powertools),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="neptune-stream capture core and adapters"
+            + (f", Powertools {POWERTOOLS_VERSION}" if bundled_powertools else ""),
         )
-        self.layers = [
-            lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", powertools_arn),
-            lambda_.LayerVersion(
-                self,
-                "Shared",
-                code=lambda_.Code.from_asset(str(LAYER), exclude=EXCLUDES),
-                compatible_runtimes=[RUNTIME],
-                compatible_architectures=[ARCHITECTURE],
-                description="neptune-stream capture core and adapters",
-            ),
-        ]
+        self.layers: list[lambda_.ILayerVersion] = [shared]
+        if not bundled_powertools:
+            powertools_arn = ssm.StringParameter.value_for_string_parameter(
+                self, f"/aws/service/powertools/python/arm64/{RUNTIME.name}/{POWERTOOLS_VERSION}"
+            )
+            self.layers.insert(0, lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", powertools_arn))
         writer = cluster.cluster_endpoint
         endpoint = f"https://{writer.hostname}:{writer.port}"
         neptune_env = {Env.NEPTUNE_ENDPOINT.value: endpoint, **powertools_env()}
@@ -115,13 +134,17 @@ class Functions(Construct):
         )
         cluster.grant(self.stream_handler, "neptune-db:GetStreamRecords")
         # Exactly the item actions its transactions and reads use (no scans, no deletes), as explicit
-        # statements: Table.grant would add the records table's index ARNs, which writes never need.
-        for table, actions in (
-            (records, ["dynamodb:PutItem"]),
-            (history, ["dynamodb:PutItem"]),
-            (checkpoint, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]),
-        ):
-            self.stream_handler.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[table.table_arn]))
+        # statements: Table.grant would add the records table's index ARNs, which writes never need. The
+        # checkpoint is only ever updated (plan.py and store.py write it with Update, never Put).
+        # TransactWriteItems has no IAM action of its own: each item is authorized as its Put or Update
+        # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
+        self.stream_handler_table_grants: list[tuple[str, list[str]]] = [
+            (records.table_arn, ["dynamodb:PutItem"]),
+            (history.table_arn, ["dynamodb:PutItem"]),
+            (checkpoint.table_arn, ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
+        ]
+        for table_arn, actions in self.stream_handler_table_grants:
+            self.stream_handler.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[table_arn]))
 
     def _function(
         self,
@@ -133,6 +156,7 @@ class Functions(Construct):
         memory: int,
         environment: dict[str, str],
     ) -> lambda_.Function:
+        log_group = self._defaults.log_group(self, f"{construct_id}Logs")
         function = lambda_.Function(
             self,
             construct_id,
@@ -148,30 +172,54 @@ class Functions(Construct):
             vpc=self._vpc,
             vpc_subnets=self._subnets,
             security_groups=[self._security_group],
-            log_group=self._defaults.log_group(self, f"{construct_id}Logs"),
+            log_group=log_group,
+            role=self._role(construct_id, log_group),
             logging_format=lambda_.LoggingFormat.JSON,
             tracing=lambda_.Tracing.ACTIVE,
         )
-        Validations.of(function).acknowledge(
+        return function
+
+    def _role(self, construct_id: str, log_group: logs.ILogGroup) -> iam.Role:
+        """The function's own role, instead of AWSLambdaBasicExecutionRole and AWSLambdaVPCAccessExecutionRole,
+        whose logs statements reach every log group in the account. Inline, so they live exactly as long as
+        the role, which CloudFormation creates before the function and deletes after it."""
+        role = self.roles[construct_id] = iam.Role(
+            self,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"neptune-stream {construct_id} function",
+            inline_policies={
+                "Logs": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(
+                            actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
+                        )
+                    ]
+                ),
+                "VpcNetworkInterfaces": iam.PolicyDocument(
+                    statements=[iam.PolicyStatement(actions=VPC_NETWORK_INTERFACE_ACTIONS, resources=["*"])]
+                ),
+            },
+        )
+        Validations.of(role).acknowledge(
             Acknowledgment(
-                id=nag_ids.managed_policy("service-role/AWSLambdaBasicExecutionRole"),
-                reason="AWS-maintained minimum for writing the function's own CloudWatch logs",
-            ),
-            Acknowledgment(
-                id=nag_ids.managed_policy("service-role/AWSLambdaVPCAccessExecutionRole"),
-                reason="AWS-maintained minimum for the ENIs a VPC function needs; its EC2 actions only work on resource '*'",
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="active X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords) and the network-interface actions "
+                "of a VPC function: Lambda creates and deletes interfaces whose IDs nobody knows in advance, and "
+                "ec2:DescribeNetworkInterfaces 'only works if it's allowed on all resources' "
+                "(https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html)",
             ),
             Acknowledgment(
                 id=nag_ids.wildcard_resource(self, self._neptune_resource),
                 reason="neptune-db actions are granted on this cluster's own data-plane ARN; IAM requires the '/*' suffix "
                 "for it and the action list (one action per function) carries the least privilege",
             ),
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="active X-Ray tracing: xray:PutTraceSegments and PutTelemetryRecords support only resource '*'",
-            ),
         )
-        return function
+        return role
+
+    @property
+    def stream_handler_role(self) -> iam.IRole:
+        return self.roles["StreamHandler"]
 
     @property
     def all(self) -> list[lambda_.Function]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -14,6 +14,7 @@ from constructs import Construct
 
 from neptune_capture import metrics as m
 from neptune_capture.contract import METRICS_NAMESPACE, SERVICE_NAME
+from neptune_stream.defaults import Defaults
 
 ONE_MINUTE = Duration.minutes(1)
 
@@ -38,19 +39,50 @@ class Monitoring(Construct):
         stream_handler: lambda_.IFunction,
         state_machine: sfn.IStateMachine,
         lag_alarm_seconds: int,
+        defaults: Defaults,
     ) -> None:
         super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        # Only this account's alarms may use the key and the topic (the confused deputy:
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html).
+        from_this_accounts_alarms = {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {"aws:SourceArn": stack.format_arn(service="cloudwatch", resource="alarm", resource_name="*",
+                                                          arn_format=ArnFormat.COLON_RESOURCE_NAME)},
+        }  # fmt: skip
 
-        # CloudWatch can only publish to an encrypted topic whose key lets it; AWS-managed keys don't.
-        key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, description="neptune-stream alarm topic")
+        # CloudWatch can only publish to an encrypted topic whose key lets it; AWS-managed keys don't
+        # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+        # A demo's `cdk destroy` schedules the key's deletion too; production keeps it.
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            enable_key_rotation=True,
+            description="neptune-stream alarm topic",
+            removal_policy=defaults.removal_policy,
+            pending_window=defaults.key_pending_window,
+        )
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 resources=["*"],
+                conditions=from_this_accounts_alarms,
             )
         )
         self.topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True, display_name="neptune-stream alarms")
+        # enforce_ssl gives the topic a policy, and a topic policy replaces the default one: without this
+        # statement nothing lets CloudWatch publish, and no alarm reaches anyone (the failure and the fix of
+        # https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger).
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowThisAccountsAlarmsToPublish",
+                actions=["sns:Publish"],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                resources=[self.topic.topic_arn],
+                conditions=from_this_accounts_alarms,
+            )
+        )
         action = cw_actions.SnsAction(self.topic)
 
         five_minutes = Duration.minutes(5)

@@ -1,8 +1,13 @@
-"""VPC with isolated subnets only: no NAT gateway, no internet route, DynamoDB through a gateway endpoint."""
+"""VPC with isolated subnets only: no NAT gateway, no internet route, DynamoDB through a gateway endpoint
+whose policy admits only the table actions the stream handler uses."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from neptune_stream.defaults import Defaults
@@ -11,6 +16,7 @@ from neptune_stream.defaults import Defaults
 class Network(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, defaults: Defaults) -> None:
         super().__init__(scope, construct_id)
+        stack = Stack.of(self)
 
         self.vpc = ec2.Vpc(
             self,
@@ -25,10 +31,29 @@ class Network(Construct):
 
         # The stream handler's only AWS dependency besides Neptune is DynamoDB; a gateway endpoint is free
         # and keeps that traffic off the internet. Logs and metrics leave through the Lambda service itself.
-        self.vpc.add_gateway_endpoint("DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[self.subnets])
+        self.dynamodb_endpoint = self.vpc.add_gateway_endpoint(
+            "DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[self.subnets]
+        )
 
+        # The flow-log service assumes this role only for this account's flow logs, as the VPC guide
+        # recommends against the confused deputy problem
+        # (https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html,
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html).
+        flow_log_role = iam.Role(
+            self,
+            "FlowLogRole",
+            description="VPC flow logs of the neptune-stream VPC",
+            assumed_by=iam.ServicePrincipal(
+                "vpc-flow-logs.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": stack.format_arn(service="ec2", resource="vpc-flow-log", resource_name="*")},
+                },
+            ),
+        )
         self.vpc.add_flow_log(
-            "FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(defaults.log_group(self, "FlowLogs"))
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(defaults.log_group(self, "FlowLogs"), flow_log_role),
         )
 
         # Created here, not beside the functions, so the graph can admit it without a dependency cycle.
@@ -43,3 +68,18 @@ class Network(Construct):
         # to any address reaches only DynamoDB; naming the prefix list would need a per-region lookup
         # custom resource for no extra protection.
         self.lambda_security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "DynamoDB gateway endpoint")
+
+    def admit_through_dynamodb_endpoint(self, role: iam.IRole, grants: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """Replaces the endpoint's default policy (any principal, any DynamoDB action on any table) with
+        exactly `grants` (table ARN, actions) for `role`: the endpoint policy example of the VPC guide, with
+        the principal named by the aws:PrincipalArn condition
+        (https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-ddb.html)."""
+        for table_arn, actions in grants:
+            self.dynamodb_endpoint.add_to_policy(
+                iam.PolicyStatement(
+                    principals=[iam.AnyPrincipal()],
+                    actions=list(actions),
+                    resources=[table_arn],
+                    conditions={"ArnEquals": {"aws:PrincipalArn": role.role_arn}},
+                )
+            )

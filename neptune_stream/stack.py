@@ -1,4 +1,4 @@
-"""The whole neptune-stream stack: network, graph, tables, functions, workflow, monitoring."""
+"""The whole neptune-stream stack: network, graph, tables, functions, workflow, its start schedule, monitoring."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from neptune_stream.functions import Functions, FunctionSettings
 from neptune_stream.graph import Graph
 from neptune_stream.monitoring import Monitoring
 from neptune_stream.network import Network
+from neptune_stream.schedule import StartSchedule
 from neptune_stream.tables import Tables
 from neptune_stream.workflow import Workflow
 
@@ -54,6 +55,11 @@ class NeptuneStreamStack(Stack):
                 max_idle_wait_seconds=cfg.max_idle_wait_seconds,
             ),
             defaults=defaults,
+            bundled_powertools=cfg.powertools == "bundled",
+        )
+        # DynamoDB through the VPC: only the stream handler, only its table actions.
+        self.network.admit_through_dynamodb_endpoint(
+            self.functions.stream_handler_role, self.functions.stream_handler_table_grants
         )
         self.workflow = Workflow(
             self,
@@ -70,7 +76,17 @@ class NeptuneStreamStack(Stack):
             stream_handler=self.functions.stream_handler,
             state_machine=self.workflow.state_machine,
             lag_alarm_seconds=cfg.lag_alarm_seconds,
+            defaults=defaults,
         )
+        self.start_schedule = StartSchedule(
+            self,
+            "StartSchedule",
+            state_machine=self.workflow.state_machine,
+            period_minutes=cfg.start_schedule_minutes,
+            enabled=cfg.auto_start,
+        )
+        # Its first firing comes at once: not before Neptune's instances answer.
+        self.start_schedule.node.add_dependency(self.graph.cluster)
 
         # The contract with the CLI (a deployed stack) and the local run (the synthesized template).
         outputs = {
@@ -85,6 +101,8 @@ class NeptuneStreamStack(Stack):
             Output.STREAM_HANDLER_FUNCTION: self.functions.stream_handler.function_name,
             Output.ALARM_TOPIC: self.monitoring.topic.topic_arn,
             Output.STREAM_ID: DEFAULT_STREAM_ID,
+            Output.START_SCHEDULE: self.start_schedule.schedule_name,
+            Output.CLUSTER_IDENTIFIER: self.graph.cluster_identifier,
         }
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)

@@ -1,9 +1,16 @@
 """The polling loop: Poll -> Route -> (Wait) -> Poll, handing over to a fresh execution of itself
-(continue-as-new) long before Step Functions' 25,000-event history limit or its one-year maximum."""
+(continue-as-new) long before Step Functions' 25,000-event history limit or its one-year maximum.
+
+An execution that cannot take the lease (the schedule starts one every few minutes) asks Step Functions
+whether the holder still runs (CheckLeaseHolder: DescribeExecution, which the Lambdas could not call from
+their isolated subnets). A running holder keeps the stream and this execution ends at once; a holder that
+is not running (stopped, failed, timed out: killed without releasing its lease) is taken over by a second
+Poll whose lease condition names it, so a third execution that took the lease meanwhile still wins, and a
+late write of the dead holder's last invocation is fenced by the checkpoint's version and lease owner."""
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Validations
 from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -13,7 +20,7 @@ from constructs import Construct
 
 from neptune_capture import schema
 from neptune_capture.contract import Key, LambdaError, State, Status, path
-from neptune_capture.errors import retried_error_names
+from neptune_capture.errors import iam_propagation_error_names, retried_error_names
 from neptune_stream import nag_ids
 from neptune_stream.defaults import Defaults
 
@@ -21,6 +28,20 @@ from neptune_stream.defaults import Defaults
 # work is fenced and idempotent, so the next one resumes after its last commit), and the handler's own
 # "transient after its internal retries" errors.
 TRANSIENT_ERRORS = [*LambdaError, "States.Timeout", *retried_error_names()]
+# Neptune answers 403 until an IAM change has reached it, "up to 10 minutes"
+# (https://docs.aws.amazon.com/neptune/latest/userguide/iam-dp-actions.html). These waits add up to
+# 30 + 60 + 120 + 240 + 300 + 300 = 1,050 s, past that window, before the execution fails loudly; no jitter:
+# one poller, no herd to spread.
+IAM_PROPAGATION_SECONDS = 600
+IAM_RETRY = {"interval": 30, "backoff_rate": 2, "max_delay": 300, "max_attempts": 6}
+# Step Functions' status of an execution that is still running (DescribeExecution's `status`:
+# https://docs.aws.amazon.com/step-functions/latest/apireference/API_DescribeExecution.html).
+RUNNING = "RUNNING"
+
+
+def retry_waits(interval: float, backoff_rate: float, max_delay: float, max_attempts: int) -> list[float]:
+    """The waits a Retrier without jitter makes before each of its attempts."""
+    return [min(interval * backoff_rate**n, max_delay) for n in range(max_attempts)]
 
 
 class Workflow(Construct):
@@ -63,6 +84,13 @@ class Workflow(Construct):
             max_attempts=8,
             max_delay=Duration.minutes(2),
             jitter_strategy=sfn.JitterType.FULL,
+        )
+        poll.add_retry(
+            errors=iam_propagation_error_names(),
+            interval=Duration.seconds(IAM_RETRY["interval"]),
+            backoff_rate=IAM_RETRY["backoff_rate"],
+            max_attempts=IAM_RETRY["max_attempts"],
+            max_delay=Duration.seconds(IAM_RETRY["max_delay"]),
         )
 
         # The failure is written where operators look first: on the checkpoint item.
@@ -132,18 +160,55 @@ class Workflow(Construct):
                 "ResultPath": None,
             },
         )
+        # StartExecution still failing after its retries: the same loud path as a failed Poll, which also
+        # gives the lease up so the next start (the schedule's) does not wait for it to expire.
+        continue_as_new.add_catch(record_failure, errors=["States.ALL"], result_path=path(Key.FAILURE))
         continue_as_new.next(sfn.Succeed(self, State.HANDED_OVER, comment="A fresh execution carries on"))
 
         wait = sfn.Wait(self, State.WAIT, time=sfn.WaitTime.seconds_path(path(Key.WAIT_SECONDS)))
         wait.next(poll)
 
+        fenced = sfn.Succeed(self, State.FENCED, comment="Only one execution polls at a time")
+        check_holder = sfn.CustomState(
+            self,
+            State.CHECK_LEASE_HOLDER,
+            state_json={
+                "Type": "Task",
+                "Comment": "Is the execution that holds the lease still running?",
+                "Resource": f"arn:{partition}:states:::aws-sdk:sfn:describeExecution",
+                "Parameters": {"ExecutionArn.$": path(Key.LEASE_HOLDER)},
+                "ResultSelector": {"status.$": "$.Status"},
+                "ResultPath": path(Key.LEASE_HOLDER_STATUS),
+            },
+        )
+        # Not knowing (a holder that is no execution of ours, no permission, throttling) is treated as
+        # "running": the lease then expires as it always did, and the next start takes it.
+        check_holder.add_catch(fenced, errors=["States.ALL"], result_path=sfn.JsonPath.DISCARD)
+        take_over = sfn.Pass(
+            self,
+            State.TAKE_OVER,
+            comment="The holder is not running: the next Poll may take its lease, and only its lease",
+            input_path=path(Key.LEASE_HOLDER),
+            result_path=path(Key.TAKE_OVER_FROM),
+        )
+        take_over.next(poll)
+        check_holder.next(
+            sfn.Choice(self, State.LEASE_HOLDER_RUNNING)
+            .when(sfn.Condition.string_equals(f"{path(Key.LEASE_HOLDER_STATUS)}.status", RUNNING), fenced)
+            .otherwise(take_over)
+        )
+
         route = (
             sfn.Choice(self, State.ROUTE)
             .when(sfn.Condition.boolean_equals(path(Key.CONTINUE_AS_NEW), True), continue_as_new)
             .when(
-                sfn.Condition.string_equals(path(Key.STATUS), Status.FENCED),
-                sfn.Succeed(self, State.FENCED, comment="Only one execution polls at a time"),
+                sfn.Condition.and_(
+                    sfn.Condition.string_equals(path(Key.STATUS), Status.FENCED),
+                    sfn.Condition.is_string(path(Key.LEASE_HOLDER)),
+                ),
+                check_holder,
             )
+            .when(sfn.Condition.string_equals(path(Key.STATUS), Status.FENCED), fenced)
             .when(sfn.Condition.string_equals(path(Key.STATUS), Status.IDLE), wait)
             .otherwise(poll)
         )
@@ -160,12 +225,22 @@ class Workflow(Construct):
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
         # A separate policy: granting through the role's default policy would make the state machine
-        # depend on a policy that names the state machine.
+        # depend on a policy that names the state machine. Continue-as-new starts this state machine;
+        # CheckLeaseHolder describes its executions (and no other state machine's).
+        self.own_executions = Stack.of(self).format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{self.state_machine.state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         iam.Policy(
             self,
-            "ContinueAsNewPolicy",
+            "OwnExecutionsPolicy",
             roles=[self.state_machine.role],
-            statements=[iam.PolicyStatement(actions=["states:StartExecution"], resources=[self.state_machine.state_machine_arn])],
+            statements=[
+                iam.PolicyStatement(actions=["states:StartExecution"], resources=[self.state_machine.state_machine_arn]),
+                iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[self.own_executions]),
+            ],
         )
         Validations.of(self.state_machine).acknowledge(
             Acknowledgment(
@@ -176,4 +251,10 @@ class Workflow(Construct):
                 id=nag_ids.wildcard_resource(self, f"{stream_handler.function_arn}:*"),
                 reason="lambda:InvokeFunction on the stream handler and its versions/aliases only",
             ),
+        )
+        Validations.of(self).acknowledge(
+            Acknowledgment(
+                id=nag_ids.wildcard_resource(self, self.own_executions),
+                reason="states:DescribeExecution on this state machine's own executions, whose names are generated",
+            )
         )

@@ -69,6 +69,20 @@ def production_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     )
 
 
+@pytest.fixture(scope="session")
+def options_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The non-default routes, as `-c` passes them (strings): the publisher's Powertools layer, a paused
+    schedule, another period."""
+    return _synth(
+        tmp_path_factory.mktemp("cdk-options"),
+        {
+            "neptune-stream:powertools": "public-layer",
+            "neptune-stream:autoStart": "false",
+            "neptune-stream:startScheduleMinutes": "10",
+        },
+    )
+
+
 def resolve_join(value: Any) -> str:
     """Flatten a Fn::Join into a string, tokens shown as <Ref:...>/<GetAtt:...>, so the state-machine
     definition can be parsed as JSON."""

@@ -30,6 +30,9 @@ from neptune_local.workload import connect, run_workload
 TIMEOUT_S = 240.0
 SPREAD_CHANGES_PER_SECOND = 15.0
 TRANSIENT_DAMAGED_READS = 3  # fewer than the handler's reads of one page: it must recover by itself
+SCHEDULE_PERIOD_S = 4.0  # the start schedule's period here (deployed: 5 minutes)
+# Past one period, the fenced start's own work: a handler invocation, DescribeExecution, the take-over Poll.
+TAKE_OVER_SLACK_S = 20.0
 
 
 @dataclass
@@ -273,6 +276,51 @@ def checkpoint_expiry(c: Chaos) -> Outcome:
     return outcome
 
 
+def killed_execution(c: Chaos) -> Outcome:
+    """The polling execution is killed without releasing anything (stopped through the Step Functions API,
+    its lease left in place for 20 minutes, as after an operator's bare stop-execution). Nobody starts
+    anything: the schedule's next start finds the lease held, sees the holder is not running, takes the
+    lease over, and capture resumes within one schedule period, nothing lost or duplicated."""
+    period = c.pipeline.options.start_schedule_period_seconds
+    assert period is not None
+    c.write(c.changes // 2)
+    c.drain()  # the schedule's first start, at once, captured these
+    # While it polls, the schedule's next start is fenced and ends at once: one execution polls.
+    deadline = time.monotonic() + period + TAKE_OVER_SLACK_S
+    while not (ended := _ended_fenced(c)) and time.monotonic() < deadline:
+        c.pipeline.registry.wait_idle(0.5)
+    if not ended:
+        c.problems.append(f"no scheduled start ended fenced within {period + TAKE_OVER_SLACK_S:.0f} s while one polled")
+    victim = c.checkpoint_item().get("leaseOwner", {}).get("S")
+    if victim not in c.pipeline.running_executions():
+        c.problems.append(f"the lease holder {victim} is not a running execution before the kill")
+    assert victim is not None
+    c.pipeline.sfn.stop_execution(executionArn=victim, cause="chaos: killed without releasing its lease")
+    killed = time.monotonic()
+    c.write(c.changes - c.changes // 2, seed_offset=1)
+    bound = period + TAKE_OVER_SLACK_S
+    deadline = killed + bound
+    while (owner := c.checkpoint_item().get("leaseOwner", {}).get("S")) == victim and time.monotonic() < deadline:
+        c.pipeline.registry.wait_idle(0.5)  # wakes when an invocation ends, or every half second
+    resumed_after = time.monotonic() - killed
+    if owner == victim:
+        c.problems.append(f"nothing took the killed execution's lease over within {bound:.0f} s (schedule period {period} s)")
+    elif owner not in c.pipeline.scheduled_starts:
+        c.problems.append(f"the lease went to {owner}, not to an execution the schedule started")
+    c.drain()
+    c.details["resumed_after_s"] = round(resumed_after, 1)
+    c.details["schedule_period_s"] = period
+    c.details["scheduled_starts"] = len(c.pipeline.scheduled_starts)
+    c.details["scheduled_starts_ended_at_once"] = _ended_fenced(c)
+    return c.outcome({"execution killed with its lease": 1})
+
+
+def _ended_fenced(c: Chaos) -> int:
+    """Scheduled starts that found the stream leased to a running execution and ended."""
+    starts = set(c.pipeline.scheduled_starts)
+    return sum(1 for e in c.pipeline.executions() if e["executionArn"] in starts and e["status"] == "SUCCEEDED")
+
+
 SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
     "handler crash between transactions (half the invocations, at a random one of their first 4)": (
         crashes,
@@ -292,6 +340,10 @@ SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
     "checkpoint expiry, then the operator path": (checkpoint_expiry, {"expiry_seconds": 3600.0}),
     "a record over 400 KB": (oversized_record, {}),
     "malformed pages (3 damaged reads, then every read)": (malformed_pages, {}),
+    "execution killed without releasing its lease, restarted by the schedule": (
+        killed_execution,
+        {"start_schedule_period_seconds": SCHEDULE_PERIOD_S},
+    ),
 }
 
 

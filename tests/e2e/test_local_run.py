@@ -28,6 +28,8 @@ def test_demo_captures_every_change_exactly_once_across_continue_as_new(synth: S
             "2",
             "--time-budget",
             "0.5",
+            "--schedule-period",
+            "2",
             "--cdk-out",
             str(synth.outdir),
             "--data-dir",
@@ -50,4 +52,10 @@ def test_demo_captures_every_change_exactly_once_across_continue_as_new(synth: S
     assert 0 < summary["max_history_events"] < 25_000
     outputs = json.loads((tmp_path / LOCAL_ENDPOINTS_FILE).read_text())["outputs"]
     assert outputs[Output.STREAM_ID] == DEFAULT_STREAM_ID
-    assert set(outputs) >= {Output.RECORDS_TABLE, Output.HISTORY_TABLE, Output.CHECKPOINT_TABLE, Output.STATE_MACHINE}
+    assert set(outputs) >= {
+        Output.RECORDS_TABLE,
+        Output.HISTORY_TABLE,
+        Output.CHECKPOINT_TABLE,
+        Output.STATE_MACHINE,
+        Output.START_SCHEDULE,
+    }

@@ -156,7 +156,7 @@ def test_monitoring_alone() -> None:
     stack = bare_stack()
     handler = lambda_.Function.from_function_arn(stack, "Handler", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:h")
     machine = sfn.StateMachine.from_state_machine_arn(stack, "Machine", f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:m")
-    Monitoring(stack, "Monitoring", stream_handler=handler, state_machine=machine, lag_alarm_seconds=60)
+    Monitoring(stack, "Monitoring", stream_handler=handler, state_machine=machine, lag_alarm_seconds=60, defaults=DEFAULTS)
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::CloudWatch::Alarm", 5)
     template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "StreamLagMs", "Threshold": 60_000})

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from neptune_stream.config import StackConfig
+from neptune_stream.layer_bundle import CONSTRAINTS, POWERTOOLS_VERSION
 from tests.template.conftest import Synth
 
 FUNCTIONS = ("FunctionsStatus", "FunctionsReset", "FunctionsStreamHandler")
@@ -20,10 +21,18 @@ def _function(synth: Synth, prefix: str) -> tuple[str, dict[str, Any]]:
     return item
 
 
-def _statements(synth: Synth, function_prefix: str) -> list[dict[str, Any]]:
+def _role(synth: Synth, function_prefix: str) -> tuple[str, dict[str, Any]]:
     _, props = _function(synth, function_prefix)
     role = props["Role"]["Fn::GetAtt"][0]
+    return role, synth.json["Resources"][role]
+
+
+def _statements(synth: Synth, function_prefix: str) -> list[dict[str, Any]]:
+    """Every statement the function's role carries: its inline policies and the policies attached to it."""
+    role, resource = _role(synth, function_prefix)
     statements: list[dict[str, Any]] = []
+    for inline in resource["Properties"].get("Policies", []):
+        statements += inline["PolicyDocument"]["Statement"]
     for policy in synth.resources("AWS::IAM::Policy").values():
         if {"Ref": role} in policy["Properties"]["Roles"]:
             statements += policy["Properties"]["PolicyDocument"]["Statement"]
@@ -47,7 +56,7 @@ def test_lambdas_run_latest_python_on_arm64_in_isolated_subnets(synth: Synth) ->
         assert props["LoggingConfig"]["LogGroup"]["Ref"].startswith(prefix + "Logs")
         assert props["LoggingConfig"]["LogFormat"] == "JSON"
         assert props["TracingConfig"] == {"Mode": "Active"}, "traced like the state machine"
-        assert len(props["Layers"]) == 2
+        assert len(props["Layers"]) == 1, "one layer: the capture core with Powertools bundled"
 
 
 def test_each_lambda_has_its_own_role(synth: Synth) -> None:
@@ -80,7 +89,7 @@ def test_stream_handler_gets_only_the_table_actions_it_uses(synth: Synth) -> Non
     assert by_table == {
         "StreamRecord": {"dynamodb:PutItem"},
         "UpdateHistor": {"dynamodb:PutItem"},
-        "LatestCheckp": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+        "LatestCheckp": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
     }
     assert not _actions(_statements(synth, "FunctionsStatus")) & {"dynamodb:PutItem", "dynamodb:GetItem"}
 
@@ -97,10 +106,38 @@ def test_log_groups_have_retention(synth: Synth) -> None:
         assert group["Properties"]["RetentionInDays"] == 30
 
 
-def test_powertools_layer_is_the_pinned_version_for_this_runtime(synth: Synth) -> None:
-    parameters = synth.json["Parameters"]
-    paths = [p["Default"] for p in parameters.values() if str(p.get("Default", "")).startswith("/aws/service/powertools")]
-    assert paths == ["/aws/service/powertools/python/arm64/python3.14/3.37.0"]
+def _powertools_parameters(synth: Synth) -> list[str]:
+    parameters = synth.json.get("Parameters", {})
+    return [p["Default"] for p in parameters.values() if str(p.get("Default", "")).startswith("/aws/service/powertools")]
+
+
+def test_powertools_ships_in_the_projects_layer_by_default(synth: Synth) -> None:
+    # No public SSM parameter to resolve: nothing depends on the regions its publisher writes it in.
+    assert _powertools_parameters(synth) == []
+    (layer,) = synth.resources("AWS::Lambda::LayerVersion").values()
+    shipped = synth.outdir / layer["Metadata"]["aws:asset:path"] / "python"
+    assert (shipped / f"aws_lambda_powertools-{POWERTOOLS_VERSION}.dist-info").is_dir()
+    assert (shipped / "aws_lambda_powertools" / "logging" / "logger.py").is_file()
+    assert (shipped / "neptune_capture" / "contract.py").is_file()
+    assert POWERTOOLS_VERSION in layer["Properties"]["Description"]
+
+
+def test_the_public_powertools_layer_is_an_option_at_the_pinned_version(options_synth: Synth) -> None:
+    assert _powertools_parameters(options_synth) == ["/aws/service/powertools/python/arm64/python3.14/3.37.0"]
+    for prefix in FUNCTIONS:
+        assert len(_function(options_synth, prefix)[1]["Layers"]) == 2
+    (layer,) = options_synth.resources("AWS::Lambda::LayerVersion").values()
+    shipped = options_synth.outdir / layer["Metadata"]["aws:asset:path"] / "python"
+    assert sorted(p.name for p in shipped.iterdir()) == ["neptune_capture"]
+
+
+def test_the_bundled_powertools_is_the_one_the_project_pins() -> None:
+    pins = {
+        line.split("==")[0].lower().replace("_", "-"): line.split("==")[1]
+        for line in CONSTRAINTS.read_text().splitlines()
+        if "==" in line
+    }
+    assert pins["aws-lambda-powertools"] == POWERTOOLS_VERSION
 
 
 def test_an_idle_stream_handler_polls_again_within_a_second(synth: Synth) -> None:

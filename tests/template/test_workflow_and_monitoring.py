@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from neptune_stream.workflow import IAM_PROPAGATION_SECONDS, retry_waits
 from tests.template.conftest import Synth, resolve_join
 
 
@@ -24,9 +25,15 @@ def test_loop_is_poll_route_wait_poll(definition: dict[str, Any]) -> None:
     targets = {json.dumps({k: v for k, v in c.items() if k != "Next"}): c["Next"] for c in route["Choices"]}
     assert targets == {
         '{"Variable": "$.continueAsNew", "BooleanEquals": true}': "ContinueAsNew",
+        '{"And": [{"Variable": "$.status", "StringEquals": "FENCED"}, {"Variable": "$.leaseHolder", "IsString": true}]}': (
+            "CheckLeaseHolder"
+        ),
         '{"Variable": "$.status", "StringEquals": "FENCED"}': "AnotherPollerOwnsTheStream",
         '{"Variable": "$.status", "StringEquals": "IDLE"}': "WaitWhileIdle",
     }
+    # Choices are tried in order: a holder to check comes before the plain fenced end.
+    order = [c["Next"] for c in route["Choices"]]
+    assert order.index("CheckLeaseHolder") < order.index("AnotherPollerOwnsTheStream")
     assert states["WaitWhileIdle"] == {"Type": "Wait", "SecondsPath": "$.waitSeconds", "Next": "Poll"}
 
 
@@ -35,11 +42,23 @@ def test_poll_passes_execution_context_and_retries_transient_errors(definition: 
     assert poll["Parameters"]["executionId.$"] == "$$.Execution.Id"
     assert poll["Parameters"]["state.$"] == "$"
     assert poll["Parameters"]["iterationsPerExecution"] == 500
-    (retry,) = poll["Retry"]
+    retry, iam = poll["Retry"]
     assert {"Sandbox.Timedout", "Runtime.ExitError", "Lambda.TooManyRequestsException", "TransientCaptureError"} <= set(
         retry["ErrorEquals"]
     )
+    # Every Lambda service exception of Step Functions' best practice (bp-lambda-serviceexception.html).
+    assert {
+        "Lambda.ClientExecutionTimeoutException",
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+    } <= set(retry["ErrorEquals"])
     assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] == 2
+    # A 403 while an IAM change reaches Neptune (up to 10 minutes) is retried for longer than that.
+    assert iam["ErrorEquals"] == ["NeptuneAccessDeniedError"]
+    waits = retry_waits(iam["IntervalSeconds"], iam["BackoffRate"], iam["MaxDelaySeconds"], iam["MaxAttempts"])
+    assert sum(waits) > IAM_PROPAGATION_SECONDS == 600
+    assert "JitterStrategy" not in iam, "full jitter could shrink the waits below the propagation window"
     (catch,) = poll["Catch"]
     assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "RecordFailure"}
 
@@ -64,6 +83,44 @@ def test_continue_as_new_starts_this_state_machine_with_a_lease_handover(definit
     assert task["Parameters"]["Input"]["parentExecutionId.$"] == "$$.Execution.Id"
     assert task["Parameters"]["Input"]["iteration"] == 0
     assert task["Next"] == "HandedOver"
+
+
+def test_a_failed_continue_as_new_is_recorded_and_gives_the_lease_up(definition: dict[str, Any]) -> None:
+    # The same path as a failed Poll: the failure on the checkpoint item, the lease released, then Fail.
+    task = definition["States"]["ContinueAsNew"]
+    assert task["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "RecordFailure"}]
+    assert definition["States"]["Poll"]["Catch"] == task["Catch"]
+
+
+def test_a_fenced_start_checks_whether_the_lease_holder_still_runs(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    check = states["CheckLeaseHolder"]
+    assert check["Resource"].endswith(":states:::aws-sdk:sfn:describeExecution")
+    assert check["Parameters"] == {"ExecutionArn.$": "$.leaseHolder"}
+    assert check["ResultSelector"] == {"status.$": "$.Status"} and check["ResultPath"] == "$.leaseHolderStatus"
+    # Not knowing ends the execution, as before: the lease then expires and a later start takes it.
+    assert check["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "AnotherPollerOwnsTheStream"}]
+    running = states[check["Next"]]
+    assert running["Type"] == "Choice"
+    assert running["Choices"] == [
+        {"Variable": "$.leaseHolderStatus.status", "StringEquals": "RUNNING", "Next": "AnotherPollerOwnsTheStream"}
+    ]
+    take_over = states[running["Default"]]
+    assert take_over == {
+        "Type": "Pass",
+        "Comment": take_over["Comment"],
+        "InputPath": "$.leaseHolder",
+        "ResultPath": "$.takeOverFrom",
+        "Next": "Poll",
+    }
+
+
+def test_the_state_machine_describes_only_its_own_executions(synth: Synth) -> None:
+    (name, _) = next(iter(synth.resources("AWS::StepFunctions::StateMachine").items()))
+    statements = [s for p in synth.resources("AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    (describe,) = [s for s in statements if s["Action"] == "states:DescribeExecution"]
+    resource = resolve_join(describe["Resource"])
+    assert resource.endswith(f":execution:<GetAtt:{name}.Name>:*"), resource
 
 
 def test_iterations_per_execution_stay_far_below_the_history_limit(synth: Synth) -> None:

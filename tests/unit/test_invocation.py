@@ -100,3 +100,42 @@ def test_metrics_are_published_every_interval_during_a_long_invocation() -> None
     sink.add("RecordsCaptured", 5)
     assert published == [3], "one publication, at the first metric a minute after the start"
     assert added[-2] == ("StreamLagMs", 40, "Milliseconds")
+
+
+def test_a_start_that_finds_the_lease_held_names_the_holder_once(dynamo: tuple[Any, TableNames]) -> None:
+    stream, clock = FakeStream(make_stream([4])), FakeClock(start_ms=1_795_000_000_000)
+    run_invocation(event({}, "arn:exec:dead"), make_poller(dynamo, stream, clock), SETTINGS, remaining_ms=61_000)
+    # A scheduled start with the operator's flag: fenced at the lease, it names the holder for the state
+    # machine to check, and keeps the flag for the invocation that takes the lease over.
+    state = run_invocation(
+        event({"resumeFromTrimHorizon": True}, "arn:exec:new"), make_poller(dynamo, stream, clock), SETTINGS, 61_000
+    )
+    assert state["status"] == "FENCED" and state["leaseHolder"] == "arn:exec:dead" and state["resumeFromTrimHorizon"] is True
+    # The state machine found the holder not running: the take-over names it, and succeeds.
+    state = run_invocation(
+        event({**state, "takeOverFrom": "arn:exec:dead"}, "arn:exec:new"), make_poller(dynamo, stream, clock), SETTINGS, 61_000
+    )
+    assert state["status"] == "IDLE" and state["leaseHolder"] is None and "resumeFromTrimHorizon" not in state
+    client, tables = dynamo
+    item = client.get_item(TableName=tables.checkpoint, Key={"streamId": {"S": "neptune"}})["Item"]
+    assert item["leaseOwner"] == {"S": "arn:exec:new"}
+
+
+def test_a_take_over_loses_to_whoever_took_the_lease_meanwhile(dynamo: tuple[Any, TableNames]) -> None:
+    stream, clock = FakeStream(make_stream([4])), FakeClock(start_ms=1_795_000_000_000)
+    run_invocation(event({}, "arn:exec:dead"), make_poller(dynamo, stream, clock), SETTINGS, remaining_ms=61_000)
+    run_invocation(
+        event({"takeOverFrom": "arn:exec:dead"}, "arn:exec:first"), make_poller(dynamo, stream, clock), SETTINGS, 61_000
+    )
+    # A second execution checked the same dead holder, but the lease is no longer the dead one's.
+    state = run_invocation(
+        event({"takeOverFrom": "arn:exec:dead"}, "arn:exec:second"), make_poller(dynamo, stream, clock), SETTINGS, 61_000
+    )
+    assert state["status"] == "FENCED" and "leased to arn:exec:first" in state["detail"]
+    assert state["leaseHolder"] is None, "one liveness check per execution: it ends"
+
+
+def test_a_fenced_write_mid_run_asks_for_no_liveness_check(dynamo: tuple[Any, TableNames]) -> None:
+    stream, clock = FakeStream(make_stream([4, 4]), limit=4), FakeClock(start_ms=1_795_000_000_000)
+    state = run_invocation(event({}, "arn:exec:a"), make_poller(dynamo, stream, clock), SETTINGS, remaining_ms=61_000)
+    assert state["status"] != "FENCED" and state["leaseHolder"] is None

@@ -51,3 +51,27 @@ def test_a_committed_transaction_applies(dynamo: tuple[Any, TableNames]) -> None
             TransactItems=[{"Put": {"TableName": tables.records, "Item": {"commitNum": {"N": "1"}, "opNum": {"N": "1"}}}}]
         )
     assert client.scan(TableName=tables.records)["Count"] == 1
+
+
+def test_aws_sdk_tasks_get_boto3_names_in_and_the_apis_names_out() -> None:
+    from types import SimpleNamespace
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
+
+    task = StateTaskServiceAwsSdk()  # type: ignore[no-untyped-call]
+    resource = SimpleNamespace(api_name="sfn", api_action="describeExecution", resource_arn="aws-sdk:sfn:describeExecution")
+    task.resource = resource  # type: ignore[assignment]
+    unpatched = {"ExecutionArn": "arn:x"}
+    task._normalise_parameters(unpatched)
+    assert unpatched == {"ExecutionArn": "arn:x"}, "moto's own: unconverted (the gap this closes)"
+    with moto_gaps.patched():
+        parameters = {"ExecutionArn": "arn:x"}
+        task._normalise_parameters(parameters)
+        response = {"executionArn": "arn:x", "status": "ABORTED"}
+        task._normalise_response(response)
+    assert parameters == {"executionArn": "arn:x"}
+    assert response == {"ExecutionArn": "arn:x", "Status": "ABORTED"}
+    task._normalise_parameters(restored := {"ExecutionArn": "arn:x"})
+    assert restored == {"ExecutionArn": "arn:x"}, "restored on exit"

@@ -149,3 +149,23 @@ def test_a_page_still_malformed_after_the_retries_fails_naming_the_event(setup: 
 def test_limit_is_checked() -> None:
     with pytest.raises(ValueError, match=r"limit must be 1\.\.100000"):
         NeptuneStreamSource(cast("NeptuneDataClient", object()), limit=100_001, clock=FakeClock(), metrics=CountingMetrics())
+
+
+def test_a_403_is_its_own_error_for_the_state_machine_to_retry_slowly() -> None:
+    from botocore.exceptions import ClientError
+
+    from neptune_capture.errors import NeptuneAccessDeniedError, iam_propagation_error_names
+    from neptune_capture.neptune_api import classify_neptune_error
+
+    denied = ClientError(
+        {"Error": {"Code": "AccessDeniedException", "Message": "denied"}, "ResponseMetadata": {"HTTPStatusCode": 403}},  # type: ignore[typeddict-item]
+        "GetPropertygraphStream",
+    )
+    error = classify_neptune_error(denied, "GetStreamRecords")
+    assert isinstance(error, NeptuneAccessDeniedError) and not error.retryable
+    assert type(error).__name__ in iam_propagation_error_names()
+    throttled = ClientError(
+        {"Error": {"Code": "ThrottlingException", "Message": "slow"}, "ResponseMetadata": {"HTTPStatusCode": 500}},  # type: ignore[typeddict-item]
+        "X",
+    )
+    assert not isinstance(classify_neptune_error(throttled, "GetStreamRecords"), NeptuneAccessDeniedError)

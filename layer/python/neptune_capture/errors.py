@@ -14,6 +14,13 @@ class NeptuneCallError(CaptureError):
         self.operation, self.code, self.status, self.retryable = operation, code, status, retryable
 
 
+class NeptuneAccessDeniedError(NeptuneCallError):
+    """Neptune refused the request's IAM signature (HTTP 403). Right after a deploy that changed the
+    handler's policy this is expected for a while: "Changes to an IAM policy take up to 10 minutes to apply
+    to the specified Neptune resources" (https://docs.aws.amazon.com/neptune/latest/userguide/iam-dp-actions.html).
+    The state machine retries it slowly for longer than that, then fails loudly."""
+
+
 class StreamExpiredError(CaptureError):
     """The checkpoint points before the stream's retention horizon: records between are gone."""
 
@@ -27,13 +34,24 @@ class MalformedPageError(CaptureError):
 
 
 class FencedError(CaptureError):
-    """Another poller advanced the checkpoint or holds the lease: this one must stop."""
+    """Another poller advanced the checkpoint or holds the lease: this one must stop. `holder` names the
+    lease holder when the lease could not be taken (None when it is not known)."""
+
+    def __init__(self, message: str, holder: str | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 # A Lambda reports an unhandled exception by its class name (errorType), which is what a state
 # machine's Retry matches: these are retried by the state machine, everything else fails loudly.
 RETRIED_BY_STATE_MACHINE: tuple[type[CaptureError], ...] = (TransientCaptureError,)
+# Retried with a backoff long enough to outlast IAM propagation to Neptune (10 minutes), then loud.
+RETRIED_AFTER_IAM_PROPAGATION: tuple[type[CaptureError], ...] = (NeptuneAccessDeniedError,)
 
 
 def retried_error_names() -> list[str]:
     return [error.__name__ for error in RETRIED_BY_STATE_MACHINE]
+
+
+def iam_propagation_error_names() -> list[str]:
+    return [error.__name__ for error in RETRIED_AFTER_IAM_PROPAGATION]

@@ -3,7 +3,9 @@
 The Poll state passes {state, executionId, executionStartTime, iterationsPerExecution} (contract.Key);
 the returned dict becomes the execution's state: {status, checkpoint, records, iteration,
 continueAsNew, waitSeconds, ...}. Operator flags (resumeFromTrimHorizon, forceLease) act on the
-invocation that receives them and are not carried on."""
+invocation that receives them and are not carried on, except past an invocation that could not take the
+lease (it used nothing): then `leaseHolder` names the holder, for the state machine to check whether it
+still runs, and `resumeFromTrimHorizon` waits for the invocation that takes the lease over."""
 
 from __future__ import annotations
 
@@ -34,16 +36,27 @@ def run_invocation(event: dict[str, Any], poller: Poller, settings: HandlerSetti
     owner = str(event.get(Key.EXECUTION_ID) or state.get(Key.EXECUTION_ID) or "manual")
     iteration = int(state.get(Key.ITERATION, 0))
     parent = state.get(Key.PARENT_EXECUTION_ID)
+    take_over_from = state.get(Key.TAKE_OVER_FROM) or None
+    resume = bool(state.get(Key.RESUME_FROM_TRIM_HORIZON, False))
     result = poller.run(
         owner,
         deadline=deadline_for(settings, remaining_ms, poller.clock.monotonic()),
         parent=parent,
-        resume_from_trim_horizon=bool(state.get(Key.RESUME_FROM_TRIM_HORIZON, False)),
+        resume_from_trim_horizon=resume,
         force_lease=bool(state.get(Key.FORCE_LEASE, False)),
+        take_over_from=take_over_from,
     )
     limit = int(event.get(Key.ITERATIONS_PER_EXECUTION) or 0)
     too_old = execution_age_days(event.get(Key.EXECUTION_START_TIME), poller.clock.now_ms()) >= settings.max_execution_age_days
-    return next_state(result, iteration + 1, parent, settings, continue_as_new=(limit > 0 and iteration + 1 >= limit) or too_old)
+    hand_over = (limit > 0 and iteration + 1 >= limit) or too_old
+    state_out = next_state(result, iteration + 1, parent, settings, continue_as_new=hand_over)
+    if not result.lease_taken:
+        # One liveness check per execution: after a take-over attempt that failed, the holder is someone
+        # who took the lease meanwhile, and the execution ends (the schedule tries again later).
+        state_out[Key.LEASE_HOLDER] = None if take_over_from else result.lease_holder
+        if resume:
+            state_out[Key.RESUME_FROM_TRIM_HORIZON] = True
+    return state_out
 
 
 def next_state(
@@ -63,6 +76,7 @@ def next_state(
         Key.PARENT_EXECUTION_ID: parent,
         Key.CONTINUE_AS_NEW: continue_as_new and result.status != Status.FENCED,
         Key.WAIT_SECONDS: settings.idle_pause_seconds,
+        Key.LEASE_HOLDER: None,  # always there: the Route state's IsString test reads it
     }
 
 

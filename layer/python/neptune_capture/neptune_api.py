@@ -14,7 +14,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
-from .errors import NeptuneCallError, StreamExpiredError
+from .errors import NeptuneAccessDeniedError, NeptuneCallError, StreamExpiredError
 from .settings import Env
 
 if TYPE_CHECKING:
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 RETRYABLE_NEPTUNE_CODES = frozenset({"ThrottlingException", "MemoryLimitExceededException", "TooManyRequestsException"})
 NO_NEW_RECORDS = "StreamRecordsNotFoundException"
 EXPIRED = "ExpiredStreamException"
+# IAM authentication failures: "AccessDeniedException ... 403 ... Authentication or authorization failure"
+# (https://docs.aws.amazon.com/neptune/latest/userguide/errors-engine-codes.html).
+FORBIDDEN = 403
 
 
 def make_client(endpoint_url: str | None = None, *, read_timeout: float = 60.0) -> NeptuneDataClient:
@@ -41,6 +44,8 @@ def classify_neptune_error(error: Exception, operation: str) -> Exception:
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if code == EXPIRED:
             return StreamExpiredError(f"Neptune {operation}: {code}: {message}")
+        if status == FORBIDDEN:
+            return NeptuneAccessDeniedError(operation, code, message, status, retryable=False)
         retryable = code in RETRYABLE_NEPTUNE_CODES or (status is not None and status >= 500)
         return NeptuneCallError(operation, code, message, status, retryable)
     if isinstance(error, (ConnectionError, ReadTimeoutError)):

@@ -27,7 +27,9 @@ class StreamSource(Protocol):
 
 
 class Store(Protocol):
-    def acquire_lease(self, owner: str, parent: str | None, ttl_ms: int, *, force: bool = False) -> tuple[Checkpoint, Lease]: ...
+    def acquire_lease(
+        self, owner: str, parent: str | None, ttl_ms: int, *, force: bool = False, take_over_from: str | None = None
+    ) -> tuple[Checkpoint, Lease]: ...
     def write(self, txn: Transaction, lease: Lease) -> None: ...
     def record_gap(self, checkpoint: Checkpoint, context: BatchContext, reason: str) -> Checkpoint: ...
 
@@ -50,6 +52,9 @@ class PollResult:
     lag_ms: int | None = None
     message: str = ""
     gap_recorded: bool = False
+    # False when the lease could not be taken at all; then `lease_holder` names who holds it, if known.
+    lease_taken: bool = True
+    lease_holder: str | None = None
 
 
 class Poller:
@@ -64,12 +69,19 @@ class Poller:
         parent: str | None = None,
         resume_from_trim_horizon: bool = False,
         force_lease: bool = False,
+        take_over_from: str | None = None,
     ) -> PollResult:
         """`deadline` is on the clock's monotonic scale."""
         try:
-            checkpoint, lease = self.store.acquire_lease(owner, parent, self.settings.lease_ttl_ms, force=force_lease)
+            checkpoint, lease = self.store.acquire_lease(
+                owner, parent, self.settings.lease_ttl_ms, force=force_lease, take_over_from=take_over_from
+            )
         except FencedError as fenced:
-            return PollResult(status=Status.FENCED, checkpoint=None, message=str(fenced))
+            return PollResult(
+                status=Status.FENCED, checkpoint=None, message=str(fenced), lease_taken=False, lease_holder=fenced.holder
+            )
+        if take_over_from:
+            log.warning("%s takes stream %s over from %s, which is not running", owner, self.settings.stream_id, take_over_from)
         log.info("lease taken by %s; capture resumes after %s", owner, checkpoint.position or "TRIM_HORIZON")
         result = PollResult(status=Status.IDLE, checkpoint=checkpoint.position)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as prefetch:

@@ -84,9 +84,14 @@ class DynamoStore:
         response = self._call(lambda: self.client.get_item(TableName=self.tables.checkpoint, Key=self.key, ConsistentRead=True))
         return checkpoint_from_item(self.stream_id, response.get("Item"))
 
-    def acquire_lease(self, owner: str, parent: str | None, ttl_ms: int, *, force: bool = False) -> tuple[Checkpoint, Lease]:
+    def acquire_lease(
+        self, owner: str, parent: str | None, ttl_ms: int, *, force: bool = False, take_over_from: str | None = None
+    ) -> tuple[Checkpoint, Lease]:
         """Takes the stream for `owner` if nobody holds it, it holds it already, its parent execution
-        (continue-as-new) holds it, or the holder's lease ran out. Raises FencedError otherwise."""
+        (continue-as-new) holds it, the holder's lease ran out, or the holder is `take_over_from` (an
+        execution the state machine found not running). Raises FencedError naming the holder otherwise.
+        Each alternative is part of one conditional update: if someone else took the lease meanwhile,
+        the condition fails and this owner is fenced, whatever it was told about the holder before."""
         now = self.clock.now_ms()
         lease = Lease(owner=owner, expires_at_ms=now + ttl_ms)
         request: dict[str, Any] = {
@@ -104,9 +109,11 @@ class DynamoStore:
         }
         if not force:
             request["ConditionExpression"] = (
-                "attribute_not_exists(leaseOwner) OR leaseOwner = :me OR leaseOwner = :parent OR leaseExpiresAt < :now"
+                "attribute_not_exists(leaseOwner) OR leaseOwner = :me OR leaseOwner = :parent OR leaseOwner = :dead "
+                "OR leaseExpiresAt < :now"
             )
             request["ExpressionAttributeValues"][":parent"] = {"S": parent or NO_PARENT}
+            request["ExpressionAttributeValues"][":dead"] = {"S": take_over_from or NO_PARENT}
         try:
             response = self._call(lambda: self.client.update_item(**request))
         except ClientError as error:
@@ -114,7 +121,7 @@ class DynamoStore:
                 self.metrics.add(m.FENCED, 1)
                 holder = self.read_checkpoint().lease_owner
                 log.warning("fenced: stream %s is leased to %s; %s stops", self.stream_id, holder, owner)
-                raise FencedError(f"stream {self.stream_id} is leased to {holder}; {owner} stops") from error
+                raise FencedError(f"stream {self.stream_id} is leased to {holder}; {owner} stops", holder=holder) from error
             raise
         return checkpoint_from_item(self.stream_id, response["Attributes"]), lease
 
