@@ -24,7 +24,6 @@ from tests.conftest import Synth
 
 pytestmark = pytest.mark.e2e  # starts servers: not part of `make unit`
 
-SCHEDULE = "neptune-stream-start"
 CAPTURE_TIMEOUT_SECONDS = 60  # a bound: capturing two changes takes well under a second
 
 
@@ -46,7 +45,11 @@ def test_cli_drives_a_local_run(synth: Synth, tmp_path: Path) -> None:
         d = ("--data-dir", str(tmp_path))
 
         started = ok("start", *d, "--json")
-        assert started["started"].startswith("arn:aws:states:") and started["schedule"] is None
+        # The local run plays the stack's start schedule in moto's scheduler (not firing here): start resumes it.
+        endpoints = tmp_path / LOCAL_ENDPOINTS_FILE
+        info = json.loads(endpoints.read_text())
+        schedule = info["outputs"][Output.START_SCHEDULE]
+        assert started["started"].startswith("arn:aws:states:") and started["schedule"]["state"] == "ENABLED"
         assert pipeline.wait_for_checkpoint(EventId(2, 2), CAPTURE_TIMEOUT_SECONDS), "capture did not reach 2:2"
         # The capturing invocation prints its metrics when it ends, which a later invocation's start proves.
         handler = function_arn("stream-handler").rsplit(":", 1)[-1]
@@ -80,29 +83,19 @@ def test_cli_drives_a_local_run(synth: Synth, tmp_path: Path) -> None:
         view = ok("watch", *d, "--once", "--window", "600", "--json")
         assert view["records"] == 4 and view["transactions"] >= 1 and view["executions"]["running"] == 1
 
-        # The self-restart schedule: created here in moto's scheduler and named in the run's outputs.
+        # Stop pauses the self-restart schedule; start resumes it (through the scheduler API, as in AWS).
         scheduler = boto3.client("scheduler", endpoint_url=pipeline.moto_endpoint, region_name="us-east-1")
-        scheduler.create_schedule(
-            Name=SCHEDULE,
-            ScheduleExpression="rate(1 minute)",
-            FlexibleTimeWindow={"Mode": "OFF"},
-            Target={"Arn": pipeline.state_machine_arn, "RoleArn": "arn:aws:iam::123456789012:role/scheduler", "Input": "{}"},
-        )
-        endpoints = tmp_path / LOCAL_ENDPOINTS_FILE
-        info = json.loads(endpoints.read_text())
-        info["outputs"][Output.START_SCHEDULE] = SCHEDULE
-        endpoints.write_text(json.dumps(info))
 
         stopped = ok("stop", *d, "--json")
         assert stopped["stopped"] == [started["started"]] and stopped["leaseReleased"] == [started["started"]]
-        assert stopped["schedule"]["state"] == "DISABLED" and scheduler.get_schedule(Name=SCHEDULE)["State"] == "DISABLED"
+        assert stopped["schedule"]["state"] == "DISABLED" and scheduler.get_schedule(Name=schedule)["State"] == "DISABLED"
         item = pipeline.dynamodb.get_item(TableName=pipeline.tables.checkpoint, Key={"streamId": {"S": "neptune"}})["Item"]
         assert "leaseOwner" not in item and "leaseExpiresAt" not in item
         assert ok("status", *d, "--json")["schedule"]["state"] == "DISABLED"
 
         restarted = ok("start", *d, "--json")
         assert restarted["started"] and restarted["schedule"]["state"] == "ENABLED"
-        assert scheduler.get_schedule(Name=SCHEDULE)["State"] == "ENABLED"
+        assert scheduler.get_schedule(Name=schedule)["State"] == "ENABLED"
         ok("stop", *d)
 
         # A second run in the same data directory would replace the first one's graph file.
