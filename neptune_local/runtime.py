@@ -304,10 +304,11 @@ class LocalPipeline:
                 Output.CHECKPOINT_TABLE: self.tables.checkpoint,
                 Output.STATE_MACHINE: self.state_machine_arn,
                 Output.STATUS_FUNCTION: function_arn("status"),
-                Output.RESET_FUNCTION: function_arn("reset"),
                 Output.STREAM_HANDLER_FUNCTION: function_arn("stream-handler"),
                 Output.STREAM_ID: STREAM_ID,
                 Output.START_SCHEDULE: self.schedule_name,
+                # As the stack has it: an existing-cluster stack has no reset function unless it asked for one.
+                **({Output.RESET_FUNCTION: function_arn("reset")} if self.stack.has_output(Output.RESET_FUNCTION) else {}),
             },
         }
         (self.options.data_dir / LOCAL_ENDPOINTS_FILE).write_text(json.dumps(info, indent=2))
