@@ -249,7 +249,8 @@ def start_items(checkpoint: Checkpoint, context: BatchContext, latest: StreamEve
         history["startedAfterCommitNum"] = {"N": str(after.commit_num)}
         history["startedAfterOpNum"] = {"N": str(after.op_num)}
         history["startedAfterCommitTimestamp"] = {"N": str(latest.commit_timestamp)}
-        assignments += ", commitNum = :c, opNum = :o, #pos = :p, commitTimestamp = :t"
+        # startedAfter stays on the item once the checkpoint moves on: `status` shows where capture began.
+        assignments += ", commitNum = :c, opNum = :o, #pos = :p, commitTimestamp = :t, startedAfter = :p"
         names["#pos"] = schema.POSITION
         values |= {
             ":c": {"N": str(after.commit_num)},
