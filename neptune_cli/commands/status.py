@@ -275,11 +275,10 @@ def _cluster_row(cluster: dict[str, Any], neptune: dict[str, Any]) -> Row:
     instances = cluster.get("instances") or {}
     if instances:
         text += "; parameter group status " + ", ".join(f"{k} {v}" for k, v in instances.items())
-    engine_off = neptune.get("streams") == "disabled"
-    if engine_off and value == "1":
-        return Row("cluster", text + ": set but not in effect, reboot every instance of the cluster", "bad")
     if value != "1":
-        return Row("cluster", text + (f": {ENABLE_STREAMS}" if engine_off else ""), "bad" if engine_off else "warn")
+        return Row("cluster", f"{text}: Streams is off, or goes off at the next reboot; {ENABLE_STREAMS}", "bad")
+    if neptune.get("streams") == "disabled":
+        return Row("cluster", f"{text}: set but not in effect yet, reboot every instance of the cluster", "bad")
     return Row("cluster", text)
 
 
