@@ -59,8 +59,8 @@ class ExistingGraph(Construct):
         if len(spec.availability_zones) < 2:
             Annotations.of(self).add_warning_v2(
                 "neptune-stream:oneAvailabilityZone",
-                f"network.subnets are all in {spec.availability_zones[0]}: an outage of that zone stops capture "
-                "(Lambda runs a VPC function in the subnets it is given)",
+                f"network.subnets are all in {spec.availability_zones[0]}: the Lambdas run only there, so an outage "
+                "of that zone stops capture",
             )
 
         # HTTPS egress to DynamoDB's prefix list when the file names it; otherwise to any address, which in a

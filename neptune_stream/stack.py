@@ -3,6 +3,7 @@ a file), the tables, the functions, the workflow, its start schedule, monitoring
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,7 +28,9 @@ __all__ = ["STACK_NAME", "NeptuneStreamStack"]
 
 
 class Admission(Protocol):
-    def admit_through_dynamodb_endpoint(self, role: iam.IRole, grants: Any) -> None: ...
+    """DynamoDB through the VPC for exactly the stream handler's table actions (Network, ExistingGraph)."""
+
+    def admit_through_dynamodb_endpoint(self, role: iam.IRole, grants: Sequence[tuple[str, Sequence[str]]]) -> None: ...
 
 
 @dataclass(frozen=True)
