@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import schema
+from .contract import StartFrom
 from .events import EventId, StreamEvent
 from .items import Item, item_size, sized_record_item
 from .schema import TableNames
@@ -241,11 +242,12 @@ def start_items(checkpoint: Checkpoint, context: BatchContext, latest: StreamEve
         ":expected": {"N": str(checkpoint.version)},
         ":owner": {"S": context.lease.owner},
         ":now": {"N": str(context.now_ms)},
-        ":from": {"S": "LATEST"},
+        ":from": {"S": StartFrom.LATEST.value},
     }
     assignments = "version = :next, updatedAt = :now, startedFrom = :from, startedAt = :now"
     names: dict[str, str] = {}
-    if latest is not None and after is not None:
+    if latest is not None:
+        after = latest.event_id
         history["startedAfterCommitNum"] = {"N": str(after.commit_num)}
         history["startedAfterOpNum"] = {"N": str(after.op_num)}
         history["startedAfterCommitTimestamp"] = {"N": str(latest.commit_timestamp)}
