@@ -121,6 +121,8 @@ def test_start_from_latest_once_and_no_reset_on_a_cluster_the_stack_did_not_crea
         assert f"from LATEST after event {newest.commit_num}:{newest.op_num}: it and earlier changes were not captured" in plain
 
         ok("stop", *d)
+        # moto ends a stopped execution a moment after StopExecution returns: wait until it has.
+        assert wait_until_ended(pipeline, started["started"], CAPTURE_TIMEOUT_SECONDS) == "ABORTED"
         assert_fails(
             run_cli("start", "--from", "latest", *d),
             ExitCode.USAGE,
