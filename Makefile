@@ -9,7 +9,13 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_CLI_TELEMETRY_DISABLED := 1
-CDK_FLAGS := --no-notices --no-version-reporting
+# Always passed to the CDK CLI; CDK_FLAGS on the command line adds to them (`make synth CDK_FLAGS="-c key=value"`).
+CDK_DEFAULT_FLAGS := --no-notices --no-version-reporting
+CDK_FLAGS ?=
+CDK_ALL_FLAGS = $(CDK_DEFAULT_FLAGS) $(CDK_FLAGS)
+# `make demo DEMO_ARGS="--existing-graph"` plays the existing-cluster stack, synthesized from the example file.
+EXISTING_CLUSTER_EXAMPLE := examples/existing-cluster.json
+DEMO_CONTEXT = $(if $(findstring --existing-graph,$(DEMO_ARGS)),-c neptune-stream:existingCluster=$(EXISTING_CLUSTER_EXAMPLE))
 
 .PHONY: env unit test lint typecheck synth deploy destroy demo bench bench-emulator chaos clean
 
@@ -40,18 +46,18 @@ test: env lint typecheck
 	$(VENV)/bin/pytest
 
 synth: env
-	$(CDK) synth $(CDK_FLAGS) --quiet
+	$(CDK) synth $(CDK_ALL_FLAGS) --quiet
 	@$(PY) -m neptune_stream.summary cdk.out
 
 deploy: env
-	$(CDK) deploy $(CDK_FLAGS) --require-approval broadening
+	$(CDK) deploy $(CDK_ALL_FLAGS) --require-approval broadening
 
 destroy: env
-	$(CDK) destroy $(CDK_FLAGS) --force
+	$(CDK) destroy $(CDK_ALL_FLAGS) --force
 
 # The whole pipeline locally, on the synthesized template: `make demo DEMO_ARGS="--changes 2000"`.
 demo: env
-	$(CDK) synth $(CDK_FLAGS) --quiet
+	$(CDK) synth $(CDK_ALL_FLAGS) $(DEMO_CONTEXT) --quiet
 	$(VENV)/bin/neptune-stream demo $(DEMO_ARGS)
 
 bench-emulator: env
@@ -59,12 +65,12 @@ bench-emulator: env
 
 # Pipeline figures (issue #6): `make bench BENCH_ENV="BENCH_BACKLOG=100000 BENCH_WAIT_SCALE=1"` (the defaults).
 bench: env
-	$(CDK) synth $(CDK_FLAGS) --quiet
+	$(CDK) synth $(CDK_ALL_FLAGS) --quiet
 	env $(BENCH_ENV) $(PY) -m bench.pipeline
 
 # Fault-injection scenarios on the local stack, each verified exactly once: `make chaos CHAOS_ARGS="--changes 100"`.
 chaos: env
-	$(CDK) synth $(CDK_FLAGS) --quiet
+	$(CDK) synth $(CDK_ALL_FLAGS) --quiet
 	$(PY) -m neptune_local.chaos $(CHAOS_ARGS)
 
 clean:

@@ -22,16 +22,22 @@ class ExitCode(IntEnum):
 MEANINGS: dict[ExitCode, str] = {
     ExitCode.OK: "success (`watch` also ends with 0 on Ctrl-C, its normal end)",
     ExitCode.CHECK_FAILED: "the command ran but its check failed: `demo`'s exactly-once verification",
-    ExitCode.USAGE: "invalid arguments: a value out of range, a missing file, a malformed id or time, `reset` without `--yes`",
+    ExitCode.USAGE: (
+        "invalid arguments: a value out of range, a missing file, a malformed id or time, `reset` without `--yes`, "
+        "`start --from` on a stream already started"
+    ),
     ExitCode.NO_TARGET: (
         "nothing to act on: no local run up (endpoints file missing or stale), no such stack in that region, "
-        "a stack without the expected outputs"
+        "a stack without the expected outputs, `reset` on a stack without a reset function (an existing cluster's)"
     ),
     ExitCode.AWS: (
         "AWS refused or is out of reach: missing or expired credentials, unknown profile, no region, "
         "access denied, throttling, an endpoint that does not answer"
     ),
-    ExitCode.NEPTUNE: "Neptune failed: unreachable, or an error from its status or fast reset (the emulator's or the Lambda's)",
+    ExitCode.NEPTUNE: (
+        "Neptune failed: unreachable, or an error from its status or fast reset (the emulator's or the Lambda's); "
+        "`start` on a cluster whose Neptune Streams is off"
+    ),
     ExitCode.BUSY: "busy: a port already in use, a local run already up in that data directory, an execution already running",
     ExitCode.NO_DATA: "no data: `history` found no captured change of that element (in the range asked)",
     ExitCode.INTERNAL: "internal error, a bug: rerun with `--debug` for the traceback",

@@ -102,16 +102,30 @@ def start(args: argparse.Namespace, context: Context, console: Console) -> int:
     from neptune_cli.commands import control
 
     target = _target(args, context)
-    result = control.start(target, resume_from_trim_horizon=args.resume_from_trim_horizon, force_lease=args.force_lease)
+    result = control.start(
+        target,
+        resume_from_trim_horizon=args.resume_from_trim_horizon,
+        force_lease=args.force_lease,
+        start_from=control.START_POINTS[args.start_from] if args.start_from else None,
+    )
     _show_result(console, args, result, control.start_lines(result))
     return 0
 
 
 def start_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    from neptune_cli.commands.control import START_POINTS
+
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
         "--resume-from-trim-horizon",
         action="store_true",
         help="after an expired checkpoint: record the gap, read from the oldest change",
+    )
+    where.add_argument(
+        "--from",
+        dest="start_from",
+        choices=sorted(START_POINTS),
+        help="the first capture only: from the oldest change in the stream (trim-horizon) or after the newest (latest)",
     )
     parser.add_argument("--force-lease", action="store_true", help="take the stream over from an execution that holds its lease")
     parser.add_argument("--json", action="store_true", help="the result as JSON")

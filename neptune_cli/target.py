@@ -36,15 +36,18 @@ if TYPE_CHECKING:
 AWS_CONFIG = Config(connect_timeout=5, read_timeout=70, retries={"mode": "standard", "max_attempts": 3})
 LOCAL_CONFIG = Config(connect_timeout=2, read_timeout=60, retries={"mode": "standard", "max_attempts": 2})
 PROBE_CONFIG = Config(connect_timeout=2, read_timeout=15, retries={"total_max_attempts": 1})
-# Every output a command may need; the schedule is optional (a stack without one says "no schedule").
+# Every output a command may need; the schedule is optional (a stack without one says "no schedule"), and so
+# is the reset function (an existing-cluster stack has none unless it asked for one: `reset` says so).
 REQUIRED_OUTPUTS = (
     Output.RECORDS_TABLE,
     Output.HISTORY_TABLE,
     Output.CHECKPOINT_TABLE,
     Output.STATE_MACHINE,
     Output.STATUS_FUNCTION,
-    Output.RESET_FUNCTION,
 )
+# The parameter that turns Neptune Streams on, in the cluster's DB cluster parameter group
+# (https://docs.aws.amazon.com/neptune/latest/userguide/streams-using-enabling.html).
+STREAMS_PARAMETER = "neptune_streams"
 DEFAULT_DATA_DIR = ".local"
 DEFAULT_SCHEDULE_GROUP = "default"
 
@@ -118,9 +121,48 @@ class Target:
         return self._invoke(Output.STATUS_FUNCTION)
 
     def reset(self) -> dict[str, Any]:
+        if Output.RESET_FUNCTION not in self.outputs:
+            raise NoTargetError(
+                f"{self.place.title} has no reset function: it captures a Neptune cluster it did not create, and "
+                "never erases its graph",
+                "if erasing that graph is really meant, redeploy with `-c neptune-stream:allowReset=true`, or use "
+                "Neptune's fast reset yourself: https://docs.aws.amazon.com/neptune/latest/userguide/manage-console-fast-reset.html",
+            )
         if self.neptune_endpoint:
             return fast_reset(make_client(self.neptune_endpoint, read_timeout=60))
         return self._invoke(Output.RESET_FUNCTION)
+
+    def cluster_configuration(self) -> dict[str, Any] | None:
+        """What the cluster is configured with, from Neptune's management API (DescribeDBClusters, then
+        DescribeDBClusterParameters on its DB cluster parameter group): the neptune_streams parameter, and each
+        instance's parameter group status as the API reports it
+        (https://docs.aws.amazon.com/neptune/latest/apiref/API_DBClusterMember.html). The Lambdas cannot ask:
+        that API is not reachable from their isolated subnets, so the CLI asks with the operator's credentials.
+        None for the local run (the emulator has no parameter group) or a stack without the cluster's identifier."""
+        identifier = self.outputs.get(Output.CLUSTER_IDENTIFIER)
+        if self.local or not identifier:
+            return None
+        neptune = self.client("neptune")
+        (cluster,) = neptune.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
+        group = cluster.get("DBClusterParameterGroup")
+        value = None
+        if group:
+            paginator = neptune.get_paginator("describe_db_cluster_parameters")
+            for page in paginator.paginate(DBClusterParameterGroupName=group):
+                for parameter in page.get("Parameters", []):
+                    if parameter.get("ParameterName") == STREAMS_PARAMETER:
+                        value = parameter.get("ParameterValue")
+        return {
+            "identifier": identifier,
+            "parameterGroup": group,
+            STREAMS_PARAMETER: value,
+            "engineVersion": cluster.get("EngineVersion"),
+            "iamAuthentication": cluster.get("IAMDatabaseAuthenticationEnabled"),
+            "instances": {
+                str(m.get("DBInstanceIdentifier")): m.get("DBClusterParameterGroupStatus")
+                for m in cluster.get("DBClusterMembers", [])
+            },
+        }
 
     def _invoke(self, output: Output) -> dict[str, Any]:
         """Neptune lives in isolated subnets: a deployed stack reaches it through its own Lambdas. A

@@ -30,6 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=7 * 86_400,
         help="stream retention in seconds (default 7 days; Neptune allows 1 to 90 days)",
     )
+    parser.add_argument(
+        "--streams-disabled",
+        action="store_true",
+        help="play a cluster with neptune_streams=0: /status says Streams is disabled, nothing is logged or served",
+    )
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -37,7 +42,7 @@ def serve(args: argparse.Namespace) -> int:
     from neptune_emulator.server import EmulatorServer
 
     try:
-        engine = Engine(args.db, expiry_seconds=args.expiry_seconds)
+        engine = Engine(args.db, expiry_seconds=args.expiry_seconds, streams_enabled=not args.streams_disabled)
     except sqlite3.DatabaseError as error:
         raise UsageError(f"--db {args.db} cannot be used: {error}", "give a new path, or a file this emulator wrote") from None
     try:

@@ -23,6 +23,7 @@ from neptune_emulator.stream_log import StreamError, StreamLog, record_json
 ENGINE_VERSION = "1.4.6.1.R1"
 FAULT_KINDS = ("ThrottlingException", "MemoryLimitExceededException", "InternalFailure", "slow", "malformed")
 FAULT_APIS = {"stream": FAULT_KINDS, "gremlin": GREMLIN_FAULT_KINDS}
+STREAMS_DISABLED = "Neptune Streams is not enabled on this cluster (its DB cluster parameter neptune_streams is 0)"
 
 
 @dataclass
@@ -45,10 +46,18 @@ class Faults:
 
 class Engine:
     def __init__(
-        self, path: str = ":memory:", *, expiry_seconds: float = 7 * 86_400, clock: Callable[[], float] = time.time
+        self,
+        path: str = ":memory:",
+        *,
+        expiry_seconds: float = 7 * 86_400,
+        clock: Callable[[], float] = time.time,
+        streams_enabled: bool = True,
     ) -> None:
         self.lock = threading.RLock()
         self.path, self.expiry_seconds, self.clock = path, expiry_seconds, clock
+        # A cluster whose parameter group has neptune_streams=0 (as its instances last booted): /status says
+        # "Streams": "disabled", changes are not logged, and the Streams endpoint refuses to answer.
+        self.streams_enabled = streams_enabled
         self.persistence = Persistence(path)
         self.graph = self.persistence.load_graph()
         self.stream = StreamLog.empty()
@@ -92,6 +101,7 @@ class Engine:
         rows = [
             (commit, op, ts, record_json(commit, op, ts, record, op == len(records)))
             for op, record in enumerate(records, start=1)
+            if self.streams_enabled
         ]
         self.persistence.commit(rows, records, commit + 1)
         self.next_commit = commit + 1
@@ -101,6 +111,11 @@ class Engine:
     # -- Streams
     def read_stream(self, params: dict[str, str]) -> tuple[int, str, dict[str, str]]:
         """(HTTP status, body, headers) for GET /propertygraph/stream."""
+        if not self.streams_enabled:
+            # "As soon as Streams is turned off, you can't access the change-log data any more"
+            # (https://docs.aws.amazon.com/neptune/latest/userguide/streams-using-disabling.html). What the endpoint
+            # then answers is not documented: this error is the emulator's choice (README).
+            return _error(StreamError("UnsupportedOperationException", 400, STREAMS_DISABLED))
         fault = self.faults.pick()
         if fault == "slow":
             self.faults.injected += 1
@@ -161,7 +176,7 @@ class Engine:
             "features": {
                 "ResultCache": {"status": "disabled"},
                 "IAMAuthentication": "disabled",
-                "Streams": "enabled",
+                "Streams": "enabled" if self.streams_enabled else "disabled",
                 "AuditLog": "disabled",
             },
             "settings": {"clusterQueryTimeoutInMs": "120000"},

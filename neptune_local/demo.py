@@ -32,10 +32,15 @@ if TYPE_CHECKING:
 
 
 class Progress:
-    def __init__(self, pipeline: LocalPipeline) -> None:
+    """What the live view shows. `skipped`: stream events that are not to be captured (those up to the record
+    a capture from LATEST started after), left out of the counts."""
+
+    def __init__(self, pipeline: LocalPipeline, skipped: int = 0) -> None:
         self.pipeline = pipeline
+        self.skipped = skipped
         self.started = time.monotonic()
         self.captured = 0
+        self.events = 0
         self.lag_ms = 0
         self.samples: list[tuple[float, int]] = []
 
@@ -49,10 +54,11 @@ class Progress:
             stamps = list(engine.stream.timestamps)
         assert self.pipeline.tables is not None
         position = read_checkpoint(self.pipeline.dynamodb, self.pipeline.tables.checkpoint, STREAM_ID).position
-        self.captured = bisect.bisect_right(keys, (position.commit_num, position.op_num)) if position else 0
-        self.events = len(keys)
+        through = bisect.bisect_right(keys, (position.commit_num, position.op_num)) if position else 0
+        self.captured = max(0, through - self.skipped)
+        self.events = len(keys) - self.skipped
         # Lag: how long ago the oldest change not yet captured was committed.
-        self.lag_ms = max(0, int(time.time() * 1000) - stamps[self.captured]) if self.captured < len(keys) else 0
+        self.lag_ms = max(0, int(time.time() * 1000) - stamps[through]) if through < len(keys) else 0
         self.samples.append((time.monotonic(), self.captured))
 
     def rate(self) -> float:
@@ -65,6 +71,12 @@ class Progress:
         return (
             f"[{time.monotonic() - self.started:5.1f} s] changes {written:,}/{target:,}  events {self.events:,}  "
             f"captured {self.captured:,}  lag {self.lag_ms / 1000:.2f} s  {self.rate():,.0f} records/s"
+        )
+
+    def drain_line(self) -> str:
+        return (
+            f"[{time.monotonic() - self.started:5.1f} s] events {self.events:,}  captured {self.captured:,}  "
+            f"lag {self.lag_ms / 1000:.2f} s  {self.rate():,.0f} records/s"
         )
 
     def table(self, written: int, target: int) -> Table:
@@ -82,58 +94,81 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     # Imported here: the CLI builds this command's parser without starting (or importing) a pipeline.
     from neptune_local.runtime import LocalOptions, LocalPipeline
     from neptune_local.template import load_stack
-    from neptune_local.workload import run_workload
 
+    if args.existing_graph:
+        from neptune_local.existing_demo import run_existing
+
+        return run_existing(args, console)
     refuse_if_running(Path(args.data_dir))
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    logging.getLogger("gremlinpython").setLevel(logging.ERROR)
+    quiet_servers()
     options = LocalOptions(
         data_dir=Path(args.data_dir),
         iterations_per_execution=args.iterations_per_execution,
         time_budget_seconds=args.time_budget,
         start_schedule_period_seconds=args.schedule_period,
     )
-    # Nothing starts an execution here: the start schedule does, at once and then every period, as it
-    # does on `cdk deploy` (a start while one polls ends fenced).
+    # Nothing starts an execution here: the start schedule does, at once and then every period, as it does on
+    # `cdk deploy` (a start while one polls ends fenced).
     pipeline = LocalPipeline(load_stack(args.cdk_out), options).start()
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        assert pipeline.emulator is not None
-        workloads: list[Workload] = []
-        gremlin_url = pipeline.emulator.gremlin_url
-        writer = threading.Thread(
-            target=lambda: run_workload(
-                gremlin_url, args.changes, rate=args.rate, seed=args.seed, stop=stop, on_start=workloads.append
-            ),
-            name="workload",
-            daemon=True,
-        )
-        writer.start()
         progress = Progress(pipeline)
-        deadline = None
-        last_line = 0.0
-        with Live(console=console, refresh_per_second=4, transient=True) if console.is_terminal else nullcontext() as live:
-            while not stop.is_set():
-                progress.sample()
-                written = workloads[0].written if workloads else 0
-                if live is not None:
-                    live.update(progress.table(written, args.changes))
-                elif time.monotonic() - last_line >= 2:  # not a terminal (CI, a pipe): a plain line every 2 s
-                    last_line = time.monotonic()
-                    console.print(progress.line(written, args.changes))
-                if not writer.is_alive():
-                    deadline = deadline or time.monotonic() + args.drain_timeout
-                    if progress.captured == progress.events or time.monotonic() > deadline:
-                        break
-                stop.wait(0.25)  # the display's refresh period, not a synchronization
-        writer.join(5)
-        return finish(pipeline, workloads[0].written if workloads else 0, progress, args, console)
+        written = capture_while_writing(pipeline, progress, args, console, stop, changes=args.changes, seed=args.seed)
+        return finish(pipeline, written, progress, args, console)
     finally:
         if not args.keep_running:
             pipeline.stop()
         else:
             serve_until_interrupted(pipeline, console)
+
+
+def quiet_servers() -> None:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("gremlinpython").setLevel(logging.ERROR)
+
+
+def capture_while_writing(
+    pipeline: LocalPipeline,
+    progress: Progress,
+    args: argparse.Namespace,
+    console: Console,
+    stop: threading.Event,
+    *,
+    changes: int,
+    seed: int,
+) -> int:
+    """Writes `changes` through the workload while the live view shows capture, then waits (at most the drain
+    timeout) until every event to capture is captured. Returns the changes written."""
+    from neptune_local.workload import run_workload
+
+    assert pipeline.emulator is not None
+    workloads: list[Workload] = []
+    gremlin_url = pipeline.emulator.gremlin_url
+    writer = threading.Thread(
+        target=lambda: run_workload(gremlin_url, changes, rate=args.rate, seed=seed, stop=stop, on_start=workloads.append),
+        name="workload",
+        daemon=True,
+    )
+    writer.start()
+    deadline = None
+    last_line = 0.0
+    with Live(console=console, refresh_per_second=4, transient=True) if console.is_terminal else nullcontext() as live:
+        while not stop.is_set():
+            progress.sample()
+            written = workloads[0].written if workloads else 0
+            if live is not None:
+                live.update(progress.table(written, changes))
+            elif time.monotonic() - last_line >= 2:  # not a terminal (CI, a pipe): a plain line every 2 s
+                last_line = time.monotonic()
+                console.print(progress.line(written, changes))
+            if not writer.is_alive():
+                deadline = deadline or time.monotonic() + args.drain_timeout
+                if progress.captured == progress.events or time.monotonic() > deadline:
+                    break
+            stop.wait(0.25)  # the display's refresh period, not a synchronization
+    writer.join(5)
+    return workloads[0].written if workloads else 0
 
 
 def finish(
@@ -221,6 +256,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--drain-timeout", type=float_above(0), default=120.0, help="seconds to wait for capture after writing (default 120)"
     )
     parser.add_argument("--keep-running", action="store_true", help="leave the emulator and DynamoDB up for the CLI")
+    parser.add_argument(
+        "--existing-graph",
+        action="store_true",
+        help="play a cluster that already has a graph: write --existing-changes before capture exists, then capture "
+        "from now (LATEST) and verify only what came after, then from the oldest record (TRIM_HORIZON) and verify everything",
+    )
+    parser.add_argument(
+        "--existing-changes",
+        type=int_at_least(1),
+        default=2_000,
+        help="with --existing-graph: changes written before capture starts (default 2,000)",
+    )
 
 
 def run_demo(args: argparse.Namespace) -> int:

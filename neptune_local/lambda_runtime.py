@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 from neptune_capture.contract import LambdaError
 from neptune_local.template import ACCOUNT, REGION, LocalFunction
@@ -144,16 +144,21 @@ class LambdaRegistry:
 
 
 class FunctionOutput(io.TextIOBase):
-    """What an invocation prints (its log lines, its metrics) goes to a file, as a Lambda's output goes
-    to CloudWatch Logs; what the rest of the process prints still reaches the terminal."""
+    """What an invocation prints (its log lines, its metrics) goes to the function log of the pipeline running
+    now, as a Lambda's output goes to CloudWatch Logs; what the rest of the process prints still reaches the
+    terminal. The log is looked up at each write, not kept: a logger a handler made under an earlier pipeline
+    of the same process (Powertools configures a service's logger once) still writes to the current one."""
 
-    def __init__(self, terminal: TextIO, log: TextIO) -> None:
-        self.terminal, self.log = terminal, log
+    active: ClassVar[TextIO | None] = None
+
+    def __init__(self, terminal: TextIO) -> None:
+        self.terminal = terminal
         self._lock = threading.Lock()
 
     def write(self, text: str) -> int:
+        log = FunctionOutput.active
         in_function = threading.current_thread().name.startswith(THREAD_PREFIX)
-        target = self.log if in_function and not self.log.closed else self.terminal
+        target = log if in_function and log is not None and not log.closed else self.terminal
         with self._lock:
             target.write(text)
         return len(text)
@@ -162,8 +167,9 @@ class FunctionOutput(io.TextIOBase):
         return self.terminal.isatty()
 
     def flush(self) -> None:
-        if not self.log.closed:
-            self.log.flush()
+        log = FunctionOutput.active
+        if log is not None and not log.closed:
+            log.flush()
         self.terminal.flush()
 
 
@@ -173,12 +179,14 @@ def function_output_to(path: Path) -> Iterator[None]:
     # Line-buffered: each line reaches the file as it is printed, so a reader (`neptune-stream watch`)
     # sees the run live.
     with path.open("a", encoding="utf-8", buffering=1) as log:
-        saved = sys.stdout, sys.stderr
-        sys.stdout, sys.stderr = FunctionOutput(sys.stdout, log), FunctionOutput(sys.stderr, log)
+        saved, previous = (sys.stdout, sys.stderr), FunctionOutput.active
+        FunctionOutput.active = log
+        sys.stdout, sys.stderr = FunctionOutput(sys.stdout), FunctionOutput(sys.stderr)
         try:
             yield
         finally:
             sys.stdout, sys.stderr = saved
+            FunctionOutput.active = previous
 
 
 def _error_response(error_type: str, message: str, trace: str = "") -> dict[str, Any]:

@@ -62,8 +62,10 @@ class LocalOptions:
     moto_port: int = 0
     extra_env: dict[str, str] = field(default_factory=dict)
     # The start schedule's period here (deployed: minutes). None: the schedule exists but never fires,
-    # and executions start only when asked (start_execution, the CLI).
+    # and executions start only when asked (start_execution, the CLI, start_schedule_firing).
     start_schedule_period_seconds: float | None = None
+    # False: Neptune as a cluster whose neptune_streams parameter is 0 (the emulator's /status says so).
+    streams_enabled: bool = True
 
 
 def free_port() -> int:
@@ -116,11 +118,16 @@ class LocalPipeline:
         self.scheduler.create_schedule(**self.stack.start_schedule(self.schedule_name, self.state_machine_arn, LOCAL_ROLE_ARN))
         self.write_endpoints()
         if opts.start_schedule_period_seconds is not None:
-            self._schedule_thread = threading.Thread(
-                target=self._fire_schedule, args=(opts.start_schedule_period_seconds,), name="start-schedule", daemon=True
-            )
-            self._schedule_thread.start()
+            self.start_schedule_firing(opts.start_schedule_period_seconds)
         return self
+
+    def start_schedule_firing(self, period: float) -> None:
+        """The start schedule begins firing here (at once, then every `period` seconds), as it does in AWS
+        once CloudFormation has created it."""
+        if self._schedule_thread is not None:
+            raise RuntimeError("the local start schedule is already firing")
+        self._schedule_thread = threading.Thread(target=self._fire_schedule, args=(period,), name="start-schedule", daemon=True)
+        self._schedule_thread.start()
 
     def _fire_schedule(self, period: float) -> None:
         """What EventBridge Scheduler does with a rate schedule that has no start date: fire at once, then
@@ -144,7 +151,9 @@ class LocalPipeline:
             self._schedule_stopped.wait(period)  # the schedule's own period: this is the timer being emulated
 
     def _start_emulator(self, port: int) -> EmulatorServer:
-        engine = Engine(str(self.graph_file), expiry_seconds=self.options.expiry_seconds)
+        engine = Engine(
+            str(self.graph_file), expiry_seconds=self.options.expiry_seconds, streams_enabled=self.options.streams_enabled
+        )
         return EmulatorServer(engine, port=port).start()
 
     def restart_emulator(self, outage_seconds: float) -> None:
@@ -304,10 +313,11 @@ class LocalPipeline:
                 Output.CHECKPOINT_TABLE: self.tables.checkpoint,
                 Output.STATE_MACHINE: self.state_machine_arn,
                 Output.STATUS_FUNCTION: function_arn("status"),
-                Output.RESET_FUNCTION: function_arn("reset"),
                 Output.STREAM_HANDLER_FUNCTION: function_arn("stream-handler"),
                 Output.STREAM_ID: STREAM_ID,
                 Output.START_SCHEDULE: self.schedule_name,
+                # As the stack has it: an existing-cluster stack has no reset function unless it asked for one.
+                **({Output.RESET_FUNCTION: function_arn("reset")} if self.stack.has_output(Output.RESET_FUNCTION) else {}),
             },
         }
         (self.options.data_dir / LOCAL_ENDPOINTS_FILE).write_text(json.dumps(info, indent=2))

@@ -61,6 +61,9 @@ class SynthesizedStack:
             return str(value["Fn::GetAtt"][0])
         raise ValueError(f"output {output} does not name a resource: {value!r}")
 
+    def has_output(self, output: Output) -> bool:
+        return output in self.template.get("Outputs", {})
+
     def resource(self, output: Output) -> dict[str, Any]:
         resource: dict[str, Any] = self.template["Resources"][self.output_resource(output)]
         return resource
@@ -111,7 +114,8 @@ class SynthesizedStack:
         )
 
     def functions(self) -> list[LocalFunction]:
-        return [self.function(name) for name in FUNCTION_OUTPUTS]
+        """The stack's functions; an existing-cluster stack has no reset function unless it asked for one."""
+        return [self.function(name) for name, output in FUNCTION_OUTPUTS.items() if self.has_output(output)]
 
     # -- start schedule
     def start_schedule(self, name: str, state_machine_arn: str, role_arn: str) -> dict[str, Any]:
@@ -139,7 +143,11 @@ class SynthesizedStack:
         table_by_logical: dict[str, str] = {
             self.output_resource(output): getattr(tables, role) for role, output in TABLE_OUTPUTS.items()
         }
-        function_by_logical = {self.output_resource(output): function_arn(name) for name, output in FUNCTION_OUTPUTS.items()}
+        function_by_logical = {
+            self.output_resource(output): function_arn(name)
+            for name, output in FUNCTION_OUTPUTS.items()
+            if self.has_output(output)
+        }
 
         def resolve(value: Any) -> str:
             if isinstance(value, str):

@@ -30,6 +30,10 @@ class Verification:
     checkpoint: EventId | None
     checkpoint_is_last: bool
     gaps: int
+    # The START_FROM_LATEST items (at most one, written by the first capture from LATEST), and the event
+    # the one there is says capture started after (None: the stream was empty then, or no such item).
+    starts: int = 0
+    started_after: EventId | None = None
 
     @property
     def ok(self) -> bool:
@@ -40,11 +44,13 @@ class Verification:
             and self.history_complete
             and self.checkpoint_is_last
             and self.records == self.stream_events
+            and self.starts <= 1
         )
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["checkpoint"] = self.checkpoint.as_dict() if self.checkpoint else None
+        d["started_after"] = self.started_after.as_dict() if self.started_after else None
         d["ok"] = self.ok
         return d
 
@@ -75,6 +81,8 @@ def read_checkpoint(client: DynamoDBClient, table: str, stream_id: str) -> Check
 
 
 def verify(client: DynamoDBClient, tables: TableNames, stream_id: str, stream: Sequence[EventId]) -> Verification:
+    """`stream`: exactly the events that must be captured, in order (all the stream's events, or those after
+    the record a capture from LATEST started after)."""
     expected = list(stream)
     index = {e: i for i, e in enumerate(expected)}
     stored = Counter(
@@ -85,7 +93,9 @@ def verify(client: DynamoDBClient, tables: TableNames, stream_id: str, stream: S
     unexpected = sum(n for e, n in stored.items() if e not in index)
 
     history = history_items(client, tables.history, stream_id)
-    batches = [h for h in history if h.get("kind", {}).get("S") == "BATCH"]
+    kinds = [h.get(schema.KIND, {}).get("S") for h in history]
+    batches = [h for h, kind in zip(history, kinds, strict=True) if kind == schema.HistoryKind.BATCH]
+    starts = [h for h, kind in zip(history, kinds, strict=True) if kind == schema.HistoryKind.START_FROM_LATEST]
     coverage = [0] * len(expected)
     counts_match = True
     ordered = True
@@ -107,6 +117,9 @@ def verify(client: DynamoDBClient, tables: TableNames, stream_id: str, stream: S
     complete = counts_match and all(c == 1 for c in coverage)
 
     checkpoint = read_checkpoint(client, tables.checkpoint, stream_id).position
+    started_after = _started_after(starts[0]) if starts else None
+    # With nothing expected, a capture from LATEST rests on the record it started after.
+    last_expected = expected[-1] if expected else started_after
     return Verification(
         stream_events=len(expected),
         records=sum(stored.values()),
@@ -116,6 +129,14 @@ def verify(client: DynamoDBClient, tables: TableNames, stream_id: str, stream: S
         history_ordered=ordered,
         history_complete=complete,
         checkpoint=checkpoint,
-        checkpoint_is_last=checkpoint == (expected[-1] if expected else None),
-        gaps=len(history) - len(batches),
+        checkpoint_is_last=checkpoint == last_expected,
+        gaps=kinds.count(schema.HistoryKind.GAP),
+        starts=len(starts),
+        started_after=started_after,
     )
+
+
+def _started_after(item: dict[str, Any]) -> EventId | None:
+    if "startedAfterCommitNum" not in item:
+        return None
+    return EventId(int(item["startedAfterCommitNum"]["N"]), int(item["startedAfterOpNum"]["N"]))

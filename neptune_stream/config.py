@@ -7,8 +7,16 @@ from typing import Any
 
 from constructs import Construct
 
-from neptune_capture.settings import DEFAULT_IDLE_BASE_SECONDS, DEFAULT_MAX_IDLE_WAIT_SECONDS, DEFAULT_PAGE_LIMIT
+from neptune_capture.contract import StartFrom
+from neptune_capture.settings import (
+    DEFAULT_IDLE_BASE_SECONDS,
+    DEFAULT_MAX_IDLE_WAIT_SECONDS,
+    DEFAULT_PAGE_LIMIT,
+    parse_start_from,
+)
+from neptune_stream import existing_spec
 from neptune_stream.defaults import Defaults
+from neptune_stream.existing_spec import ExistingCluster
 
 PREFIX = "neptune-stream:"
 MODES = ("demo", "production")
@@ -37,14 +45,28 @@ class StackConfig:
     # paused, and capture begins with `neptune-stream start` (which resumes it).
     auto_start: bool = True
     powertools: str = "bundled"
+    # An existing cluster to capture (read from the file `existingCluster` names); None: the stack creates one.
+    existing_cluster: ExistingCluster | None = None
+    # Whether the reset Lambda (Neptune fast reset: it erases the graph) exists. None: yes for the stack's own
+    # cluster, no for an existing one, which holds someone's data.
+    allow_reset: bool | None = None
+    # Where capture begins the first time it starts (an execution's `startFrom` overrides it).
+    start_from: StartFrom = StartFrom.TRIM_HORIZON
 
     @property
     def production(self) -> bool:
         return self.mode == "production"
 
     @property
+    def reset_function(self) -> bool:
+        return self.allow_reset if self.allow_reset is not None else self.existing_cluster is None
+
+    @property
     def defaults(self) -> Defaults:
-        return Defaults(production=self.production, log_retention_days=self.log_retention_days)
+        # The history captured from a cluster someone already runs cannot be captured again once its stream
+        # has moved on: in that mode the tables and logs are kept (and deletion-protected) whatever the mode.
+        keep = self.production or self.existing_cluster is not None
+        return Defaults(production=keep, log_retention_days=self.log_retention_days)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -83,6 +105,8 @@ class StackConfig:
             return type(default)(value)
 
         d = cls()
+        existing = scope.node.try_get_context(PREFIX + "existingCluster")
+        allow_reset = scope.node.try_get_context(PREFIX + "allowReset")
         return cls(
             mode=get("mode", d.mode),
             instance_class=get("instanceClass", d.instance_class),
@@ -96,6 +120,9 @@ class StackConfig:
             start_schedule_minutes=get("startScheduleMinutes", d.start_schedule_minutes),
             auto_start=get("autoStart", d.auto_start),
             powertools=get("powertools", d.powertools),
+            existing_cluster=existing_spec.load(str(existing)) if existing else None,
+            allow_reset=None if allow_reset is None else parse_bool("allowReset", allow_reset),
+            start_from=parse_start_from(get("startFrom", str(d.start_from)), PREFIX + "startFrom"),
         )
 
 

@@ -16,6 +16,7 @@ from aws_cdk import aws_neptune_alpha as neptune
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from neptune_capture.contract import StartFrom
 from neptune_capture.schema import TableNames
 from neptune_capture.settings import Env, HandlerSettings, powertools_env
 from neptune_stream import nag_ids
@@ -46,6 +47,7 @@ class FunctionSettings:
     page_limit: int
     idle_base_seconds: float
     max_idle_wait_seconds: float
+    start_from: StartFrom = StartFrom.TRIM_HORIZON
 
 
 class Functions(Construct):
@@ -64,6 +66,7 @@ class Functions(Construct):
         settings: FunctionSettings,
         defaults: Defaults,
         bundled_powertools: bool = True,
+        with_reset: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self._vpc, self._subnets, self._security_group, self._defaults = vpc, subnets, security_group, defaults
@@ -105,16 +108,19 @@ class Functions(Construct):
         )
         cluster.grant(self.status, "neptune-db:GetEngineStatus")
 
-        # Fast reset must reach the writer: the cluster endpoint always points at it.
-        self.reset = self._function(
-            "Reset",
-            folder="reset",
-            description="Fast-resets the Neptune graph and its stream",
-            timeout=Duration.minutes(5),
-            memory=256,
-            environment=neptune_env,
-        )
-        cluster.grant(self.reset, "neptune-db:ResetDatabase")
+        # Fast reset must reach the writer: the cluster endpoint always points at it. It erases the graph, so
+        # it exists only where the stack may do that (never, by default, on a cluster it did not create).
+        self.reset: lambda_.Function | None = None
+        if with_reset:
+            self.reset = self._function(
+                "Reset",
+                folder="reset",
+                description="Fast-resets the Neptune graph and its stream",
+                timeout=Duration.minutes(5),
+                memory=256,
+                environment=neptune_env,
+            )
+            cluster.grant(self.reset, "neptune-db:ResetDatabase")
 
         handler_settings = HandlerSettings(
             stream_id=settings.stream_id,
@@ -123,6 +129,7 @@ class Functions(Construct):
             page_limit=settings.page_limit,
             idle_base_seconds=settings.idle_base_seconds,
             max_idle_wait_seconds=settings.max_idle_wait_seconds,
+            start_from=settings.start_from,
         )
         self.stream_handler = self._function(
             "StreamHandler",
@@ -132,7 +139,8 @@ class Functions(Construct):
             memory=1024,
             environment=handler_settings.to_env(),
         )
-        cluster.grant(self.stream_handler, "neptune-db:GetStreamRecords")
+        # GetEngineStatus: each invocation first checks that Neptune Streams is on (neptune_capture.preconditions).
+        cluster.grant(self.stream_handler, "neptune-db:GetStreamRecords", "neptune-db:GetEngineStatus")
         # Exactly the item actions its transactions and reads use (no scans, no deletes), as explicit
         # statements: Table.grant would add the records table's index ARNs, which writes never need. The
         # checkpoint is only ever updated (plan.py and store.py write it with Update, never Put).
@@ -223,4 +231,4 @@ class Functions(Construct):
 
     @property
     def all(self) -> list[lambda_.Function]:
-        return [self.status, self.reset, self.stream_handler]
+        return [f for f in (self.status, self.reset, self.stream_handler) if f is not None]

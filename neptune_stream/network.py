@@ -11,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from neptune_stream.defaults import Defaults
+from neptune_stream.dynamodb_access import admit_only, gateway_endpoint, lambda_security_group
 
 
 class Network(Construct):
@@ -29,11 +30,10 @@ class Network(Construct):
         )
         self.subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
 
-        # The stream handler's only AWS dependency besides Neptune is DynamoDB; a gateway endpoint is free
-        # and keeps that traffic off the internet. Logs and metrics leave through the Lambda service itself.
-        self.dynamodb_endpoint = self.vpc.add_gateway_endpoint(
-            "DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[self.subnets]
-        )
+        # The stream handler's only AWS dependency besides Neptune is DynamoDB; logs and metrics leave through
+        # the Lambda service itself.
+        # (A child of the VPC, as add_gateway_endpoint made it: the logical id of a deployed endpoint stays.)
+        self.dynamodb_endpoint = gateway_endpoint(self.vpc, "DynamoDb", self.vpc, self.subnets)
 
         # The flow-log service assumes this role only for this account's flow logs, as the VPC guide
         # recommends against the confused deputy problem
@@ -56,30 +56,12 @@ class Network(Construct):
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(defaults.log_group(self, "FlowLogs"), flow_log_role),
         )
 
-        # Created here, not beside the functions, so the graph can admit it without a dependency cycle.
-        self.lambda_security_group = ec2.SecurityGroup(
-            self,
-            "LambdaSecurityGroup",
-            vpc=self.vpc,
-            description="neptune-stream Lambdas: egress to Neptune and the DynamoDB endpoint only",
-            allow_all_outbound=False,
-        )
-        # The subnets have no route but the VPC itself and the DynamoDB endpoint's prefix list, so 443
-        # to any address reaches only DynamoDB; naming the prefix list would need a per-region lookup
-        # custom resource for no extra protection.
-        self.lambda_security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "DynamoDB gateway endpoint")
+        # Created here, not beside the functions, so the graph can admit it without a dependency cycle. The
+        # subnets have no route but the VPC itself and the DynamoDB endpoint's prefix list, so 443 to any
+        # address reaches only DynamoDB; naming the prefix list would need a per-region lookup custom resource
+        # for no extra protection.
+        self.lambda_security_group = lambda_security_group(self, "LambdaSecurityGroup", self.vpc, ec2.Peer.any_ipv4())
 
     def admit_through_dynamodb_endpoint(self, role: iam.IRole, grants: Sequence[tuple[str, Sequence[str]]]) -> None:
-        """Replaces the endpoint's default policy (any principal, any DynamoDB action on any table) with
-        exactly `grants` (table ARN, actions) for `role`: the endpoint policy example of the VPC guide, with
-        the principal named by the aws:PrincipalArn condition
-        (https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-ddb.html)."""
-        for table_arn, actions in grants:
-            self.dynamodb_endpoint.add_to_policy(
-                iam.PolicyStatement(
-                    principals=[iam.AnyPrincipal()],
-                    actions=list(actions),
-                    resources=[table_arn],
-                    conditions={"ArnEquals": {"aws:PrincipalArn": role.role_arn}},
-                )
-            )
+        """DynamoDB through the VPC: only `role`, only its table actions (dynamodb_access.admit_only)."""
+        admit_only(self.dynamodb_endpoint, role, grants)

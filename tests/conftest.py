@@ -83,6 +83,36 @@ def options_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     )
 
 
+EXISTING_CLUSTER_EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "existing-cluster.json"
+
+
+@pytest.fixture(scope="session")
+def existing_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """Existing-cluster mode with the committed example file, as `make synth CDK_FLAGS=...` runs it."""
+    return _synth(tmp_path_factory.mktemp("cdk-existing"), {"neptune-stream:existingCluster": str(EXISTING_CLUSTER_EXAMPLE)})
+
+
+@pytest.fixture(scope="session")
+def existing_variant_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The other choice of every setting: a security group its owner manages, a VPC that has its DynamoDB
+    endpoint already, the prefix list named, the reset Lambda asked for, capture starting from LATEST."""
+    spec = json.loads(EXISTING_CLUSTER_EXAMPLE.read_text())
+    spec["settings"] = {"userManagedSecurityGroup": True, "vpcHasDynamoDbEndpoint": True}
+    spec["network"]["dynamoDbPrefixListId"] = "pl-0000000000000000a"
+    spec["network"]["subnets"] = spec["network"]["subnets"][:1]
+    directory = tmp_path_factory.mktemp("cdk-existing-variant")
+    path = directory / "existing.json"
+    path.write_text(json.dumps(spec))
+    return _synth(
+        directory / "out",
+        {
+            "neptune-stream:existingCluster": str(path),
+            "neptune-stream:allowReset": "true",
+            "neptune-stream:startFrom": "latest",
+        },
+    )
+
+
 def resolve_join(value: Any) -> str:
     """Flatten a Fn::Join into a string, tokens shown as <Ref:...>/<GetAtt:...>, so the state-machine
     definition can be parsed as JSON."""

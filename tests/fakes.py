@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from neptune_capture.errors import StreamExpiredError
-from neptune_capture.events import EMPTY_PAGE, EventId, StreamPage, parse_page
+from neptune_capture.events import EMPTY_PAGE, EventId, StreamEvent, StreamPage, parse_page
 
 
 def make_record(
@@ -73,6 +73,16 @@ class FakeStream:
                 "totalRecords": len(page),
             }
         return parse_page(body, after)
+
+    def latest(self) -> StreamEvent | None:
+        """LATEST: the newest record alone, or None on an empty stream (Neptune's 404)."""
+        with self.lock:
+            self.calls += 1
+            if not self.records:
+                return None
+            newest = self.records[-1]
+            body = {"lastEventId": newest["eventId"], "format": "PG_JSON", "records": [newest], "totalRecords": 1}
+        return parse_page(body, None).events[-1]
 
 
 class FakeClock:

@@ -7,13 +7,19 @@ import json
 import uuid
 from typing import Any
 
+from neptune_capture import schema
 from neptune_capture.clock import SystemClock
-from neptune_capture.contract import Key
+from neptune_capture.contract import Key, StartFrom
 from neptune_capture.metrics import CountingMetrics
-from neptune_capture.store import DynamoStore
+from neptune_capture.preconditions import engine_facts, streams_problem
+from neptune_capture.store import DynamoStore, checkpoint_from_item
 from neptune_cli import schedule as schedules
-from neptune_cli.errors import BusyError, UsageError
+from neptune_cli.errors import BusyError, NeptuneError, UsageError
+from neptune_cli.explain import explain
 from neptune_cli.target import Target
+
+# How `start --from` names the starting points on the command line.
+START_POINTS = {"trim-horizon": StartFrom.TRIM_HORIZON, "latest": StartFrom.LATEST}
 
 
 def running(target: Target) -> list[str]:
@@ -33,24 +39,64 @@ def _set_schedule(target: Target, state: str) -> dict[str, Any] | None:
     return current.as_dict() | {"changed": changed}
 
 
-def start(target: Target, *, resume_from_trim_horizon: bool, force_lease: bool) -> dict[str, Any]:
+def start(
+    target: Target, *, resume_from_trim_horizon: bool, force_lease: bool, start_from: StartFrom | None = None
+) -> dict[str, Any]:
     payload: dict[str, Any] = {}
     if resume_from_trim_horizon:
         payload[Key.RESUME_FROM_TRIM_HORIZON] = True
     if force_lease:
         payload[Key.FORCE_LEASE] = True
+    if start_from is not None:
+        payload[Key.START_FROM] = str(start_from)
     already = running(target)
-    if already and resume_from_trim_horizon and not force_lease:
+    if already and (resume_from_trim_horizon or start_from) and not force_lease:
         # The running execution holds the lease: a second one would be fenced and the flag lost.
         raise BusyError(
             f"an execution is already running ({already[0].rsplit(':', 1)[-1]}): a second one would be fenced",
             "stop it first (`./neptune-stream stop`), or take the stream over with --force-lease",
         )
-    schedule = _set_schedule(target, schedules.ENABLED)
+    if start_from is not None:
+        _refuse_if_started(target, start_from)
     if already and not force_lease:
-        return {"started": None, "alreadyRunning": already, "input": payload, "schedule": schedule}
+        schedule = _set_schedule(target, schedules.ENABLED)
+        return {"started": None, "alreadyRunning": already, "input": payload, "schedule": schedule, "neptune": None}
+    neptune = _streams_check(target)  # before anything changes: a cluster without Streams is refused here
+    schedule = _set_schedule(target, schedules.ENABLED)
     arn = target.sfn.start_execution(stateMachineArn=target.state_machine_arn, name=str(uuid.uuid4()), input=json.dumps(payload))
-    return {"started": arn["executionArn"], "alreadyRunning": already, "input": payload, "schedule": schedule}
+    return {"started": arn["executionArn"], "alreadyRunning": already, "input": payload, "schedule": schedule, "neptune": neptune}
+
+
+def _refuse_if_started(target: Target, start_from: StartFrom) -> None:
+    """`--from` chooses where the first capture begins; once the checkpoint has moved (a batch, a gap, a
+    start), it alone decides, and the handler would ignore the flag: say so instead of pretending."""
+    item = target.dynamodb.get_item(
+        TableName=target.tables.checkpoint, Key={schema.STREAM_ID: {"S": target.stream_id}}, ConsistentRead=True
+    ).get("Item")
+    checkpoint = checkpoint_from_item(target.stream_id, dict(item) if item else None)
+    if checkpoint.position is not None or checkpoint.version > 0:
+        where = f"checkpoint {checkpoint.position}" if checkpoint.position else "its checkpoint cleared by a gap"
+        raise UsageError(
+            f"--from {start_from.name.lower().replace('_', '-')} applies to the first capture only: stream "
+            f"{target.stream_id} was started already ({where}, version {checkpoint.version})",
+            "leave --from out: capture carries on from its checkpoint",
+        )
+
+
+def _streams_check(target: Target) -> dict[str, Any]:
+    """Neptune's own status, asked before anything starts: a cluster without Streams is refused with what to
+    set. When the status cannot be read, capture starts anyway and its first invocation checks again."""
+    try:
+        facts = engine_facts(target.engine_status())
+    except Exception as error:
+        problem = explain(error, target.place)
+        if problem is None:
+            raise
+        return {"checked": False, "problem": problem.problem}
+    refusal = streams_problem(facts)
+    if refusal is not None:
+        raise NeptuneError(refusal, "then start again; `./neptune-stream status` shows the parameter and what the engine runs")
+    return {"checked": True, "streams": facts.streams, "engineVersion": facts.engine_version}
 
 
 def stop(target: Target) -> dict[str, Any]:
@@ -89,6 +135,11 @@ def start_lines(result: dict[str, Any]) -> list[str]:
         lines.append(
             f"capture is already running ({', '.join(a.rsplit(':', 1)[-1] for a in result['alreadyRunning'])}): nothing started"
         )
+    neptune = result.get("neptune")
+    if neptune and neptune["checked"]:
+        lines.append(f"Neptune Streams {neptune['streams'] or 'not reported'} (engine {neptune['engineVersion']})")
+    elif neptune:
+        lines.append(f"Neptune Streams not checked ({neptune['problem']}): the execution checks it itself")
     lines.append(_schedule_line(result["schedule"], "resumed"))
     return lines
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from neptune_capture import schema
+from neptune_capture.preconditions import ENABLE_STREAMS, engine_facts, streams_problem
 from neptune_cli import schedule as schedules
 from neptune_cli.errors import CliError
 from neptune_cli.explain import explain
@@ -38,10 +39,12 @@ class StatusReport:
     checkpoint: dict[str, Any] | None = None
     last_batch: dict[str, Any] | None = None
     gap: dict[str, Any] | None = None
+    start: dict[str, Any] | None = None  # where the first capture began, when it began from LATEST
     lease: dict[str, Any] | None = None
     running: list[dict[str, Any]] | None = None  # None: could not be read
     last_failure: dict[str, Any] | None = None
     neptune: dict[str, Any] = field(default_factory=dict)
+    cluster: dict[str, Any] | None = None  # its configuration from the management API (a deployed stack only)
     schedule: dict[str, Any] = field(default_factory=lambda: {"state": "none"})
     problems: list[CliError] = field(default_factory=list)
 
@@ -57,10 +60,12 @@ class StatusReport:
             "checkpoint": checkpoint,
             "lastBatch": self.last_batch,
             "gap": self.gap,
+            "start": self.start,
             "lease": lease,
             "runningExecutions": self.running,
             "lastFailure": self.last_failure,
             "neptune": self.neptune,
+            "cluster": self.cluster,
             "schedule": self.schedule,
             "problems": [p.problem for p in self.problems],
         }
@@ -85,6 +90,7 @@ def gather(target: Target) -> StatusReport:
     part(lambda: _history(report, target))
     report.running = part(lambda: _running(target))
     report.neptune = part(lambda: _neptune(target)) or {"error": report.problems[-1].problem}
+    report.cluster = part(target.cluster_configuration)
     report.schedule = part(lambda: _schedule(target)) or {"error": report.problems[-1].problem}
     return report
 
@@ -99,6 +105,8 @@ def _checkpoint_item(target: Target) -> dict[str, Any]:
 def _from_checkpoint(report: StatusReport, item: dict[str, Any]) -> None:
     if "commitNum" in item:
         report.checkpoint = {k: item[k] for k in ("commitNum", "opNum", "version", "commitTimestamp", "updatedAt") if k in item}
+    if "startedFrom" in item:
+        report.start = {k: item[k] for k in ("startedFrom", "startedAt", "startedAfter") if k in item}
     if "leaseOwner" in item:
         report.lease = {
             "owner": item["leaseOwner"],
@@ -141,9 +149,14 @@ def _running(target: Target) -> list[dict[str, Any]]:
 
 
 def _neptune(target: Target) -> dict[str, Any]:
-    engine = target.engine_status()
-    return {k: engine.get(k) for k in ("status", "role", "dbEngineVersion")} | {
-        "streams": engine.get("features", {}).get("Streams")
+    facts = engine_facts(target.engine_status())
+    return {
+        "status": facts.status,
+        "role": facts.role,
+        "dbEngineVersion": facts.engine_version,
+        "streams": facts.streams,
+        "iamAuthentication": facts.iam_authentication,
+        "problem": streams_problem(facts),
     }
 
 
@@ -164,6 +177,11 @@ def rows(report: StatusReport, now_ms: int) -> list[Row]:
             out.append(Row("last captured change", f"committed {when(c['commitTimestamp'], now_ms)}"))
     else:
         out.append(Row("checkpoint", "none: nothing captured yet", "warn"))
+    if report.start:
+        after = report.start.get("startedAfter")
+        skipped = f"after event {_event(after)}: it and earlier changes were not captured" if after else "on an empty stream"
+        began = when(report.start["startedAt"], now_ms) if "startedAt" in report.start else "at an unknown time"
+        out.append(Row("start", f"from {report.start['startedFrom']} {skipped} (began {began})", "warn" if after else "ok"))
     if report.gap:
         out.append(
             Row("gap", f"recorded {when(report.gap.get('processedAt', now_ms), now_ms)}: {report.gap.get('reason', '')}", "warn")
@@ -187,8 +205,16 @@ def rows(report: StatusReport, now_ms: int) -> list[Row]:
         else Row("last failure", "none")
     )
     out.append(_neptune_row(report.neptune))
+    if report.cluster is not None:
+        out.append(_cluster_row(report.cluster, report.neptune))
     out.append(_schedule_row(report.schedule))
     return out
+
+
+def _event(position: str) -> str:
+    """A history position ("00000000000000000042:0000000003") as the CLI writes event ids (42:3)."""
+    commit, _, op = position.partition(":")
+    return f"{int(commit)}:{int(op)}" if commit.isdigit() and op.isdigit() else position
 
 
 def _lease_row(report: StatusReport, now_ms: int) -> Row:
@@ -230,11 +256,30 @@ def _neptune_row(neptune: dict[str, Any]) -> Row:
         return Row("neptune", f"unavailable: {neptune['error']}", "bad")
     streams = neptune.get("streams")
     level = "ok" if neptune.get("status") == "healthy" and streams == "enabled" else "bad"
-    return Row(
-        "neptune",
-        f"{neptune.get('status')}, {neptune.get('role')}, engine {neptune.get('dbEngineVersion')}, streams {streams}",
-        level,
+    text = (
+        f"{neptune.get('status')}, {neptune.get('role')}, engine {neptune.get('dbEngineVersion')}, "
+        f"streams {streams or 'not reported'}, IAM authentication {neptune.get('iamAuthentication') or 'not reported'}"
     )
+    return Row("neptune", text + (f". {neptune['problem']}" if neptune.get("problem") else ""), level)
+
+
+def _cluster_row(cluster: dict[str, Any], neptune: dict[str, Any]) -> Row:
+    """The parameter group beside what the engine runs: a parameter set but not yet in effect means the
+    instances have not rebooted since (https://docs.aws.amazon.com/neptune/latest/userguide/streams-using-enabling.html)."""
+    value = cluster.get("neptune_streams")
+    text = (
+        f"{cluster.get('identifier')}: parameter group {cluster.get('parameterGroup')} has neptune_streams="
+        f"{value if value is not None else '(not set: the engine default)'}; IAM authentication "
+        f"{'on' if cluster.get('iamAuthentication') else 'off'}; engine {cluster.get('engineVersion')}"
+    )
+    instances = cluster.get("instances") or {}
+    if instances:
+        text += "; parameter group status " + ", ".join(f"{k} {v}" for k, v in instances.items())
+    if value != "1":
+        return Row("cluster", f"{text}: Streams is off, or goes off at the next reboot; {ENABLE_STREAMS}", "bad")
+    if neptune.get("streams") == "disabled":
+        return Row("cluster", f"{text}: set but not in effect yet, reboot every instance of the cluster", "bad")
+    return Row("cluster", text)
 
 
 def _schedule_row(schedule: dict[str, Any]) -> Row:

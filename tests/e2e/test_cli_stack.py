@@ -71,7 +71,15 @@ def row(stdout: str, label: str) -> str:
     return next(line.split(":", 1)[1].strip() for line in stdout.splitlines() if line.strip().startswith(f"{label}:"))
 
 
-def deploy(aws: Aws, synth: Synth, *, outputs: dict[str, str] | None = None, with_schedule: bool = True) -> dict[str, str]:
+def deploy(
+    aws: Aws,
+    synth: Synth,
+    *,
+    outputs: dict[str, str] | None = None,
+    with_schedule: bool = True,
+    extra: dict[str, str] | None = None,
+    without: tuple[Output, ...] = (),
+) -> dict[str, str]:
     """The stack's resources in moto, and a stack whose outputs name them."""
     tables = synth.stack.create_tables(aws.client("dynamodb"))
     machine = aws.client("stepfunctions").create_state_machine(
@@ -97,6 +105,7 @@ def deploy(aws: Aws, synth: Synth, *, outputs: dict[str, str] | None = None, wit
         values[Output.START_SCHEDULE] = SCHEDULE
     if outputs is not None:
         values = outputs
+    values = {k: v for k, v in values.items() if k not in without} | (extra or {})
     template = {
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
         "Outputs": {key: {"Value": value} for key, value in values.items()},
@@ -174,6 +183,40 @@ def test_status_of_a_stack_shows_every_part_and_names_what_failed(aws: Aws, synt
     as_json = json.loads(run_cli("status", "--stack", STACK_NAME, "--region", REGION, "--json", env=aws.env()).stdout)
     assert as_json["schedule"] == {"name": SCHEDULE, "group": "default", "state": "ENABLED", "expression": "rate(5 minutes)"}
     assert as_json["checkpoint"]["commitNum"] == 9 and "error" in as_json["neptune"]
+
+
+def test_status_of_a_stack_reads_the_clusters_streams_parameter(aws: Aws, synth: Synth) -> None:
+    """The parameter group is read with the operator's credentials through Neptune's management API (moto's here);
+    the Lambdas could not reach it from their isolated subnets."""
+    neptune = aws.client("neptune")
+    neptune.create_db_cluster_parameter_group(
+        DBClusterParameterGroupName="their-params", DBParameterGroupFamily="neptune1.4", Description="theirs"
+    )
+    neptune.modify_db_cluster_parameter_group(
+        DBClusterParameterGroupName="their-params",
+        Parameters=[{"ParameterName": "neptune_streams", "ParameterValue": "0", "ApplyMethod": "pending-reboot"}],
+    )
+    neptune.create_db_cluster(DBClusterIdentifier="their-graph", Engine="neptune", DBClusterParameterGroupName="their-params")
+    deploy(aws, synth, extra={Output.CLUSTER_IDENTIFIER: "their-graph"})
+    target = ("--stack", STACK_NAME, "--region", REGION)
+    result = run_cli("status", *target, "--json", env=aws.env())
+    assert result.returncode == ExitCode.AWS, "the status function is not deployed in moto: that part fails, named"
+    cluster = json.loads(result.stdout)["cluster"]
+    assert cluster["identifier"] == "their-graph" and cluster["parameterGroup"] == "their-params"
+    assert cluster["neptune_streams"] == "0" and cluster["iamAuthentication"] is False
+    plain = run_cli("status", *target, env=aws.env()).stdout
+    assert "parameter group their-params has neptune_streams=0" in row(plain, "cluster")
+    assert "set neptune_streams=1 in the cluster's DB cluster parameter group, then reboot" in row(plain, "cluster")
+
+
+def test_reset_on_a_stack_without_a_reset_function_says_why(aws: Aws, synth: Synth) -> None:
+    deploy(aws, synth, without=(Output.RESET_FUNCTION,))
+    assert_fails(
+        run_cli("reset", "--yes", "--stack", STACK_NAME, "--region", REGION, env=aws.env()),
+        ExitCode.NO_TARGET,
+        f"stack {STACK_NAME} in {REGION} has no reset function",
+        "neptune-stream:allowReset=true",
+    )
 
 
 def test_watch_reads_the_stack_metrics_from_cloudwatch(aws: Aws, synth: Synth) -> None:

@@ -11,8 +11,10 @@ import urllib.error
 import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 from gremlin_python.driver.driver_remote_connection import DriverRemoteConnection
@@ -372,3 +374,57 @@ def test_invalid_gremlin_fault_kinds_are_refused(emulator: EmulatorServer) -> No
     with pytest.raises(urllib.error.HTTPError) as error:
         set_faults(emulator.endpoint, "NoSuchException", api="gremlin")
     assert error.value.code == 400 and "ConcurrentModificationException" in json.loads(error.value.read())["error"]
+
+
+def test_latest_answers_the_newest_record_alone(g: Any, neptune: Any) -> None:
+    """https://docs.aws.amazon.com/neptune/latest/userguide/streams-using-api-call.html: LATEST "Indicates that reading
+    should start at the most recent record in the system", and "at most one record is returned". The newest record is
+    the last op of the newest transaction: a transaction's changes appear together once it is complete
+    (https://docs.aws.amazon.com/neptune/latest/userguide/streams.html)."""
+    with pytest.raises(ClientError) as empty:
+        neptune.get_propertygraph_stream(iteratorType="LATEST", limit=10)
+    assert empty.value.response["Error"]["Code"] == "StreamRecordsNotFoundException"
+    g.add_v("n").property("i", 1).iterate()
+    g.add_v("n").property("i", 2).property("j", 3).iterate()
+    page = neptune.get_propertygraph_stream(iteratorType="LATEST", limit=10)
+    (record,) = page["records"]
+    assert record["eventId"] == {"commitNum": 2, "opNum": 3} and record["isLastOp"] is True
+
+
+def test_a_cluster_without_streams_says_so_and_serves_no_change_log(tmp_path: Any) -> None:
+    """A cluster whose parameter group has neptune_streams=0 (https://docs.aws.amazon.com/neptune/latest/userguide/
+    streams-using-enabling.html): /status reports "Streams": "disabled" in `features`, as the public-endpoints page shows
+    a cluster without Streams answering (https://docs.aws.amazon.com/neptune/latest/userguide/neptune-public-endpoints.html,
+    tests/fixtures/status_streams_disabled.json); "you can't access the change-log data"
+    (https://docs.aws.amazon.com/neptune/latest/userguide/streams-using-disabling.html), while the graph works as ever.
+    The error the Streams endpoint then answers is the emulator's choice: the guide does not document it."""
+    fixture = json.loads((Path(__file__).parents[1] / "fixtures" / "status_streams_disabled.json").read_text())
+    with EmulatorServer(Engine(str(tmp_path / "graph.db"), streams_enabled=False)) as server:
+        neptune = boto3.client("neptunedata", endpoint_url=server.endpoint, region_name="us-east-1")
+        status: dict[str, Any] = dict(neptune.get_engine_status())
+        streams: Any = status["features"]["Streams"]
+        assert streams == fixture["features"]["Streams"] == "disabled"
+        assert set(status) - {"ResponseMetadata"} <= set(fixture)
+        connection = DriverRemoteConnection(server.gremlin_url, "g")
+        g = traversal().with_(connection)
+        g.add_v("n").property(T.id, "a").iterate()
+        assert g.V("a").count().next() == 1
+        connection.close()
+        with pytest.raises(ClientError) as refused:
+            neptune.get_propertygraph_stream(iteratorType="TRIM_HORIZON")
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert "neptune_streams" in refused.value.response["Error"]["Message"]
+    # Enabled at the next "reboot": changes made meanwhile were never logged; the graph kept them.
+    with EmulatorServer(Engine(str(tmp_path / "graph.db"))) as server:
+        neptune = boto3.client("neptunedata", endpoint_url=server.endpoint, region_name="us-east-1")
+        enabled: Any = neptune.get_engine_status()["features"]["Streams"]
+        assert enabled == "enabled"
+        assert read_all_or_none(neptune) == []
+
+
+def read_all_or_none(neptune: Any) -> list[dict[str, Any]]:
+    try:
+        return read_all(neptune)
+    except ClientError as error:
+        assert error.response["Error"]["Code"] == "StreamRecordsNotFoundException"
+        return []

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from neptune_capture.contract import StartFrom
+from neptune_capture.errors import InvalidInputError
 from neptune_capture.invocation import execution_age_days, run_invocation
 from neptune_capture.metrics import CountingMetrics, PeriodicallyFlushed
 from neptune_capture.poller import Poller, PollSettings
@@ -139,3 +141,39 @@ def test_a_fenced_write_mid_run_asks_for_no_liveness_check(dynamo: tuple[Any, Ta
     stream, clock = FakeStream(make_stream([4, 4]), limit=4), FakeClock(start_ms=1_795_000_000_000)
     state = run_invocation(event({}, "arn:exec:a"), make_poller(dynamo, stream, clock), SETTINGS, remaining_ms=61_000)
     assert state["status"] != "FENCED" and state["leaseHolder"] is None
+
+
+def test_an_executions_start_from_reaches_the_first_capture(dynamo: tuple[Any, TableNames]) -> None:
+    stream, clock = FakeStream(make_stream([3, 2])), FakeClock(start_ms=1_795_000_000_000)
+    state = run_invocation(event({"startFrom": "latest"}), make_poller(dynamo, stream, clock), SETTINGS, 61_000)
+    assert state["startedAfter"] == {"commitNum": 2, "opNum": 2} and state["checkpoint"] == {"commitNum": 2, "opNum": 2}
+    assert state["records"] == 0 and "startFrom" not in state
+    state = run_invocation(event(state), make_poller(dynamo, stream, clock), SETTINGS, 61_000)
+    assert "startedAfter" not in state, "only the invocation that started the stream says so"
+
+
+def test_an_unknown_start_from_fails_the_execution_naming_it(dynamo: tuple[Any, TableNames]) -> None:
+    stream, clock = FakeStream(make_stream([1])), FakeClock(start_ms=1_795_000_000_000)
+    expected = r"the execution input's startFrom must be one of TRIM_HORIZON, LATEST, got 'now'"
+    with pytest.raises(InvalidInputError, match=expected):
+        run_invocation(event({"startFrom": "now"}), make_poller(dynamo, stream, clock), SETTINGS, 61_000)
+    assert stream.calls == 0
+
+
+def test_a_fenced_start_keeps_start_from_for_the_take_over(dynamo: tuple[Any, TableNames]) -> None:
+    stream, clock = FakeStream(make_stream([4])), FakeClock(start_ms=1_795_000_000_000)
+    client, tables = dynamo
+    DynamoStore(client, tables, "neptune", clock=clock, metrics=CountingMetrics()).acquire_lease("arn:exec:dead", None, 600_000)
+    state = run_invocation(event({"startFrom": "LATEST"}, "arn:exec:new"), make_poller(dynamo, stream, clock), SETTINGS, 61_000)
+    assert state["status"] == "FENCED" and state["startFrom"] == "LATEST"
+    state = run_invocation(
+        event({**state, "takeOverFrom": "arn:exec:dead"}, "arn:exec:new"), make_poller(dynamo, stream, clock), SETTINGS, 61_000
+    )
+    assert state["startedAfter"] == {"commitNum": 1, "opNum": 4} and "startFrom" not in state
+
+
+def test_the_deployed_start_point_is_read_from_the_environment() -> None:
+    assert SETTINGS.start_from == StartFrom.TRIM_HORIZON
+    assert HandlerSettings.from_env({**ENV, "START_FROM": "latest"}).start_from == StartFrom.LATEST
+    with pytest.raises(ValueError, match=r"START_FROM must be one of TRIM_HORIZON, LATEST, got 'NOW'"):
+        HandlerSettings.from_env({**ENV, "START_FROM": "NOW"})

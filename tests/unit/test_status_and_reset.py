@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import pytest
@@ -10,8 +10,13 @@ from botocore.stub import Stubber
 
 from lambdas.reset import index as reset_handler
 from lambdas.status import index as status_handler
-from neptune_capture.neptune_api import ResetError
+from neptune_capture.errors import NeptuneAccessDeniedError, StreamsDisabledError, TransientCaptureError
+from neptune_capture.neptune_api import ResetError, check_streams_enabled
+from neptune_capture.preconditions import engine_facts, streams_problem
 from tests.conftest import lambda_context
+
+if TYPE_CHECKING:
+    from mypy_boto3_neptunedata import NeptuneDataClient
 
 STATUS = json.loads((Path(__file__).parent.parent / "fixtures" / "status_response.json").read_text())
 
@@ -71,3 +76,52 @@ def test_reset_refuses_a_missing_token(neptune: Stubber) -> None:
     neptune.add_response("execute_fast_reset", {"status": "200 OK", "payload": {}}, {"action": "initiateDatabaseReset"})
     with pytest.raises(ResetError, match="returned no token"):
         reset_handler.handler({}, lambda_context())
+
+
+STREAMS_DISABLED = json.loads((Path(__file__).parent.parent / "fixtures" / "status_streams_disabled.json").read_text())
+
+
+def test_status_reports_what_capture_needs_from_the_cluster(neptune: Stubber) -> None:
+    neptune.add_response("get_engine_status", STATUS)
+    facts = status_handler.handler({}, lambda_context())["preconditions"]
+    assert facts == {
+        "status": "healthy",
+        "role": "writer",
+        "engine_version": "1.1.1.0.R4",
+        "streams": "enabled",
+        "iam_authentication": "disabled",
+        "streamsEnabled": True,
+        "problem": None,
+    }
+
+
+def test_status_of_a_cluster_without_streams_says_which_parameter_and_the_reboot(neptune: Stubber) -> None:
+    """The answer of a cluster with Streams and IAM authentication off, as the user guide shows it
+    (https://docs.aws.amazon.com/neptune/latest/userguide/neptune-public-endpoints.html)."""
+    neptune.add_response("get_engine_status", STREAMS_DISABLED)
+    facts = status_handler.handler({}, lambda_context())["preconditions"]
+    assert facts["streamsEnabled"] is False and facts["engine_version"] == "1.4.6.0.R1"
+    assert "set neptune_streams=1 in the cluster's DB cluster parameter group" in facts["problem"]
+    assert "reboot every DB instance" in facts["problem"] and "streams-using-enabling.html" in facts["problem"]
+
+
+def test_older_engines_report_streams_in_lab_mode_and_silence_is_not_a_refusal() -> None:
+    assert engine_facts({"labMode": {"Streams": "enabled"}}).streams_enabled is True
+    assert engine_facts({"labMode": {"Streams": "disabled"}}).streams_enabled is False
+    assert engine_facts({"status": "healthy"}).streams_enabled is None
+    assert streams_problem(engine_facts({"status": "healthy"})) is None
+
+
+def test_the_handlers_check_refuses_a_cluster_without_streams_and_retries_what_may_pass(neptune: Stubber) -> None:
+    client = cast("NeptuneDataClient", neptune.client)
+    neptune.add_response("get_engine_status", STATUS)
+    assert check_streams_enabled(client).streams == "enabled"
+    neptune.add_response("get_engine_status", STREAMS_DISABLED)
+    with pytest.raises(StreamsDisabledError, match=r"Neptune Streams is disabled on this cluster \(engine 1\.4\.6\.0\.R1\)"):
+        check_streams_enabled(client)
+    neptune.add_client_error("get_engine_status", "InternalFailureException", "try again", 500)
+    with pytest.raises(TransientCaptureError, match="checking that Neptune Streams is enabled"):
+        check_streams_enabled(client)
+    neptune.add_client_error("get_engine_status", "AccessDeniedException", "not yet", 403)
+    with pytest.raises(NeptuneAccessDeniedError):
+        check_streams_enabled(client)

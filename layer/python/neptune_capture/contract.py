@@ -46,6 +46,18 @@ class Status(StrEnum):
     FENCED = "FENCED"  # another execution holds the stream: this one ends
 
 
+class StartFrom(StrEnum):
+    """Where capture begins the first time it starts on a stream (`startFrom` in an execution's input, or
+    the deployed default). Neptune's iterator types of the same names
+    (https://docs.aws.amazon.com/neptune/latest/userguide/streams-using-api-call.html)."""
+
+    # Every record still in the stream, from the oldest one retention has not removed.
+    TRIM_HORIZON = "TRIM_HORIZON"
+    # What is committed from now on: LATEST answers the newest record itself ("at most one record"), and
+    # capture begins right after it, so that record and everything before it are not captured.
+    LATEST = "LATEST"
+
+
 class Key(StrEnum):
     """Keys of the handler's event (what the Poll state passes) and of the state it returns."""
 
@@ -64,6 +76,8 @@ class Key(StrEnum):
     LAG_MS = "lagMs"
     DETAIL = "detail"
     GAP_RECORDED = "gapRecorded"
+    # Set by the invocation that began the stream's first capture from LATEST: the event it started after.
+    STARTED_AFTER = "startedAfter"
     ITERATION = "iteration"
     PARENT_EXECUTION_ID = "parentExecutionId"
     CONTINUE_AS_NEW = "continueAsNew"
@@ -71,6 +85,8 @@ class Key(StrEnum):
     # Operator flags in an execution's input: they act on the invocation that receives them only.
     RESUME_FROM_TRIM_HORIZON = "resumeFromTrimHorizon"
     FORCE_LEASE = "forceLease"
+    # Where the first capture on a stream begins (a StartFrom); ignored once the stream has been started.
+    START_FROM = "startFrom"
     # Set by the handler when it could not take the lease: the execution that holds it.
     LEASE_HOLDER = "leaseHolder"
     # Where CheckLeaseHolder puts the holder's Step Functions status ({"status": "RUNNING"|...}).
@@ -121,3 +137,7 @@ class Output(StrEnum):
     STREAM_ID = "StreamId"
     # The EventBridge Scheduler schedule that starts an execution every few minutes (self-healing start).
     START_SCHEDULE = "StartScheduleName"
+    # The Lambdas' own security group: the source Neptune's security group must admit.
+    LAMBDA_SECURITY_GROUP = "LambdaSecurityGroupId"
+    # An existing cluster whose security group its owner manages: the exact rule to add (a CLI command).
+    CLUSTER_INGRESS_RULE = "ClusterSecurityGroupRuleToAdd"

@@ -33,6 +33,15 @@ class MalformedPageError(CaptureError):
     """A stream page that cannot be trusted: the message names the event and the problem."""
 
 
+class StreamsDisabledError(CaptureError):
+    """Neptune Streams is not enabled on the cluster: nothing can be captured until its owner sets the
+    parameter and reboots. Not retried: the message says what to do (preconditions.streams_problem)."""
+
+
+class InvalidInputError(CaptureError):
+    """An execution's input that cannot be obeyed (an unknown `startFrom`): the message names it."""
+
+
 class FencedError(CaptureError):
     """Another poller advanced the checkpoint or holds the lease: this one must stop. `holder` names the
     lease holder when the lease could not be taken (None when it is not known)."""

@@ -12,9 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .contract import Key, Status
+from .contract import Key, StartFrom, Status
+from .errors import InvalidInputError
+from .events import EventId
 from .poller import Poller, PollResult
-from .settings import HandlerSettings
+from .settings import HandlerSettings, parse_start_from
 
 
 def execution_age_days(start: str | None, now_ms: int) -> float:
@@ -38,6 +40,7 @@ def run_invocation(event: dict[str, Any], poller: Poller, settings: HandlerSetti
     parent = state.get(Key.PARENT_EXECUTION_ID)
     take_over_from = state.get(Key.TAKE_OVER_FROM) or None
     resume = bool(state.get(Key.RESUME_FROM_TRIM_HORIZON, False))
+    start_from = requested_start(state)
     result = poller.run(
         owner,
         deadline=deadline_for(settings, remaining_ms, poller.clock.monotonic()),
@@ -45,6 +48,7 @@ def run_invocation(event: dict[str, Any], poller: Poller, settings: HandlerSetti
         resume_from_trim_horizon=resume,
         force_lease=bool(state.get(Key.FORCE_LEASE, False)),
         take_over_from=take_over_from,
+        start_from=start_from,
     )
     limit = int(event.get(Key.ITERATIONS_PER_EXECUTION) or 0)
     too_old = execution_age_days(event.get(Key.EXECUTION_START_TIME), poller.clock.now_ms()) >= settings.max_execution_age_days
@@ -56,7 +60,20 @@ def run_invocation(event: dict[str, Any], poller: Poller, settings: HandlerSetti
         state_out[Key.LEASE_HOLDER] = None if take_over_from else result.lease_holder
         if resume:
             state_out[Key.RESUME_FROM_TRIM_HORIZON] = True
+        if start_from is not None:  # for the invocation that takes the lease over
+            state_out[Key.START_FROM] = str(start_from)
     return state_out
+
+
+def requested_start(state: dict[str, Any]) -> StartFrom | None:
+    """The execution's `startFrom`, if it gives one; an unknown value fails the execution, saying so."""
+    value = state.get(Key.START_FROM)
+    if value is None:
+        return None
+    try:
+        return parse_start_from(value, f"the execution input's {Key.START_FROM}")
+    except ValueError as error:
+        raise InvalidInputError(str(error)) from None
 
 
 def next_state(
@@ -77,7 +94,13 @@ def next_state(
         Key.CONTINUE_AS_NEW: continue_as_new and result.status != Status.FENCED,
         Key.WAIT_SECONDS: settings.idle_pause_seconds,
         Key.LEASE_HOLDER: None,  # always there: the Route state's IsString test reads it
+        # Only in the state of the invocation that began the stream from LATEST (None: the stream was empty).
+        **({Key.STARTED_AFTER: _as_dict(result.started_after)} if result.started_from_latest else {}),
     }
 
 
-__all__ = ["execution_age_days", "next_state", "run_invocation"]
+def _as_dict(event: EventId | None) -> dict[str, int] | None:
+    return event.as_dict() if event is not None else None
+
+
+__all__ = ["execution_age_days", "next_state", "requested_start", "run_invocation"]

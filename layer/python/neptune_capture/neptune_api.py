@@ -14,7 +14,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
-from .errors import NeptuneAccessDeniedError, NeptuneCallError, StreamExpiredError
+from .errors import NeptuneAccessDeniedError, NeptuneCallError, StreamExpiredError, TransientCaptureError
+from .preconditions import EngineFacts, require_streams
 from .settings import Env
 
 if TYPE_CHECKING:
@@ -66,6 +67,18 @@ def get_engine_status(client: NeptuneDataClient) -> dict[str, Any]:
         raise classify_neptune_error(error, "GetEngineStatus") from error
     response.pop("ResponseMetadata", None)
     return response
+
+
+def check_streams_enabled(client: NeptuneDataClient) -> EngineFacts:
+    """Neptune's status says Streams is on, or StreamsDisabledError says what to set. A status call that
+    failed in a way worth retrying (a connection, a 5xx) is left to the state machine's retries."""
+    try:
+        status = get_engine_status(client)
+    except NeptuneCallError as error:
+        if error.retryable:
+            raise TransientCaptureError(f"{error} (checking that Neptune Streams is enabled)") from error
+        raise
+    return require_streams(status)
 
 
 class ResetError(RuntimeError):

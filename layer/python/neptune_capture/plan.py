@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import schema
+from .contract import StartFrom
 from .events import EventId, StreamEvent
 from .items import Item, item_size, sized_record_item
 from .schema import TableNames
@@ -141,7 +142,7 @@ def history_item(events: Sequence[StreamEvent], context: BatchContext) -> Item:
     item: Item = {
         schema.STREAM_ID: {"S": context.stream_id},
         schema.POSITION: {"S": schema.position(first.event_id.commit_num, first.event_id.op_num)},
-        "kind": {"S": "BATCH"},
+        schema.KIND: {"S": schema.HistoryKind.BATCH},
         "firstCommitNum": {"N": str(first.event_id.commit_num)},
         "firstOpNum": {"N": str(first.event_id.op_num)},
         "lastCommitNum": {"N": str(last.event_id.commit_num)},
@@ -196,7 +197,7 @@ def gap_items(checkpoint: Checkpoint, context: BatchContext, reason: str) -> tup
     history: Item = {
         schema.STREAM_ID: {"S": context.stream_id},
         schema.POSITION: {"S": position + "#gap"},
-        "kind": {"S": "GAP"},
+        schema.KIND: {"S": schema.HistoryKind.GAP},
         "reason": {"S": reason},
         "processedAt": {"N": str(context.now_ms)},
     }
@@ -217,4 +218,56 @@ def gap_items(checkpoint: Checkpoint, context: BatchContext, reason: str) -> tup
             ":now": {"N": str(context.now_ms)},
         },
     }
+    return history, update
+
+
+def start_items(checkpoint: Checkpoint, context: BatchContext, latest: StreamEvent | None) -> tuple[Item, dict[str, Any]]:
+    """A first capture that begins from LATEST: a START_FROM_LATEST entry in the history naming the record
+    it starts after (None: the stream was empty, so nothing is skipped), and the checkpoint moved onto that
+    record, so reading resumes right after it. Only a checkpoint that never moved (version 0) is started."""
+    after = latest.event_id if latest else None
+    history: Item = {
+        schema.STREAM_ID: {"S": context.stream_id},
+        schema.POSITION: {"S": (schema.position(after.commit_num, after.op_num) if after else schema.position(0, 0)) + "#start"},
+        schema.KIND: {"S": schema.HistoryKind.START_FROM_LATEST},
+        "reason": {
+            "S": f"capture began from LATEST: the changes up to and including event {after} are not captured"
+            if after
+            else "capture began from LATEST on an empty stream: nothing was skipped"
+        },
+        "processedAt": {"N": str(context.now_ms)},
+    }
+    values: dict[str, Any] = {
+        ":next": {"N": str(checkpoint.version + 1)},
+        ":expected": {"N": str(checkpoint.version)},
+        ":owner": {"S": context.lease.owner},
+        ":now": {"N": str(context.now_ms)},
+        ":from": {"S": StartFrom.LATEST.value},
+    }
+    assignments = "version = :next, updatedAt = :now, startedFrom = :from, startedAt = :now"
+    names: dict[str, str] = {}
+    if latest is not None:
+        after = latest.event_id
+        history["startedAfterCommitNum"] = {"N": str(after.commit_num)}
+        history["startedAfterOpNum"] = {"N": str(after.op_num)}
+        history["startedAfterCommitTimestamp"] = {"N": str(latest.commit_timestamp)}
+        # startedAfter stays on the item once the checkpoint moves on: `status` shows where capture began.
+        assignments += ", commitNum = :c, opNum = :o, #pos = :p, commitTimestamp = :t, startedAfter = :p"
+        names["#pos"] = schema.POSITION
+        values |= {
+            ":c": {"N": str(after.commit_num)},
+            ":o": {"N": str(after.op_num)},
+            ":p": {"S": schema.position(after.commit_num, after.op_num)},
+            ":t": {"N": str(latest.commit_timestamp)},
+        }
+    if context.execution_id:
+        history["executionId"] = {"S": context.execution_id}
+    update: dict[str, Any] = {
+        "Key": {schema.STREAM_ID: {"S": context.stream_id}},
+        "UpdateExpression": "SET " + assignments,
+        "ConditionExpression": "version = :expected AND leaseOwner = :owner",
+        "ExpressionAttributeValues": values,
+    }
+    if names:
+        update["ExpressionAttributeNames"] = names
     return history, update

@@ -5,6 +5,7 @@ when the stream is idle the loop backs off (0.1, 0.2, 0.4 ... s up to a max) ins
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
@@ -12,9 +13,9 @@ from typing import Protocol
 from . import metrics as m
 from .backoff import idle_waits
 from .clock import Clock
-from .contract import Key, Status
+from .contract import Key, StartFrom, Status
 from .errors import FencedError, StreamExpiredError
-from .events import EventId, StreamPage
+from .events import EventId, StreamEvent, StreamPage
 from .metrics import MetricsSink
 from .plan import BatchContext, Checkpoint, Lease, Transaction, plan_lazily
 from .settings import DEFAULT_IDLE_BASE_SECONDS, DEFAULT_LEASE_TTL_SECONDS, DEFAULT_MAX_IDLE_WAIT_SECONDS
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 class StreamSource(Protocol):
     def fetch(self, after: EventId | None) -> StreamPage: ...
+    def latest(self) -> StreamEvent | None: ...
 
 
 class Store(Protocol):
@@ -32,6 +34,9 @@ class Store(Protocol):
     ) -> tuple[Checkpoint, Lease]: ...
     def write(self, txn: Transaction, lease: Lease) -> None: ...
     def record_gap(self, checkpoint: Checkpoint, context: BatchContext, reason: str) -> Checkpoint: ...
+    def record_start_from_latest(
+        self, checkpoint: Checkpoint, context: BatchContext, latest: StreamEvent | None
+    ) -> Checkpoint: ...
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,8 @@ class PollSettings:
     idle_base_seconds: float = DEFAULT_IDLE_BASE_SECONDS
     max_idle_wait_seconds: float = DEFAULT_MAX_IDLE_WAIT_SECONDS
     lease_ttl_ms: int = DEFAULT_LEASE_TTL_SECONDS * 1000
+    # Where the first capture on the stream begins when the execution does not say (the deployed default).
+    start_from: StartFrom = StartFrom.TRIM_HORIZON
 
 
 @dataclass
@@ -55,11 +62,27 @@ class PollResult:
     # False when the lease could not be taken at all; then `lease_holder` names who holds it, if known.
     lease_taken: bool = True
     lease_holder: str | None = None
+    # Set by the invocation that started the stream from LATEST: the record it started after (None: the
+    # stream was empty).
+    started_from_latest: bool = False
+    started_after: EventId | None = None
 
 
 class Poller:
-    def __init__(self, source: StreamSource, store: Store, settings: PollSettings, clock: Clock, metrics: MetricsSink) -> None:
+    def __init__(
+        self,
+        source: StreamSource,
+        store: Store,
+        settings: PollSettings,
+        clock: Clock,
+        metrics: MetricsSink,
+        *,
+        preflight: Callable[[], object] | None = None,
+    ) -> None:
         self.source, self.store, self.settings, self.clock, self.metrics = source, store, settings, clock, metrics
+        # Run once the lease is taken, before anything is read: raises when the cluster cannot be captured
+        # (Neptune Streams off), so the execution fails saying why instead of polling a stream that is not there.
+        self.preflight = preflight
 
     def run(
         self,
@@ -70,8 +93,10 @@ class Poller:
         resume_from_trim_horizon: bool = False,
         force_lease: bool = False,
         take_over_from: str | None = None,
+        start_from: StartFrom | None = None,
     ) -> PollResult:
-        """`deadline` is on the clock's monotonic scale."""
+        """`deadline` is on the clock's monotonic scale. `start_from` (else the settings' default) applies to
+        the first capture on the stream only: a checkpoint that has never moved."""
         try:
             checkpoint, lease = self.store.acquire_lease(
                 owner, parent, self.settings.lease_ttl_ms, force=force_lease, take_over_from=take_over_from
@@ -82,10 +107,13 @@ class Poller:
             )
         if take_over_from:
             log.warning("%s takes stream %s over from %s, which is not running", owner, self.settings.stream_id, take_over_from)
-        log.info("lease taken by %s; capture resumes after %s", owner, checkpoint.position or "TRIM_HORIZON")
+        if self.preflight is not None:
+            self.preflight()
         result = PollResult(status=Status.IDLE, checkpoint=checkpoint.position)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as prefetch:
             try:
+                checkpoint = self._start(checkpoint, lease, owner, start_from, result)
+                log.info("lease taken by %s; capture resumes after %s", owner, checkpoint.position or "TRIM_HORIZON")
                 self._loop(
                     prefetch,
                     checkpoint=checkpoint,
@@ -98,6 +126,25 @@ class Poller:
             except FencedError as fenced:
                 result.status, result.message = Status.FENCED, str(fenced)
         return result
+
+    def _start(self, checkpoint: Checkpoint, lease: Lease, owner: str, asked: StartFrom | None, result: PollResult) -> Checkpoint:
+        """The first capture on a stream begins where the execution (or the deployment) says; after that the
+        checkpoint alone decides, whatever an execution asks."""
+        first = checkpoint.position is None and checkpoint.version == 0
+        if not first:
+            if asked is not None:
+                result.message = (
+                    f"{Key.START_FROM}={asked} ignored: stream {self.settings.stream_id} was started before "
+                    f"(checkpoint {checkpoint.position or 'cleared by a gap'}, version {checkpoint.version})"
+                )
+                log.warning("%s", result.message)
+            return checkpoint
+        if (asked or self.settings.start_from) != StartFrom.LATEST:
+            return checkpoint
+        latest = self.source.latest()
+        started = self.store.record_start_from_latest(checkpoint, self._context(lease, owner, None), latest)
+        result.started_from_latest, result.started_after, result.checkpoint = True, started.position, started.position
+        return started
 
     def _loop(
         self,

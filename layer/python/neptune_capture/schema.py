@@ -4,6 +4,7 @@ Standard library only."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,15 @@ POSITION = "position"
 
 # Update history and latest checkpoint tables.
 STREAM_ID = "streamId"
+# The history item's `kind`.
+KIND = "kind"
+
+
+class HistoryKind(StrEnum):
+    BATCH = "BATCH"  # one committed transaction's records
+    GAP = "GAP"  # an expired checkpoint skipped at the operator's word: changes lost from Neptune
+    START_FROM_LATEST = "START_FROM_LATEST"  # the first capture began after the newest record, not with the oldest
+
 
 COMMIT_DIGITS = 20
 OP_DIGITS = 10

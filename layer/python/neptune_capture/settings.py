@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .contract import DEFAULT_STREAM_ID, METRICS_NAMESPACE, SERVICE_NAME
+from .contract import DEFAULT_STREAM_ID, METRICS_NAMESPACE, SERVICE_NAME, StartFrom
 from .schema import TableNames
 
 # An idle poller waits 0.1 s, then twice as long each time up to the max: the first change after a
@@ -37,6 +37,8 @@ class Env(StrEnum):
     IDLE_PAUSE_SECONDS = "IDLE_PAUSE_SECONDS"
     LEASE_TTL_SECONDS = "LEASE_TTL_SECONDS"
     MAX_EXECUTION_AGE_DAYS = "MAX_EXECUTION_AGE_DAYS"
+    # Where the first capture on the stream begins unless the execution says (TRIM_HORIZON or LATEST).
+    START_FROM = "START_FROM"
     # Read by Powertools itself.
     POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
     POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
@@ -67,6 +69,7 @@ class HandlerSettings:
     lease_ttl_seconds: int = DEFAULT_LEASE_TTL_SECONDS
     # Hand over long before Step Functions' one-year limit, whatever the iteration count.
     max_execution_age_days: float = 30.0
+    start_from: StartFrom = StartFrom.TRIM_HORIZON
 
     def to_env(self) -> dict[str, str]:
         env = {
@@ -82,6 +85,7 @@ class HandlerSettings:
             Env.IDLE_PAUSE_SECONDS: str(self.idle_pause_seconds),
             Env.LEASE_TTL_SECONDS: str(self.lease_ttl_seconds),
             Env.MAX_EXECUTION_AGE_DAYS: str(self.max_execution_age_days),
+            Env.START_FROM: str(self.start_from),
             **powertools_env(),
         }
         if self.dynamodb_endpoint is not None:
@@ -111,4 +115,13 @@ class HandlerSettings:
             idle_pause_seconds=int(e.get(Env.IDLE_PAUSE_SECONDS, d.idle_pause_seconds)),
             lease_ttl_seconds=int(e.get(Env.LEASE_TTL_SECONDS, d.lease_ttl_seconds)),
             max_execution_age_days=float(e.get(Env.MAX_EXECUTION_AGE_DAYS, d.max_execution_age_days)),
+            start_from=parse_start_from(e.get(Env.START_FROM) or d.start_from, Env.START_FROM),
         )
+
+
+def parse_start_from(value: object, name: str) -> StartFrom:
+    """TRIM_HORIZON or LATEST (any case); anything else is refused with the name of what carried it."""
+    text = str(value).strip().upper()
+    if text not in StartFrom.__members__:
+        raise ValueError(f"{name} must be one of {', '.join(StartFrom)}, got {value!r}")
+    return StartFrom[text]

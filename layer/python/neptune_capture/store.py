@@ -19,9 +19,9 @@ from . import schema
 from .backoff import RetryPolicy
 from .clock import Clock
 from .errors import FencedError, TransientCaptureError
-from .events import EventId
+from .events import EventId, StreamEvent
 from .metrics import MetricsSink
-from .plan import BatchContext, Checkpoint, Lease, Transaction, gap_items
+from .plan import BatchContext, Checkpoint, Lease, Transaction, gap_items, start_items
 from .schema import TableNames
 
 if TYPE_CHECKING:
@@ -158,6 +158,25 @@ class DynamoStore:
         self._transact(items, token, context.lease, expect=(checkpoint.version + 1, None))
         log.warning("gap recorded in stream %s after %s: %s", self.stream_id, checkpoint.position or "the start", reason)
         return Checkpoint(self.stream_id, None, checkpoint.version + 1, None, context.lease.owner)
+
+    def record_start_from_latest(self, checkpoint: Checkpoint, context: BatchContext, latest: StreamEvent | None) -> Checkpoint:
+        """A first capture from LATEST: the START_FROM_LATEST history item and the checkpoint moved onto the
+        newest record, in one fenced transaction (a retry with the same token is a no-op)."""
+        history, update = start_items(checkpoint, context, latest)
+        items = [
+            {"Put": {"TableName": self.tables.history, "Item": history}},
+            {"Update": {"TableName": self.tables.checkpoint, **update}},
+        ]
+        after = latest.event_id if latest else None
+        token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"start|{self.stream_id}|{checkpoint.version}|{after}"))
+        self._transact(items, token, context.lease, expect=(checkpoint.version + 1, after))
+        log.warning(
+            "capture of stream %s begins from LATEST, after %s: earlier changes are not captured",
+            self.stream_id,
+            after or "nothing (the stream was empty)",
+        )
+        stamp = latest.commit_timestamp if latest else None
+        return Checkpoint(self.stream_id, after, checkpoint.version + 1, stamp, context.lease.owner)
 
     def _transact(self, items: list[dict[str, Any]], token: str, lease: Lease, expect: tuple[int, EventId | None]) -> None:
         delays = self.retry.delays()

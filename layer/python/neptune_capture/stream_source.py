@@ -16,7 +16,7 @@ from . import metrics as m
 from .backoff import RetryPolicy
 from .clock import Clock
 from .errors import MalformedPageError, NeptuneCallError, StreamExpiredError, TransientCaptureError
-from .events import EMPTY_PAGE, EventId, StreamPage, parse_page
+from .events import EMPTY_PAGE, EventId, StreamEvent, StreamPage, parse_page
 from .metrics import MetricsSink
 from .neptune_api import classify_neptune_error, is_no_new_records
 
@@ -62,7 +62,16 @@ class NeptuneStreamSource:
         }
 
     def fetch(self, after: EventId | None) -> StreamPage:
-        params = self.request(after)
+        return self._read(self.request(after), after, after or "TRIM_HORIZON")
+
+    def latest(self) -> StreamEvent | None:
+        """The newest record in the stream (LATEST: "at most one record is returned",
+        https://docs.aws.amazon.com/neptune/latest/userguide/streams-using-api-call.html), or None when the
+        stream holds none."""
+        page = self._read({"limit": 1, "iteratorType": "LATEST"}, None, "LATEST")
+        return page.events[-1] if page.events else None
+
+    def _read(self, params: dict[str, Any], after: EventId | None, where: object) -> StreamPage:
         delays = self.retry.delays()
         while True:
             try:
@@ -72,19 +81,11 @@ class NeptuneStreamSource:
                 self.metrics.add(m.MALFORMED, 1)
                 delay = next(delays, None)
                 if delay is None:
-                    log.error(
-                        "stream page after %s still malformed after %d reads: %s",
-                        after or "TRIM_HORIZON",
-                        self.retry.max_attempts,
-                        error,
-                    )
+                    log.error("stream page after %s still malformed after %d reads: %s", where, self.retry.max_attempts, error)
                     raise MalformedPageError(
-                        f"the stream page after {after or 'TRIM_HORIZON'} is still malformed after "
-                        f"{self.retry.max_attempts} reads: {error}"
+                        f"the stream page after {where} is still malformed after {self.retry.max_attempts} reads: {error}"
                     ) from error
-                log.warning(
-                    "malformed stream page after %s, reading it again in %.3f s: %s", after or "TRIM_HORIZON", delay, error
-                )
+                log.warning("malformed stream page after %s, reading it again in %.3f s: %s", where, delay, error)
                 self.clock.sleep(delay)
             except (ClientError, BotoCoreError) as error:
                 classified = classify_neptune_error(error, "GetStreamRecords")

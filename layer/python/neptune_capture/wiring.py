@@ -9,7 +9,7 @@ from botocore.config import Config
 
 from .clock import Clock, SystemClock
 from .metrics import MetricsSink
-from .neptune_api import make_client
+from .neptune_api import check_streams_enabled, make_client
 from .poller import Poller, PollSettings
 from .settings import HandlerSettings
 from .store import DynamoStore
@@ -30,7 +30,8 @@ def dynamodb_client(endpoint_url: str | None = None) -> DynamoDBClient:
 
 def build_poller(settings: HandlerSettings, metrics: MetricsSink, clock: Clock | None = None) -> Poller:
     clock = clock or SystemClock()
-    source = NeptuneStreamSource(make_client(settings.neptune_endpoint), limit=settings.page_limit, clock=clock, metrics=metrics)
+    neptune = make_client(settings.neptune_endpoint)
+    source = NeptuneStreamSource(neptune, limit=settings.page_limit, clock=clock, metrics=metrics)
     store = DynamoStore(
         dynamodb_client(settings.dynamodb_endpoint), settings.tables, settings.stream_id, clock=clock, metrics=metrics
     )
@@ -39,5 +40,8 @@ def build_poller(settings: HandlerSettings, metrics: MetricsSink, clock: Clock |
         idle_base_seconds=settings.idle_base_seconds,
         max_idle_wait_seconds=settings.max_idle_wait_seconds,
         lease_ttl_ms=settings.lease_ttl_seconds * 1000,
+        start_from=settings.start_from,
     )
-    return Poller(source, store, poll_settings, clock, metrics)
+    # Each invocation first asks Neptune whether Streams is on: the Streams API says nothing documented
+    # when it is off, and an invocation that read "no new records" would look idle, not broken.
+    return Poller(source, store, poll_settings, clock, metrics, preflight=lambda: check_streams_enabled(neptune))
