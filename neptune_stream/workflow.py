@@ -157,7 +157,10 @@ class Workflow(Construct):
                         "MaxAttempts": 6,
                     }
                 ],
-                "ResultPath": None,
+                # CustomState drops a None ResultPath (which ASL would read as "discard"): keep only the
+                # child's ARN instead, so the parent's output says who carries on (and holds no timestamp).
+                "ResultSelector": {"executionArn.$": "$.ExecutionArn"},
+                "ResultPath": path(Key.HANDED_OVER_TO),
             },
         )
         # StartExecution still failing after its retries: the same loud path as a failed Poll, which also

@@ -42,6 +42,7 @@ def test_demo_captures_every_change_exactly_once_across_continue_as_new(synth: S
         cwd=Path(__file__).resolve().parents[2],
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Traceback" not in result.stdout + result.stderr, "nothing in the run (moto's servers included) failed on the way"
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["changes_written"] == 400
     assert summary["duplicates"] == 0 and summary["missing"] == 0

@@ -83,6 +83,9 @@ def test_continue_as_new_starts_this_state_machine_with_a_lease_handover(definit
     assert task["Parameters"]["Input"]["parentExecutionId.$"] == "$$.Execution.Id"
     assert task["Parameters"]["Input"]["iteration"] == 0
     assert task["Next"] == "HandedOver"
+    # The parent's output names the child and nothing else of StartExecution's answer (no timestamp).
+    assert task["ResultSelector"] == {"executionArn.$": "$.ExecutionArn"}
+    assert task["ResultPath"] == "$.handedOverTo"
 
 
 def test_a_failed_continue_as_new_is_recorded_and_gives_the_lease_up(definition: dict[str, Any]) -> None:

@@ -81,6 +81,8 @@ class Key(StrEnum):
     ITERATION = "iteration"
     PARENT_EXECUTION_ID = "parentExecutionId"
     CONTINUE_AS_NEW = "continueAsNew"
+    # Set by the ContinueAsNew state: the execution that carries on ({"executionArn": ...}).
+    HANDED_OVER_TO = "handedOverTo"
     WAIT_SECONDS = "waitSeconds"
     # Operator flags in an execution's input: they act on the invocation that receives them only.
     RESUME_FROM_TRIM_HORIZON = "resumeFromTrimHorizon"
