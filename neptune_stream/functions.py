@@ -29,6 +29,7 @@ STREAM_HANDLER_TIMEOUT = Duration.minutes(15)
 class FunctionSettings:
     stream_id: str
     page_limit: int
+    in_flight: int
     idle_base_seconds: float
     max_idle_wait_seconds: float
 
@@ -102,6 +103,7 @@ class Functions(Construct):
             tables=TableNames(records=records.table_name, history=history.table_name, checkpoint=checkpoint.table_name),
             neptune_endpoint=endpoint,
             page_limit=settings.page_limit,
+            in_flight=settings.in_flight,
             idle_base_seconds=settings.idle_base_seconds,
             max_idle_wait_seconds=settings.max_idle_wait_seconds,
         )
@@ -115,11 +117,13 @@ class Functions(Construct):
         )
         cluster.grant(self.stream_handler, "neptune-db:GetStreamRecords")
         # Exactly the item actions its transactions and reads use (no scans, no deletes), as explicit
-        # statements: Table.grant would add the records table's index ARNs, which writes never need.
+        # statements: Table.grant would add the records table's index ARNs, which writes never need. A
+        # transaction's ConditionCheck (the fence slots) needs its own action:
+        # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html
         for table, actions in (
             (records, ["dynamodb:PutItem"]),
             (history, ["dynamodb:PutItem"]),
-            (checkpoint, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]),
+            (checkpoint, ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]),
         ):
             self.stream_handler.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[table.table_arn]))
 

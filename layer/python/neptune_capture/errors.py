@@ -26,6 +26,12 @@ class MalformedPageError(CaptureError):
     """A stream page that cannot be trusted: the message names the event and the problem."""
 
 
+class HistoryConflictError(CaptureError):
+    """The history already holds a batch at this position that covers other events: only possible when
+    batches were cut differently (a resume from TRIM_HORIZON after a crash left batches beyond the
+    checkpoint). Retrying cannot help: the message names the item and both ranges."""
+
+
 class FencedError(CaptureError):
     """Another poller advanced the checkpoint or holds the lease: this one must stop."""
 
