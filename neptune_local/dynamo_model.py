@@ -120,6 +120,7 @@ class Stats:
     transactions: int = 0  # committed
     cancelled: Counter[str] = field(default_factory=Counter)  # by reason
     write_units: Counter[str] = field(default_factory=Counter)  # by table
+    rewrites: Counter[str] = field(default_factory=Counter)  # by table: writes to an item that existed
     max_concurrent: int = 0  # transactions running at once
 
 
@@ -146,9 +147,12 @@ class DynamoModel:
         clock: Clock,
         latency: LatencyModel | None = None,
         write_units_per_s: float = DEFAULT_TABLE_WRITE_UNITS_PER_S,
+        token_window_ms: int = TOKEN_WINDOW_MS,
     ) -> None:
-        """`latency` None: calls take no modelled time (tests of semantics)."""
+        """`latency` None: calls take no modelled time (tests of semantics). `token_window_ms` 0: every
+        repeated token is past its window (how a retry after 10 minutes is seen)."""
         self.clock, self.latency, self.write_units_per_s = clock, latency, write_units_per_s
+        self.token_window_ms = token_window_ms
         self.tables: dict[str, Table] = {}
         self.stats = Stats()
         self._tokens: dict[str, _Token] = {}
@@ -311,6 +315,8 @@ class DynamoModel:
                 if not failed:
                     for table, key, item in planned.writes:
                         if item is not None:
+                            if key in table.items:
+                                self.stats.rewrites[table.name] += 1
                             table.items[key] = item
                     self.stats.transactions += 1
         if failed:
@@ -366,7 +372,7 @@ class DynamoModel:
         """Whether this call repeats a token's successful call (then nothing is done)."""
         now = self.clock.now_ms()
         known = self._tokens.get(token)
-        if known is not None and known.completed_ms is not None and now - known.completed_ms > TOKEN_WINDOW_MS:
+        if known is not None and known.completed_ms is not None and now - known.completed_ms >= self.token_window_ms:
             del self._tokens[token]
             known = None
         if known is None:

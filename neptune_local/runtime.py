@@ -1,5 +1,7 @@
 """The whole pipeline on one machine: the Neptune emulator, DynamoDB and Step Functions from moto's
-server (executing the synthesized state machine), and the real handlers invoked in-process."""
+server (executing the synthesized state machine), and the real handlers invoked in-process. With
+`LocalOptions.dynamodb_model`, the handlers' DynamoDB client talks to the DynamoDB model instead of moto
+(the state machine still runs on moto): `make bench` measures the handler against DynamoDB's latency."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ import threading
 import time
 import urllib.request
 import uuid
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,13 +22,15 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from neptune_capture import wiring
 from neptune_capture.contract import DEFAULT_STREAM_ID, LOCAL_ENDPOINTS_FILE, Key, Output, State
 from neptune_capture.events import EventId
 from neptune_capture.schema import TableNames
-from neptune_capture.settings import HandlerSettings
+from neptune_capture.settings import DEFAULT_IN_FLIGHT, HandlerSettings
 from neptune_emulator.engine import Engine
 from neptune_emulator.server import EmulatorServer
 from neptune_local import moto_gaps, use_local_credentials
+from neptune_local.dynamo_model import DynamoModel
 from neptune_local.lambda_runtime import LambdaRegistry, function_output_to, load_handler
 from neptune_local.template import REGION, SynthesizedStack, function_arn
 from neptune_local.verify import read_checkpoint
@@ -51,6 +56,9 @@ class LocalOptions:
     idle_base_seconds: float = 0.05
     max_idle_wait_seconds: float = 0.2
     page_limit: int = 10_000
+    in_flight: int = DEFAULT_IN_FLIGHT  # transactions the stream handler keeps in flight
+    # The handlers write to this model of DynamoDB instead of moto's (tables created in both).
+    dynamodb_model: DynamoModel | None = None
     expiry_seconds: float = 7 * 86_400
     emulator_port: int = 0
     moto_port: int = 0
@@ -87,6 +95,11 @@ class LocalPipeline:
         self.dynamodb = self.dynamodb_client()
         self.sfn = self.sfn_client()
         self.tables = self.stack.create_tables(self.dynamodb)
+        # Where the stream handler's writes land: moto's DynamoDB, or the model.
+        self.handler_dynamodb = self.dynamodb
+        if opts.dynamodb_model is not None:
+            self.handler_dynamodb = opts.dynamodb_model.client()
+            self.stack.create_tables(self.handler_dynamodb)
         self._install_handlers()
         definition = self.stack.state_machine_definition(self.tables)
         if opts.iterations_per_execution is not None:
@@ -141,6 +154,7 @@ class LocalPipeline:
             neptune_endpoint=self.emulator.endpoint,
             dynamodb_endpoint=self.moto_endpoint,
             page_limit=opts.page_limit,
+            in_flight=opts.in_flight,
             time_budget_seconds=opts.time_budget_seconds,
             idle_base_seconds=opts.idle_base_seconds,
             max_idle_wait_seconds=opts.max_idle_wait_seconds,
@@ -158,6 +172,8 @@ class LocalPipeline:
         os.environ.update(env)
         self._patch = ExitStack()
         self._patch.enter_context(function_output_to(self.function_log))
+        if opts.dynamodb_model is not None:
+            self._patch.enter_context(_handlers_write_to(opts.dynamodb_model))
         for function in self.stack.functions():
             self.registry.register(function.arn, load_handler(function), opts.lambda_timeout_seconds or function.timeout_seconds)
         self._patch.enter_context(self.registry.installed())
@@ -224,7 +240,7 @@ class LocalPipeline:
         """Until the checkpoint reaches `last`; False if it has not within `timeout` seconds."""
         assert self.tables is not None
         deadline = time.monotonic() + timeout
-        while read_checkpoint(self.dynamodb, self.tables.checkpoint, STREAM_ID).position != last:
+        while read_checkpoint(self.handler_dynamodb, self.tables.checkpoint, STREAM_ID).position != last:
             if time.monotonic() > deadline:
                 return False
             self.registry.wait_idle(1)  # wakes when an invocation ends: then the checkpoint may have moved
@@ -253,3 +269,19 @@ class LocalPipeline:
             },
         }
         (self.options.data_dir / LOCAL_ENDPOINTS_FILE).write_text(json.dumps(info, indent=2))
+
+
+@contextmanager
+def _handlers_write_to(model: DynamoModel) -> Iterator[None]:
+    """The handlers build their DynamoDB client as in Lambda (wiring.dynamodb_client, its retries and
+    pool), and that client is routed to the model: no sys.path or module swap, the same code runs."""
+    original = wiring.dynamodb_client
+
+    def routed(endpoint_url: str | None = None) -> DynamoDBClient:
+        return model.attach(original(endpoint_url))
+
+    wiring.dynamodb_client = routed
+    try:
+        yield
+    finally:
+        wiring.dynamodb_client = original

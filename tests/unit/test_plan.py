@@ -111,7 +111,7 @@ def _cut(batcher: Batcher, pages: list[list[StreamEvent]]) -> list[Batch]:
     return [*batches, *([tail] if tail else [])]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(events=pages(), data=st.data())
 def test_batches_are_cut_the_same_whatever_the_pages_and_wherever_a_writer_resumes(
     events: list[StreamEvent], data: st.DataObject

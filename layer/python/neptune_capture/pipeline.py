@@ -88,8 +88,9 @@ class Pipeline:
 
     # -- what the poller calls
     def send(self, batch: Batch) -> None:
-        """Sends a closed batch as soon as a fence slot is free."""
-        self._harvest()
+        """Sends a closed batch as soon as a fence slot is free. Completions are taken in only when the
+        window is full (or at the end of a page), so `max_in_flight` counts the transactions sent before
+        any earlier one was known to have committed."""
         while not self._free_slots and self._failure is None:
             self._await()
         self._raise_if_failed()
