@@ -33,9 +33,9 @@ the outcomes and the tables item for item."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -92,7 +92,19 @@ class Table:
     range_key: str | None
     key_types: dict[str, str]
     throughput: Throughput
-    items: dict[Key, Item] = field(default_factory=dict)
+    # Items are kept as their JSON text: one object each instead of a tree of dicts, so a table of a
+    # hundred thousand records does not make every collection of the garbage collector walk it.
+    stored: dict[Key, str] = field(default_factory=dict)
+
+    def get(self, key: Key) -> Item | None:
+        text = self.stored.get(key)
+        return None if text is None else cast("Item", json.loads(text))
+
+    def put(self, key: Key, item: Item) -> bool:
+        """Stores `item`; True if it replaced one."""
+        replaced = key in self.stored
+        self.stored[key] = json.dumps(item)
+        return replaced
 
     def key_of(self, attributes: Mapping[str, Any]) -> Key:
         values: list[Any] = []
@@ -158,6 +170,7 @@ class DynamoModel:
         self._tokens: dict[str, _Token] = {}
         self._held: Counter[Key] = Counter()
         self._running = 0
+        self._request_ids = itertools.count(1)
         # Reentrant: a cancellation is raised both with and without the lock held.
         self._lock = threading.RLock()
 
@@ -185,40 +198,49 @@ class DynamoModel:
         target = request.headers.get("X-Amz-Target", "")
         operation = (target.decode() if isinstance(target, bytes) else str(target)).rsplit(".", 1)[-1]
         raw = request.body or b"{}"
-        body = json.loads(raw if isinstance(raw, bytes | bytearray | str) else raw.read())
+        data = raw if isinstance(raw, bytes | bytearray | str) else raw.read()
+        body = json.loads(data)
+        # botocore writes the same parameters as the same bytes: a repeated call is recognised by them.
+        digest = hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
         try:
-            status, payload = 200, self.handle(operation, body)
+            status, payload = 200, self.handle(operation, body, digest)
         except ModelError as error:
             status, payload = 400, {"__type": ERROR_PREFIX + error.code, "message": error.message, **error.fields}
         headers = HTTPHeaders()
         headers["Content-Type"] = "application/x-amz-json-1.0"
-        headers["x-amzn-RequestId"] = uuid.uuid4().hex
+        headers["x-amzn-RequestId"] = f"model-{next(self._request_ids)}"
         return AWSResponse(request.url, status, headers, _Body(json.dumps(payload).encode()))
 
     # -- the service side
-    def handle(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+    def handle(self, operation: str, body: dict[str, Any], digest: str | None = None) -> dict[str, Any]:
+        """One request. `digest` identifies its parameters (for ClientRequestToken); computed if absent."""
+        if operation == "TransactWriteItems":
+            return self._guarded(lambda: self._transact_write_items(body, digest))
         handler: Callable[[dict[str, Any]], dict[str, Any]] | None = {
             "CreateTable": self._create_table,
             "ListTables": self._list_tables,
             "GetItem": self._get_item,
             "UpdateItem": self._update_item,
-            "TransactWriteItems": self._transact_write_items,
         }.get(operation)
         if handler is None:
             raise ModelError("UnknownOperationException", f"the DynamoDB model does not implement {operation}")
+        return self._guarded(lambda: handler(body))
+
+    @staticmethod
+    def _guarded(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         try:
-            return handler(body)
+            return call()
         except ExpressionError as error:
             raise _validation(f"Invalid expression: {error}") from error
 
     def items(self, table: str) -> list[Item]:
         with self._lock:
-            return list(self._table(table).items.values())
+            return [cast("Item", json.loads(text)) for text in self._table(table).stored.values()]
 
     def get(self, table: str, key: Mapping[str, Any]) -> Item | None:
         with self._lock:
             t = self._table(table)
-            return t.items.get(t.key_of(key))
+            return t.get(t.key_of(key))
 
     def _table(self, name: str) -> Table:
         table = self.tables.get(name)
@@ -246,7 +268,7 @@ class DynamoModel:
         self._wait_single_item()
         with self._lock:
             table = self._table(body["TableName"])
-            item = table.items.get(table.key_of(body["Key"]))
+            item = table.get(table.key_of(body["Key"]))
         return {"Item": item} if item is not None else {}
 
     def _update_item(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -259,7 +281,7 @@ class DynamoModel:
             key = table.key_of(body["Key"])
             if self._held[key]:
                 raise ModelError("TransactionConflictException", CONFLICT_MESSAGE)
-            current = table.items.get(key)
+            current = table.get(key)
             if condition is not None and not condition(current or {}, values):
                 raise ModelError("ConditionalCheckFailedException", CONDITION_FAILED_MESSAGE)
             updated = update.apply(current or table.key_attributes(body["Key"]), values, names)
@@ -268,10 +290,10 @@ class DynamoModel:
             if not table.throughput.take(units):
                 raise ModelError("ThrottlingException", THROTTLED_MESSAGE)
             self.stats.write_units[table.name] += units
-            table.items[key] = updated
+            table.put(key, updated)
         return {"Attributes": updated} if body.get("ReturnValues") == "ALL_NEW" else {}
 
-    def _transact_write_items(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _transact_write_items(self, body: dict[str, Any], digest: str | None) -> dict[str, Any]:
         actions = body.get("TransactItems") or []
         if len(actions) > MAX_TRANSACTION_ACTIONS:
             raise _validation(
@@ -279,10 +301,11 @@ class DynamoModel:
                 f"Member must have length less than or equal to {MAX_TRANSACTION_ACTIONS}."
             )
         token = body.get("ClientRequestToken")
-        digest = hashlib.sha256(json.dumps(actions, sort_keys=True).encode()).hexdigest()
+        if token is not None and digest is None:
+            digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         with self._lock:
             planned = self._plan(actions)  # validation errors before anything else
-            if token is not None and self._repeat(token, digest):
+            if token is not None and digest is not None and self._repeat(token, digest):
                 return {}
             conflicting = [i for i, key in enumerate(planned.keys) if self._held[key]]
             if conflicting:
@@ -293,7 +316,7 @@ class DynamoModel:
             self._held.update(planned.keys)
             self._running += 1
             self.stats.max_concurrent = max(self.stats.max_concurrent, self._running)
-            if token is not None:
+            if token is not None and digest is not None:
                 self._tokens[token] = _Token(digest, None)
         failed = any(r["Code"] != "None" for r in planned.reasons)
         try:
@@ -314,10 +337,8 @@ class DynamoModel:
                         self._tokens[token].completed_ms = self.clock.now_ms()
                 if not failed:
                     for table, key, item in planned.writes:
-                        if item is not None:
-                            if key in table.items:
-                                self.stats.rewrites[table.name] += 1
-                            table.items[key] = item
+                        if item is not None and table.put(key, item):
+                            self.stats.rewrites[table.name] += 1
                     self.stats.transactions += 1
         if failed:
             self._cancel(planned, {})
@@ -337,7 +358,7 @@ class DynamoModel:
             if key in seen:
                 raise _validation("Transaction request cannot include multiple operations on one item")
             seen.add(key)
-            current = table.items.get(key)
+            current = table.get(key)
             names, values = action.get("ExpressionAttributeNames", {}), action.get("ExpressionAttributeValues", {})
             expression = action.get("ConditionExpression")
             if kind == "ConditionCheck" and not expression:
@@ -350,11 +371,14 @@ class DynamoModel:
                 written = parse_update(action["UpdateExpression"], names).apply(
                     current or table.key_attributes(attributes), values, names
                 )
-            size = item_size(written) if written is not None else item_size(current or {})
+            current_size = item_size(current) if current is not None else 0
+            size = current_size
             if written is not None:
-                self._check_size(written)
+                size = item_size(written)
+                if size > MAX_ITEM_BYTES:
+                    raise _validation("Item size has exceeded the maximum allowed size")
                 total += size
-            planned.units[table.name] += write_units(max(size, item_size(current or {})))
+            planned.units[table.name] += write_units(max(size, current_size))
             planned.keys.append(key)
             planned.writes.append((table, key, written))
             if holds:

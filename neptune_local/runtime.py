@@ -1,7 +1,8 @@
 """The whole pipeline on one machine: the Neptune emulator, DynamoDB and Step Functions from moto's
 server (executing the synthesized state machine), and the real handlers invoked in-process. With
-`LocalOptions.dynamodb_model`, the handlers' DynamoDB client talks to the DynamoDB model instead of moto
-(the state machine still runs on moto): `make bench` measures the handler against DynamoDB's latency."""
+`LocalOptions.handler_dynamodb_endpoint`, the stream handler writes to another DynamoDB endpoint (its
+DYNAMODB_ENDPOINT), such as the DynamoDB model's server, while the state machine still runs on moto:
+`make bench` measures the handler against DynamoDB's latency that way."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
-from neptune_capture import wiring
 from neptune_capture.contract import DEFAULT_STREAM_ID, LOCAL_ENDPOINTS_FILE, Key, Output, State
 from neptune_capture.events import EventId
 from neptune_capture.schema import TableNames
@@ -30,7 +29,6 @@ from neptune_capture.settings import DEFAULT_IN_FLIGHT, HandlerSettings
 from neptune_emulator.engine import Engine
 from neptune_emulator.server import EmulatorServer
 from neptune_local import moto_gaps, use_local_credentials
-from neptune_local.dynamo_model import DynamoModel
 from neptune_local.lambda_runtime import LambdaRegistry, function_output_to, load_handler
 from neptune_local.template import REGION, SynthesizedStack, function_arn
 from neptune_local.verify import read_checkpoint
@@ -57,8 +55,8 @@ class LocalOptions:
     max_idle_wait_seconds: float = 0.2
     page_limit: int = 10_000
     in_flight: int = DEFAULT_IN_FLIGHT  # transactions the stream handler keeps in flight
-    # The handlers write to this model of DynamoDB instead of moto's (tables created in both).
-    dynamodb_model: DynamoModel | None = None
+    # The stream handler writes its tables here instead of moto's (the tables are created in both).
+    handler_dynamodb_endpoint: str | None = None
     expiry_seconds: float = 7 * 86_400
     emulator_port: int = 0
     moto_port: int = 0
@@ -97,8 +95,8 @@ class LocalPipeline:
         self.tables = self.stack.create_tables(self.dynamodb)
         # Where the stream handler's writes land: moto's DynamoDB, or the model.
         self.handler_dynamodb = self.dynamodb
-        if opts.dynamodb_model is not None:
-            self.handler_dynamodb = opts.dynamodb_model.client()
+        if opts.handler_dynamodb_endpoint is not None:
+            self.handler_dynamodb = self.dynamodb_client(opts.handler_dynamodb_endpoint)
             self.stack.create_tables(self.handler_dynamodb)
         self._install_handlers()
         definition = self.stack.state_machine_definition(self.tables)
@@ -152,7 +150,7 @@ class LocalPipeline:
             stream_id=STREAM_ID,
             tables=self.tables,
             neptune_endpoint=self.emulator.endpoint,
-            dynamodb_endpoint=self.moto_endpoint,
+            dynamodb_endpoint=opts.handler_dynamodb_endpoint or self.moto_endpoint,
             page_limit=opts.page_limit,
             in_flight=opts.in_flight,
             time_budget_seconds=opts.time_budget_seconds,
@@ -172,8 +170,6 @@ class LocalPipeline:
         os.environ.update(env)
         self._patch = ExitStack()
         self._patch.enter_context(function_output_to(self.function_log))
-        if opts.dynamodb_model is not None:
-            self._patch.enter_context(_handlers_write_to(opts.dynamodb_model))
         for function in self.stack.functions():
             self.registry.register(function.arn, load_handler(function), opts.lambda_timeout_seconds or function.timeout_seconds)
         self._patch.enter_context(self.registry.installed())
@@ -212,8 +208,10 @@ class LocalPipeline:
         """The local CloudWatch Logs: everything the handlers print (log lines, metrics)."""
         return self.options.data_dir / "lambda.log"
 
-    def dynamodb_client(self) -> DynamoDBClient:
-        return boto3.client("dynamodb", endpoint_url=self.moto_endpoint, region_name=REGION, config=LOCAL_CLIENT_CONFIG)
+    def dynamodb_client(self, endpoint: str | None = None) -> DynamoDBClient:
+        """A client of moto's DynamoDB (or of `endpoint`)."""
+        url = endpoint or self.moto_endpoint
+        return boto3.client("dynamodb", endpoint_url=url, region_name=REGION, config=LOCAL_CLIENT_CONFIG)
 
     def sfn_client(self) -> SFNClient:
         return boto3.client("stepfunctions", endpoint_url=self.moto_endpoint, region_name=REGION, config=LOCAL_CLIENT_CONFIG)
@@ -269,19 +267,3 @@ class LocalPipeline:
             },
         }
         (self.options.data_dir / LOCAL_ENDPOINTS_FILE).write_text(json.dumps(info, indent=2))
-
-
-@contextmanager
-def _handlers_write_to(model: DynamoModel) -> Iterator[None]:
-    """The handlers build their DynamoDB client as in Lambda (wiring.dynamodb_client, its retries and
-    pool), and that client is routed to the model: no sys.path or module swap, the same code runs."""
-    original = wiring.dynamodb_client
-
-    def routed(endpoint_url: str | None = None) -> DynamoDBClient:
-        return model.attach(original(endpoint_url))
-
-    wiring.dynamodb_client = routed
-    try:
-        yield
-    finally:
-        wiring.dynamodb_client = original

@@ -162,16 +162,19 @@ class Batcher:
         return len(self._events)
 
     def add(self, events: Sequence[StreamEvent]) -> list[Batch]:
-        closed: list[Batch] = []
+        return list(self.feed(events))
+
+    def feed(self, events: Sequence[StreamEvent]) -> Iterator[Batch]:
+        """The batches `events` close, each as soon as it is closed: a writer can send the first while
+        the rest of a large page is still being cut."""
         stream_id = self.stream_id
         for event in events:
             item, item_bytes = sized_record_item(event, stream_id)
             if self._items and (len(self._items) == MAX_RECORDS_PER_TRANSACTION or self._size + item_bytes > BATCH_BYTES):
-                closed.append(self._close())
+                yield self._close()
             self._events.append(event)
             self._items.append(item)
             self._size += item_bytes
-        return closed
 
     def flush(self) -> Batch | None:
         return self._close() if self._events else None

@@ -186,7 +186,7 @@ class Poller:
                 # Read ahead while this page is written: reading and writing overlap.
                 pending = prefetch.submit(self.source.fetch, read_to)
             pipeline.context_now = partial(self._context, lease, owner, page.last_trx_timestamp)
-            for batch in batcher.add(page.events):
+            for batch in batcher.feed(page.events):
                 pipeline.send(batch)
             caught_up = len(page.events) < self.settings.page_limit
             if caught_up or not more_time or self.clock.monotonic() >= deadline:

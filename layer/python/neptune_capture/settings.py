@@ -22,7 +22,7 @@ DEFAULT_PAGE_LIMIT = 10_000
 # best figure against the latency model of DynamoDB (README "Benchmarks"). 1 writes one at a time.
 DEFAULT_IN_FLIGHT = 8
 # Fence slots the lease writes (one per transaction in flight, see plan.fence_key): the bound on in_flight.
-MAX_IN_FLIGHT = 16
+MAX_IN_FLIGHT = 32
 # Longer than one invocation plus Step Functions' retry backoff, so a live poller never loses it.
 DEFAULT_LEASE_TTL_SECONDS = 1200
 
