@@ -309,6 +309,35 @@ def test_a_poller_whose_lease_was_taken_over_stops_without_corrupting(dynamo: tu
     assert report.ok, report
 
 
+def test_a_stopped_execution_still_running_writes_nothing_more(stack: SynthesizedStack) -> None:
+    """`neptune-stream stop` releases the lease while an invocation of the stopped execution still runs
+    with transactions to send: from the release on, none of them commits (the fence slots were
+    rewritten with the release), so nothing it read later lands beyond the checkpoint."""
+    clock = FakeClock()
+    model, client, tables = model_tables(stack, clock)
+    stream = FakeStream(make_stream([100] * 12), limit=500)
+    at_release: dict[str, int] = {}
+
+    def stop(n: int) -> None:
+        if n == 4:  # the lease's fences, then three transactions of the first page
+            store = DynamoStore(client, tables, STREAM, clock=clock, metrics=CountingMetrics())
+            assert store.release_lease("exec-a")
+            at_release["records"] = len(model.items(tables.records))
+            at_release["transactions"] = model.stats.transactions
+
+    def lanes(_: int) -> ScriptedLanes:
+        return ScriptedLanes(random.Random(3), [], KEY_NAMES)
+
+    faulty = FaultyDynamo(client, on_call=stop)
+    result = drain(poller_for(faulty, tables, stream, clock, in_flight=3, lanes=lanes), "exec-a", clock)
+    assert result.status == Status.FENCED
+    assert len(model.items(tables.records)) == at_release["records"]
+    assert model.stats.transactions == at_release["transactions"]
+    # The next execution captures everything, once.
+    assert drain(poller_for(client, tables, stream, clock, in_flight=3), "exec-b", clock).status == Status.ACTIVE
+    assert verify_model(model, tables, STREAM, stream.ids()).ok
+
+
 def test_continue_as_new_hands_the_lease_to_the_child_execution(dynamo: tuple[Any, TableNames]) -> None:
     client, tables = dynamo
     stream = FakeStream(make_stream([5] * 4), limit=5)

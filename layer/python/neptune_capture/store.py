@@ -139,11 +139,7 @@ class DynamoStore:
         return checkpoint_from_item(self.stream_id, response["Attributes"]), lease
 
     def _write_fences(self, lease: Lease) -> None:
-        # Every slot, whatever this poller's in_flight: an earlier holder may have used more of them.
-        items: list[dict[str, Any]] = [
-            {"Put": {"TableName": self.tables.checkpoint, "Item": fence_item(self.stream_id, slot, lease)}}
-            for slot in range(MAX_IN_FLIGHT)
-        ]
+        items = self._fence_puts(lease)
         # Only while the lease is still ours: a poller that took it over meanwhile keeps its own fences.
         items.append(
             {
@@ -166,23 +162,36 @@ class DynamoStore:
 
     def release_lease(self, owner: str) -> bool:
         """Gives the lease up if `owner` still holds it (a stopped execution), so a new one can start at
-        once. The owner is removed, not just expired: an invocation of the stopped execution still running
-        is fenced at its next write instead of renewing the lease."""
+        once. The owner is removed, not just expired, and every fence slot is rewritten with an id no
+        writer holds, in one transaction: an invocation of the stopped execution still running is fenced
+        at its next write (a data transaction or a checkpoint update) instead of going on writing."""
+        released = Lease(owner=owner, expires_at_ms=0, id=f"released-{self.lease_ids()}")
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.tables.checkpoint,
+                    "Key": self.key,
+                    "UpdateExpression": "REMOVE leaseOwner, leaseExpiresAt",
+                    "ConditionExpression": "leaseOwner = :owner",
+                    "ExpressionAttributeValues": {":owner": {"S": owner}},
+                }
+            },
+            *self._fence_puts(released),
+        ]
         try:
-            self._call(
-                lambda: self.client.update_item(
-                    TableName=self.tables.checkpoint,
-                    Key=self.key,
-                    UpdateExpression="REMOVE leaseOwner, leaseExpiresAt",
-                    ConditionExpression="leaseOwner = :owner",
-                    ExpressionAttributeValues={":owner": {"S": owner}},
-                )
-            )
+            self._transact(items, str(uuid.uuid5(uuid.NAMESPACE_URL, f"release|{self.stream_id}|{released.id}")))
         except ClientError as error:
-            if _code(error) == "ConditionalCheckFailedException":
+            if CONDITION_FAILED in _reasons(error):
                 return False
             raise
         return True
+
+    def _fence_puts(self, lease: Lease) -> list[dict[str, Any]]:
+        # Every slot, whatever this poller's in_flight: an earlier holder may have used more of them.
+        return [
+            {"Put": {"TableName": self.tables.checkpoint, "Item": fence_item(self.stream_id, slot, lease)}}
+            for slot in range(MAX_IN_FLIGHT)
+        ]
 
     def write(self, txn: Transaction, lease: Lease) -> Outcome:
         """Commits `txn` (retrying what DynamoDB says to retry); ALREADY_STORED when its batch was in the
