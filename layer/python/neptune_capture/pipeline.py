@@ -61,7 +61,6 @@ class Progress:
     records: int = 0  # written by this pipeline (a batch found already stored is not counted again)
     transactions: int = 0
     max_in_flight: int = 0
-    skipped_batches: int = 0
 
 
 @dataclass
@@ -165,8 +164,6 @@ class Pipeline:
             truncated = sum(1 for r in txn.records if "truncated" in r)
             if truncated:
                 self.metrics.add(m.TRUNCATED, truncated)
-        else:
-            self.progress.skipped_batches += 1
         while self._order and self._order[0].committed:
             done = self._order.popleft().batch
             self._committed_to = (done.last, done.events[-1].commit_timestamp)

@@ -185,16 +185,6 @@ class Batcher:
         return batch
 
 
-def split(events: Sequence[StreamEvent], stream_id: str) -> list[tuple[list[StreamEvent], list[Item], int]]:
-    """Groups events, in order, into batches that fit one transaction by count and by bytes."""
-    batcher = Batcher(stream_id)
-    batches = batcher.add(events)
-    tail = batcher.flush()
-    if tail is not None:
-        batches.append(tail)
-    return [(list(b.events), list(b.records), b.size_bytes) for b in batches]
-
-
 def token_for(stream_id: str, version: int, first: EventId, last: EventId, lease_id: str = "") -> str:
     # Same transaction, same token: a retried TransactWriteItems within 10 minutes is a no-op. The lease
     # id keeps another invocation's transaction over the same events from reusing it with other content.
