@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from neptune_capture.contract import Status
-from neptune_capture.errors import FencedError
+from neptune_capture.errors import FencedError, HistoryConflictError, retried_error_names
 from neptune_capture.metrics import CountingMetrics
 from neptune_capture.plan import BatchContext, Batcher, Lease, data_transaction, fence_key
 from neptune_capture.schema import TableNames
@@ -399,3 +399,23 @@ def test_a_store_fenced_out_through_its_slot_on_the_model(stack: SynthesizedStac
     assert (
         second.write(data_transaction(batch, 5, BatchContext(STREAM, lease_b, clock.now_ms(), None)), lease_b).value == "written"
     )
+
+
+def test_a_batch_cut_differently_from_the_stored_one_stops_the_writer_naming_both(stack: SynthesizedStack) -> None:
+    """Only after a resume from TRIM_HORIZON can a batch meet a stored one cut differently at the same
+    first event: the writer stops (not retried by the state machine) instead of writing over it."""
+    clock = FakeClock()
+    _, client, tables = model_client(stack, clock)
+    store = DynamoStore(client, tables, STREAM, clock=clock, metrics=CountingMetrics())
+    _, lease = store.acquire_lease("exec-a", None, 60_000)
+    events = FakeStream(make_stream([150]), limit=300).fetch(None).events
+    context = BatchContext(STREAM, lease, clock.now_ms(), None)
+    short = Batcher(STREAM)
+    assert short.add(events[:60]) == []
+    first = short.flush()  # a tail of 60 events, as a writer that caught up there would cut it
+    assert first is not None
+    store.write(data_transaction(first, 0, context), lease)
+    longer = Batcher(STREAM).add(events)[0]  # 98 events from 1/1: the same key, other events
+    with pytest.raises(HistoryConflictError, match=r"holds 60 events up to .*0000000060, but this batch holds 98 events"):
+        store.write(data_transaction(longer, 1, context), lease)
+    assert "HistoryConflictError" not in retried_error_names()
