@@ -11,16 +11,28 @@ run only (the deployed definition is executed unchanged):
   CheckLeaseHolder's DescribeExecution fails with a KeyError;
 - DynamoDB's TransactWriteItems deep-copies every table it touches before each transaction (to roll
   back), which makes a run quadratic in the table size: 25,000 records slow it to ~40 records/s. Only the
-  items the transaction names are saved and, if it is cancelled, restored."""
+  items the transaction names are saved and, if it is cancelled, restored;
+- its DynamoDB backend evaluates a condition and applies the write as separate steps, with no lock, so
+  writes from concurrent requests (the handler keeps several transactions in flight) could interleave
+  between them, and a cancelled transaction's restore could undo another's write. DynamoDB isolates
+  them (transactions are serializable:
+  https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-isolation):
+  the local run applies moto's writes one at a time."""
 
 from __future__ import annotations
 
 import copy as _copy
+import threading
 import types
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+# One DynamoDB write at a time in moto's backend (reentrant: a transaction's actions call the single-item
+# writes). The local run's handlers are threads of this process: a process-wide lock covers them all.
+_WRITES = threading.RLock()
+_SINGLE_WRITES = ("put_item", "update_item", "delete_item")
 
 _BOTO_NAMES = {"StateMachineArn": "stateMachineArn", "Input": "input", "Name": "name", "TraceHeader": "traceHeader"}
 
@@ -102,24 +114,37 @@ def dynamodb_transaction_snapshots() -> Iterator[None]:
         return obj if isinstance(obj, Table) else _copy.deepcopy(obj, memo)
 
     original = models.DynamoDBBackend.transact_write_items
+    singles = {name: getattr(models.DynamoDBBackend, name) for name in _SINGLE_WRITES}
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        saved = _touched_items(self, transact_items)
-        try:
-            original(self, transact_items)
-        except Exception:
-            _restore(saved)
-            raise
+        with _WRITES:
+            saved = _touched_items(self, transact_items)
+            try:
+                original(self, transact_items)
+            except Exception:
+                _restore(saved)
+                raise
+
+    def serialized(write: Any) -> Any:
+        def one_at_a_time(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with _WRITES:
+                return write(self, *args, **kwargs)
+
+        return one_at_a_time
 
     shim = types.SimpleNamespace(**{name: getattr(_copy, name) for name in dir(_copy) if not name.startswith("__")})
     shim.deepcopy = no_table_copy
     setattr(models, "copy", shim)  # noqa: B010 - replacing a module global of moto's
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    for name, write in singles.items():
+        setattr(models.DynamoDBBackend, name, serialized(write))
     try:
         yield
     finally:
         setattr(models, "copy", _copy)  # noqa: B010
         models.DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
+        for name, write in singles.items():
+            setattr(models.DynamoDBBackend, name, write)
 
 
 @contextmanager

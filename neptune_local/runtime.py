@@ -2,7 +2,10 @@
 server (executing the synthesized state machine), the real handlers invoked in-process, and the start
 schedule: created from the template in moto's EventBridge Scheduler, and fired here (moto stores
 schedules, it does not fire them) every period while its State is ENABLED, read from moto each time, so
-pausing it through the scheduler API (`neptune-stream stop`) pauses it here as it does in AWS."""
+pausing it through the scheduler API (`neptune-stream stop`) pauses it here as it does in AWS. With
+`LocalOptions.handler_dynamodb_endpoint`, the stream handler writes to another DynamoDB endpoint (its
+DYNAMODB_ENDPOINT), such as the DynamoDB model's server, while the state machine still runs on moto:
+`make bench` measures the handler against DynamoDB's latency that way."""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from botocore.config import Config
 from neptune_capture.contract import DEFAULT_STREAM_ID, LOCAL_ENDPOINTS_FILE, LOCAL_FUNCTION_LOG, Key, Output, State
 from neptune_capture.events import EventId
 from neptune_capture.schema import TableNames
-from neptune_capture.settings import HandlerSettings
+from neptune_capture.settings import DEFAULT_IN_FLIGHT, HandlerSettings
 from neptune_emulator.engine import Engine
 from neptune_emulator.server import EmulatorServer
 from neptune_local import moto_gaps, use_local_credentials
@@ -57,6 +60,9 @@ class LocalOptions:
     idle_base_seconds: float = 0.05
     max_idle_wait_seconds: float = 0.2
     page_limit: int = 10_000
+    in_flight: int = DEFAULT_IN_FLIGHT  # transactions the stream handler keeps in flight
+    # The stream handler writes its tables here instead of moto's (the tables are created in both).
+    handler_dynamodb_endpoint: str | None = None
     expiry_seconds: float = 7 * 86_400
     emulator_port: int = 0
     moto_port: int = 0
@@ -104,6 +110,11 @@ class LocalPipeline:
         self.dynamodb = self.dynamodb_client()
         self.sfn = self.sfn_client()
         self.tables = self.stack.create_tables(self.dynamodb)
+        # Where the stream handler's writes land: moto's DynamoDB, or the model.
+        self.handler_dynamodb = self.dynamodb
+        if opts.handler_dynamodb_endpoint is not None:
+            self.handler_dynamodb = self.dynamodb_client(opts.handler_dynamodb_endpoint)
+            self.stack.create_tables(self.handler_dynamodb)
         self._install_handlers()
         definition = self.stack.state_machine_definition(self.tables)
         if opts.iterations_per_execution is not None:
@@ -191,8 +202,9 @@ class LocalPipeline:
             stream_id=STREAM_ID,
             tables=self.tables,
             neptune_endpoint=self.emulator.endpoint,
-            dynamodb_endpoint=self.moto_endpoint,
+            dynamodb_endpoint=opts.handler_dynamodb_endpoint or self.moto_endpoint,
             page_limit=opts.page_limit,
+            in_flight=opts.in_flight,
             time_budget_seconds=opts.time_budget_seconds,
             idle_base_seconds=opts.idle_base_seconds,
             max_idle_wait_seconds=opts.max_idle_wait_seconds,
@@ -254,8 +266,10 @@ class LocalPipeline:
         """The local CloudWatch Logs: everything the handlers print (log lines, metrics)."""
         return self.options.data_dir / LOCAL_FUNCTION_LOG
 
-    def dynamodb_client(self) -> DynamoDBClient:
-        return boto3.client("dynamodb", endpoint_url=self.moto_endpoint, region_name=REGION, config=LOCAL_CLIENT_CONFIG)
+    def dynamodb_client(self, endpoint: str | None = None) -> DynamoDBClient:
+        """A client of moto's DynamoDB (or of `endpoint`)."""
+        url = endpoint or self.moto_endpoint
+        return boto3.client("dynamodb", endpoint_url=url, region_name=REGION, config=LOCAL_CLIENT_CONFIG)
 
     def scheduler_client(self) -> EventBridgeSchedulerClient:
         return boto3.client("scheduler", endpoint_url=self.moto_endpoint, region_name=REGION, config=LOCAL_CLIENT_CONFIG)
@@ -290,7 +304,7 @@ class LocalPipeline:
         """Until the checkpoint reaches `last`; False if it has not within `timeout` seconds."""
         assert self.tables is not None
         deadline = time.monotonic() + timeout
-        while read_checkpoint(self.dynamodb, self.tables.checkpoint, STREAM_ID).position != last:
+        while read_checkpoint(self.handler_dynamodb, self.tables.checkpoint, STREAM_ID).position != last:
             if time.monotonic() > deadline:
                 return False
             self.registry.wait_idle(1)  # wakes when an invocation ends: then the checkpoint may have moved

@@ -4,7 +4,7 @@ and the checkpoint. Used by the tests, the demo, the chaos scenarios and the ben
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,8 @@ from neptune_capture.store import checkpoint_from_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from neptune_local.dynamo_model import DynamoModel
 
 
 @dataclass
@@ -83,16 +85,26 @@ def read_checkpoint(client: DynamoDBClient, table: str, stream_id: str) -> Check
 def verify(client: DynamoDBClient, tables: TableNames, stream_id: str, stream: Sequence[EventId]) -> Verification:
     """`stream`: exactly the events that must be captured, in order (all the stream's events, or those after
     the record a capture from LATEST started after)."""
-    expected = list(stream)
-    index = {e: i for i, e in enumerate(expected)}
-    stored = Counter(
+    stored = [
         EventId(int(i[schema.RECORD_PK]["N"]), int(i[schema.RECORD_SK]["N"]))
         for i in _scan(client, tables.records, ProjectionExpression="commitNum, opNum")
-    )
-    missing = sum(1 for e in expected if e not in stored)
-    unexpected = sum(n for e, n in stored.items() if e not in index)
-
+    ]
     history = history_items(client, tables.history, stream_id)
+    checkpoint = read_checkpoint(client, tables.checkpoint, stream_id).position
+    return check(stored, history, checkpoint, stream)
+
+
+def check(
+    stored: Iterable[EventId], history: Sequence[dict[str, Any]], checkpoint: EventId | None, stream: Sequence[EventId]
+) -> Verification:
+    """The verification itself, on what the tables hold: record keys, the stream's history items in
+    position order, and the checkpoint's position."""
+    expected = list(stream)
+    index = {e: i for i, e in enumerate(expected)}
+    counted = Counter(stored)
+    missing = sum(1 for e in expected if e not in counted)
+    unexpected = sum(n for e, n in counted.items() if e not in index)
+
     kinds = [h.get(schema.KIND, {}).get("S") for h in history]
     batches = [h for h, kind in zip(history, kinds, strict=True) if kind == schema.HistoryKind.BATCH]
     starts = [h for h, kind in zip(history, kinds, strict=True) if kind == schema.HistoryKind.START_FROM_LATEST]
@@ -100,7 +112,7 @@ def verify(client: DynamoDBClient, tables: TableNames, stream_id: str, stream: S
     counts_match = True
     ordered = True
     previous_last = -1
-    for h in batches:  # Query returns them in position order
+    for h in batches:  # in position order
         first = EventId(int(h["firstCommitNum"]["N"]), int(h["firstOpNum"]["N"]))
         last = EventId(int(h["lastCommitNum"]["N"]), int(h["lastOpNum"]["N"]))
         if first not in index or last not in index:
@@ -116,13 +128,12 @@ def verify(client: DynamoDBClient, tables: TableNames, stream_id: str, stream: S
     over = sum(c - 1 for c in coverage if c > 1)
     complete = counts_match and all(c == 1 for c in coverage)
 
-    checkpoint = read_checkpoint(client, tables.checkpoint, stream_id).position
     started_after = _started_after(starts[0]) if starts else None
     # With nothing expected, a capture from LATEST rests on the record it started after.
     last_expected = expected[-1] if expected else started_after
     return Verification(
         stream_events=len(expected),
-        records=sum(stored.values()),
+        records=sum(counted.values()),
         duplicates=over + unexpected,
         missing=missing,
         history_items=len(batches),
@@ -140,3 +151,14 @@ def _started_after(item: dict[str, Any]) -> EventId | None:
     if "startedAfterCommitNum" not in item:
         return None
     return EventId(int(item["startedAfterCommitNum"]["N"]), int(item["startedAfterOpNum"]["N"]))
+
+
+def verify_model(model: DynamoModel, tables: TableNames, stream_id: str, stream: Sequence[EventId]) -> Verification:
+    """The same verification on the DynamoDB model's tables (it has no Scan or Query)."""
+    stored = [EventId(int(i[schema.RECORD_PK]["N"]), int(i[schema.RECORD_SK]["N"])) for i in model.items(tables.records)]
+    history = sorted(
+        (h for h in model.items(tables.history) if h[schema.STREAM_ID]["S"] == stream_id),
+        key=lambda h: str(h[schema.POSITION]["S"]),
+    )
+    checkpoint = checkpoint_from_item(stream_id, model.get(tables.checkpoint, {schema.STREAM_ID: {"S": stream_id}}))
+    return check(stored, history, checkpoint.position, stream)

@@ -10,8 +10,10 @@ from constructs import Construct
 from neptune_capture.contract import StartFrom
 from neptune_capture.settings import (
     DEFAULT_IDLE_BASE_SECONDS,
+    DEFAULT_IN_FLIGHT,
     DEFAULT_MAX_IDLE_WAIT_SECONDS,
     DEFAULT_PAGE_LIMIT,
+    MAX_IN_FLIGHT,
     parse_start_from,
 )
 from neptune_stream import existing_spec
@@ -34,6 +36,8 @@ class StackConfig:
     # A loop iteration writes at most ~10 history events; 500 keeps an execution far below 25,000.
     iterations_per_execution: int = 500
     page_limit: int = DEFAULT_PAGE_LIMIT
+    # Transactions of a backlog in flight at once (the measured best, README "Benchmarks").
+    in_flight: int = DEFAULT_IN_FLIGHT
     # The handler's own defaults (see neptune_capture.settings).
     idle_base_seconds: float = DEFAULT_IDLE_BASE_SECONDS
     max_idle_wait_seconds: float = DEFAULT_MAX_IDLE_WAIT_SECONDS
@@ -75,6 +79,8 @@ class StackConfig:
             raise ValueError(f"{PREFIX}streamsExpiryDays must be 1..90, got {self.streams_expiry_days}")
         if not 1 <= self.page_limit <= 100_000:
             raise ValueError(f"{PREFIX}pageLimit must be 1..100000, got {self.page_limit}")
+        if not 1 <= self.in_flight <= MAX_IN_FLIGHT:
+            raise ValueError(f"{PREFIX}inFlight must be 1..{MAX_IN_FLIGHT}, got {self.in_flight}")
         if not 1 <= self.iterations_per_execution <= 2_000:
             raise ValueError(
                 f"{PREFIX}iterationsPerExecution must be 1..2000 to stay under the "
@@ -113,6 +119,7 @@ class StackConfig:
             streams_expiry_days=get("streamsExpiryDays", d.streams_expiry_days),
             iterations_per_execution=get("iterationsPerExecution", d.iterations_per_execution),
             page_limit=get("pageLimit", d.page_limit),
+            in_flight=get("inFlight", d.in_flight),
             idle_base_seconds=get("idleBaseSeconds", d.idle_base_seconds),
             max_idle_wait_seconds=get("maxIdleWaitSeconds", d.max_idle_wait_seconds),
             lag_alarm_seconds=get("lagAlarmSeconds", d.lag_alarm_seconds),

@@ -16,6 +16,7 @@ from aws_cdk import aws_neptune_alpha as neptune
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from neptune_capture import schema
 from neptune_capture.contract import StartFrom
 from neptune_capture.schema import TableNames
 from neptune_capture.settings import Env, HandlerSettings, powertools_env
@@ -39,12 +40,18 @@ VPC_NETWORK_INTERFACE_ACTIONS = [
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
 ]
+# A backlog makes the stream handler CPU-bound (make bench: ~70 microseconds of CPU per record, most of it
+# boto3 building and parsing requests). Lambda gives one full vCPU at 1,769 MB and proportionally less
+# below (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html); Python does this work on
+# one core, so more memory than one vCPU's buys nothing, and less caps the records per second in proportion.
+STREAM_HANDLER_MEMORY_MB = 1769
 
 
 @dataclass(frozen=True)
 class FunctionSettings:
     stream_id: str
     page_limit: int
+    in_flight: int
     idle_base_seconds: float
     max_idle_wait_seconds: float
     start_from: StartFrom = StartFrom.TRIM_HORIZON
@@ -127,6 +134,7 @@ class Functions(Construct):
             tables=TableNames(records=records.table_name, history=history.table_name, checkpoint=checkpoint.table_name),
             neptune_endpoint=endpoint,
             page_limit=settings.page_limit,
+            in_flight=settings.in_flight,
             idle_base_seconds=settings.idle_base_seconds,
             max_idle_wait_seconds=settings.max_idle_wait_seconds,
             start_from=settings.start_from,
@@ -136,23 +144,42 @@ class Functions(Construct):
             folder="stream_handler",
             description="Captures Neptune Streams records into DynamoDB, exactly once",
             timeout=STREAM_HANDLER_TIMEOUT,
-            memory=1024,
+            memory=STREAM_HANDLER_MEMORY_MB,
             environment=handler_settings.to_env(),
         )
         # GetEngineStatus: each invocation first checks that Neptune Streams is on (neptune_capture.preconditions).
         cluster.grant(self.stream_handler, "neptune-db:GetStreamRecords", "neptune-db:GetEngineStatus")
         # Exactly the item actions its transactions and reads use (no scans, no deletes), as explicit
-        # statements: Table.grant would add the records table's index ARNs, which writes never need. The
-        # checkpoint is only ever updated (plan.py and store.py write it with Update, never Put).
-        # TransactWriteItems has no IAM action of its own: each item is authorized as its Put or Update
-        # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
+        # statements: Table.grant would add the records table's index ARNs, which writes never need.
+        # TransactWriteItems has no IAM action of its own: each item is authorized as its Put, Update or
+        # ConditionCheck (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
+        # The checkpoint item is only ever updated; the lease's fence slots beside it are checked in every
+        # data transaction and rewritten whole (Put) when the lease is taken: PutItem there is limited to
+        # the fence slots' keys (dynamodb:LeadingKeys,
+        # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html).
+        whole_items: list[tuple[ddb.ITable, list[str]]] = [
+            (records, ["dynamodb:PutItem"]),
+            (history, ["dynamodb:PutItem"]),
+            (checkpoint, ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]),
+        ]
+        for table, actions in whole_items:
+            self.stream_handler.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[table.table_arn]))
+        self.stream_handler.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem"],
+                resources=[checkpoint.table_arn],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{settings.stream_id}{schema.FENCE_INFIX}*"]}},
+            )
+        )
+        # What the DynamoDB endpoint admits for this role (its policy carries no condition keys).
         self.stream_handler_table_grants: list[tuple[str, list[str]]] = [
             (records.table_arn, ["dynamodb:PutItem"]),
             (history.table_arn, ["dynamodb:PutItem"]),
-            (checkpoint.table_arn, ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
+            (
+                checkpoint.table_arn,
+                ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            ),
         ]
-        for table_arn, actions in self.stream_handler_table_grants:
-            self.stream_handler.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[table_arn]))
 
     def _function(
         self,

@@ -70,6 +70,7 @@ class NeptuneStreamStack(Stack):
             settings=FunctionSettings(
                 stream_id=DEFAULT_STREAM_ID,
                 page_limit=cfg.page_limit,
+                in_flight=cfg.in_flight,
                 idle_base_seconds=cfg.idle_base_seconds,
                 max_idle_wait_seconds=cfg.max_idle_wait_seconds,
                 start_from=cfg.start_from,

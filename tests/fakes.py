@@ -1,12 +1,16 @@
-"""Test doubles for the capture core's ports: a scripted Neptune stream, a controllable clock, and
-a DynamoDB client wrapper that injects crashes and transient failures."""
+"""Test doubles for the capture core's ports: a scripted Neptune stream, a controllable clock, a
+DynamoDB client wrapper that injects crashes and transient failures, and scripted lanes that decide in
+which order the transactions in flight land."""
 
 from __future__ import annotations
 
+import contextlib
+import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError, EndpointConnectionError
 
@@ -119,11 +123,18 @@ class FaultyDynamo:
     'crash-before', 'crash-after' (applied, then the process dies), 'lost-response' (applied, then a
     connection error: the store retries), 'conflict' or 'throttle' (cancelled, retryable)."""
 
-    def __init__(self, client: Any, plan: dict[int, str] | None = None, on_call: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        plan: dict[int, str] | None = None,
+        on_call: Callable[[int], None] | None = None,
+        observe: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> None:
         self.client = client
         self.plan = plan or {}
         self.transacts = 0
         self.on_call = on_call
+        self.observe = observe  # sees every TransactItems list, faulted or not
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.client, name)
@@ -132,6 +143,8 @@ class FaultyDynamo:
         self.transacts += 1
         if self.on_call:
             self.on_call(self.transacts)
+        if self.observe:
+            self.observe(kwargs["TransactItems"])
         fault = self.plan.get(self.transacts)
         if fault == "crash-before":
             raise SimulatedCrashError(f"crash before transaction {self.transacts}")
@@ -146,3 +159,101 @@ class FaultyDynamo:
         if fault == "lost-response":
             raise EndpointConnectionError(endpoint_url="http://dynamodb.local")
         return response
+
+
+T = TypeVar("T")
+
+
+def item_keys(transact_items: list[dict[str, Any]], key_names: dict[str, tuple[str, ...]]) -> set[tuple[str, str]]:
+    """(table, key) of every item a transaction touches; `key_names` maps a table to its key attributes."""
+    keys = set()
+    for action in transact_items:
+        (_, body), *_ = action.items()
+        attributes = body.get("Key") or body["Item"]
+        keys.add((body["TableName"], repr([attributes[k] for k in key_names[body["TableName"]]])))
+    return keys
+
+
+@dataclass
+class _Job:
+    run: Callable[[], Any]
+    future: Future[Any]
+    sent: int  # the tick it was handed to the lanes
+    items: set[tuple[str, str]] = field(default_factory=set)
+
+
+class ScriptedLanes:
+    """The pipeline's lanes, deterministic: a transaction handed over stays in flight until the poller
+    waits and `rng` picks it among those in flight, so examples decide the order transactions land in.
+
+    A SimulatedCrashError in one (the process dying) ends the others: each is either lost (it never
+    reached DynamoDB) or put on `late`, to land at a random point of the next invocation, as a request
+    already on its way would. `windows` keeps, per transaction, the ticks from when it was sent until it
+    landed and the items it touched: two whose windows overlap were in flight together."""
+
+    def __init__(self, rng: random.Random, late: list[Callable[[], Any]], key_names: dict[str, tuple[str, ...]]) -> None:
+        self.rng, self.late, self.key_names = rng, late, key_names
+        self.pending: list[_Job] = []
+        self.windows: list[tuple[int, int, set[tuple[str, str]]]] = []
+        self.tick = 0
+        self.crashed = False
+        self._running: _Job | None = None
+
+    def submit(self, fn: Callable[[], T]) -> Future[T]:
+        future: Future[T] = Future()
+        self.pending.append(_Job(fn, future, self.tick))
+        self.tick += 1
+        return future
+
+    def wait_any(self, futures: Collection[Future[Any]]) -> None:
+        while not any(f.done() for f in futures):
+            if self.crashed:
+                self._abandon()
+                continue
+            if self.late and self.rng.random() < 0.3:
+                self._land_late()
+                continue
+            self._run(self.pending.pop(self.rng.randrange(len(self.pending))))
+
+    def observe(self, transact_items: list[dict[str, Any]]) -> None:
+        if self._running is not None:
+            self._running.items |= item_keys(transact_items, self.key_names)
+
+    def close(self) -> None:
+        while self.late and self.rng.random() < 0.5:
+            self._land_late()
+
+    def _run(self, job: _Job) -> None:
+        self._running = job
+        try:
+            job.future.set_result(job.run())
+        except SimulatedCrashError as crash:
+            job.future.set_exception(crash)
+            self.crashed = True
+        except BaseException as error:  # the poller reads it from the future
+            job.future.set_exception(error)
+        finally:
+            self._running = None
+            self.windows.append((job.sent, self.tick, job.items))
+            self.tick += 1
+
+    def _abandon(self) -> None:
+        for job in self.pending:
+            if self.rng.random() < 0.5:
+                self.late.append(job.run)
+            job.future.set_exception(SimulatedCrashError("the process died with this transaction in flight"))
+        self.pending.clear()
+
+    def _land_late(self) -> None:
+        job = self.late.pop(self.rng.randrange(len(self.late)))
+        with contextlib.suppress(Exception):  # its invocation is gone: nobody reads the outcome
+            job()
+
+    def shared_items_in_flight(self) -> list[tuple[str, str]]:
+        """Items touched by two transactions that were in flight together (DynamoDB would cancel one)."""
+        shared = []
+        for i, (sent_a, landed_a, items_a) in enumerate(self.windows):
+            for sent_b, landed_b, items_b in self.windows[i + 1 :]:
+                if sent_a < landed_b and sent_b < landed_a:
+                    shared += sorted(items_a & items_b)
+        return shared

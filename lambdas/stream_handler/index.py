@@ -3,6 +3,7 @@ DynamoDB in fenced transactions, until its time budget is spent. All logic lives
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -33,6 +34,11 @@ _settings = HandlerSettings.from_env()
 # Clients are built once per execution environment and reused across invocations. Metrics are published
 # every minute during the invocation, and the rest at its end (log_metrics).
 _poller = build_poller(_settings, PeriodicallyFlushed(_add_metric, metrics.flush_metrics, SystemClock()))
+# What the set-up loaded (boto3's service models, Powertools) lives as long as the execution environment:
+# freezing it keeps the cyclic garbage collector from walking it again at every collection a page of
+# records triggers (https://docs.python.org/3/library/gc.html#gc.freeze). Measured by make bench: about
+# a seventh of the handler's CPU per record.
+gc.freeze()
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -9,6 +9,7 @@ import os
 import sys
 import zlib
 
+from neptune_capture.settings import DEFAULT_IN_FLIGHT, MAX_IN_FLIGHT
 from neptune_local.chaos.scenarios import SCENARIOS, run_scenario
 from neptune_local.template import load_stack
 
@@ -17,6 +18,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m neptune_local.chaos", description=__doc__)
     parser.add_argument("--changes", type=int, default=int(os.environ.get("CHAOS_CHANGES", "300")), help="changes per scenario")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        default=DEFAULT_IN_FLIGHT,
+        choices=range(1, MAX_IN_FLIGHT + 1),
+        metavar=f"1..{MAX_IN_FLIGHT}",
+        help=f"transactions the handler keeps in flight (default {DEFAULT_IN_FLIGHT}, the deployed setting)",
+    )
     parser.add_argument("--only", action="append", default=[], help="run the scenarios whose name contains this")
     parser.add_argument("--cdk-out", default=os.environ.get("CDK_OUT", "cdk.out"))
     args = parser.parse_args(argv)
@@ -24,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     names = [n for n in SCENARIOS if not args.only or any(o in n for o in args.only)]
     outcomes = []
     for name in names:
-        outcome = run_scenario(stack, name, args.changes, args.seed + zlib.crc32(name.encode()) % 1000)
+        outcome = run_scenario(stack, name, args.changes, args.seed + zlib.crc32(name.encode()) % 1000, args.in_flight)
         outcomes.append(outcome)
         print(outcome.line(), flush=True)
     summary = {

@@ -1,7 +1,12 @@
 """The fault-injection scenarios. Each builds a fresh local stack, writes the workload through Gremlin
 while (or before) the state machine captures it, injects its fault, and ends with the exactly-once
 verification: records table == stream events, history complete and ordered, checkpoint == last event.
-A scenario also fails if its fault was never applied, or if the pipeline did not react as documented."""
+A scenario also fails if its fault was never applied, or if the pipeline did not react as documented.
+
+Every scenario runs in pipelined mode: the handler keeps up to `in_flight` transactions in flight (the
+deployed default unless --in-flight says otherwise), and each scenario starts with a backlog of at least
+two transactions' worth of events, so its first invocation sends several before any has committed. With
+in_flight of 2 or more, a scenario in which no invocation had two in flight fails."""
 
 from __future__ import annotations
 
@@ -18,10 +23,12 @@ from neptune_capture import schema
 from neptune_capture.backoff import RetryPolicy
 from neptune_capture.contract import Key
 from neptune_capture.events import EventId
+from neptune_capture.plan import MAX_RECORDS_PER_TRANSACTION
+from neptune_capture.settings import DEFAULT_IN_FLIGHT
 from neptune_cli.commands import control
 from neptune_cli.target import local_target
 from neptune_emulator.server import EmulatorServer, set_faults
-from neptune_local.chaos.injectors import Injected, dynamodb_conflicts, handler_process_faults
+from neptune_local.chaos.injectors import Injected, dynamodb_conflicts, handler_process_faults, transactions_in_flight
 from neptune_local.runtime import STREAM_ID, LocalOptions, LocalPipeline
 from neptune_local.template import SynthesizedStack
 from neptune_local.verify import Verification, verify
@@ -34,6 +41,9 @@ SCHEDULE_PERIOD_S = 4.0  # the start schedule's period here (deployed: 5 minutes
 # Past one period, the fenced start's own work: a handler invocation, DescribeExecution, the take-over Poll
 # (about a second on an idle machine; generous, so a busy one passes, while a lost take-over still fails).
 TAKE_OVER_SLACK_S = 45.0
+# Events written before a scenario starts its first execution: two full transactions and one more.
+BACKLOG_EVENTS = 2 * MAX_RECORDS_PER_TRANSACTION + 1
+BACKLOG_STEP = 20  # changes written at a time until the backlog is there
 
 
 @dataclass
@@ -93,6 +103,13 @@ class Chaos:
     def stream_ids(self) -> list[EventId]:
         return self.pipeline.stream_ids()
 
+    def backlog(self) -> None:
+        """Changes written before any execution starts, until the stream holds BACKLOG_EVENTS events."""
+        step = 0
+        while len(self.stream_ids()) < BACKLOG_EVENTS:
+            step += 1
+            self.write(BACKLOG_STEP, seed_offset=1000 + step)
+
     def checkpoint_item(self) -> dict[str, Any]:
         assert self.pipeline.tables is not None
         item: dict[str, Any] = self.pipeline.dynamodb.get_item(
@@ -128,6 +145,7 @@ class Chaos:
         self.details["recorded_failure"] = f"{recorded}: {json.loads(cause).get('errorMessage', cause)[:160]}" if cause else None
 
     def outcome(self, injected: dict[str, int], expected: list[EventId] | None = None) -> Outcome:
+        """The exactly-once verification (against `expected`, the stream's events by default)."""
         assert self.pipeline.tables is not None
         report = verify(self.pipeline.dynamodb, self.pipeline.tables, STREAM_ID, expected or self.stream_ids())
         statuses: list[str] = sorted(e["status"] for e in self.pipeline.executions())
@@ -282,8 +300,9 @@ def killed_execution(c: Chaos) -> Outcome:
     its lease left in place for 20 minutes, as after an operator's bare stop-execution). Nobody starts
     anything: the schedule's next start finds the lease held, sees the holder is not running, takes the
     lease over, and capture resumes within one schedule period, nothing lost or duplicated."""
-    period = c.pipeline.options.start_schedule_period_seconds
-    assert period is not None
+    period = SCHEDULE_PERIOD_S
+    c.backlog()  # before the schedule's first start: its first invocation has several transactions in flight
+    c.pipeline.start_schedule_firing(period)  # as CloudFormation's creating the schedule would
     c.write(c.changes // 2)
     c.drain()  # the schedule's first start, at once, captured these
     # While it polls, the schedule's next start is fenced and ends at once: one execution polls.
@@ -350,7 +369,7 @@ SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
         killed_execution,
         # No continue-as-new during the scenario: the execution killed is the one polling, not a parent
         # that has just handed over.
-        {"start_schedule_period_seconds": SCHEDULE_PERIOD_S, "iterations_per_execution": 10_000},
+        {"iterations_per_execution": 10_000},
     ),
 }
 
@@ -365,7 +384,12 @@ def chaos_stack(stack: SynthesizedStack, name: str, changes: int, seed: int, **o
             yield Chaos(name, pipeline, changes, seed)
 
 
-def run_scenario(stack: SynthesizedStack, name: str, changes: int, seed: int) -> Outcome:
+def run_scenario(stack: SynthesizedStack, name: str, changes: int, seed: int, in_flight: int = DEFAULT_IN_FLIGHT) -> Outcome:
     scenario, options = SCENARIOS[name]
-    with chaos_stack(stack, name, changes, seed, **dict(options)) as chaos:
-        return scenario(chaos)
+    with chaos_stack(stack, name, changes, seed, in_flight=in_flight, **dict(options)) as chaos, transactions_in_flight() as most:
+        chaos.backlog()
+        outcome = scenario(chaos)
+    outcome.details["max_in_flight"] = most[0]
+    if in_flight >= 2 and most[0] < 2:
+        outcome.problems.append(f"never more than {most[0]} transaction in flight: the pipelined path was not exercised")
+    return outcome

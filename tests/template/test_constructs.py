@@ -108,7 +108,7 @@ def test_functions_alone_with_an_imported_cluster_and_tables() -> None:
         vpc=vpc,
         subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
         security_group=ec2.SecurityGroup.from_security_group_id(stack, "LambdaSg", "sg-2"),
-        settings=FunctionSettings(stream_id="s", page_limit=500, idle_base_seconds=0.2, max_idle_wait_seconds=2),
+        settings=FunctionSettings(stream_id="s", page_limit=500, in_flight=3, idle_base_seconds=0.2, max_idle_wait_seconds=2),
         defaults=DEFAULTS,
     )
     template = Template.from_stack(stack)
@@ -122,6 +122,7 @@ def test_functions_alone_with_an_imported_cluster_and_tables() -> None:
                     {
                         Env.STREAM_ID: "s",
                         Env.PAGE_LIMIT: "500",
+                        Env.IN_FLIGHT: "3",
                         Env.RECORDS_TABLE: "records",
                         Env.NEPTUNE_ENDPOINT: "https://graph.cluster-abc.us-east-1.neptune.amazonaws.com:8182",
                     }

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from neptune_capture.contract import Output
+from neptune_capture import schema
+from neptune_capture.contract import DEFAULT_STREAM_ID, Output
 from neptune_stream.config import StackConfig
 from tests.template.conftest import Synth, resolve_join
 
@@ -107,8 +108,26 @@ def test_the_dynamodb_endpoint_admits_only_the_handlers_table_actions(synth: Syn
     assert granted == {
         "StreamRecord": {"dynamodb:PutItem"},
         "UpdateHistor": {"dynamodb:PutItem"},
-        "LatestCheckp": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        "LatestCheckp": {"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
     }
+
+
+def test_the_handler_puts_on_the_checkpoint_table_only_the_lease_fence_slots(synth: Synth) -> None:
+    # The checkpoint item is only ever updated; whole-item puts there are the fence slots'.
+    handler = synth.json["Resources"][
+        next(k for k in synth.resources("AWS::Lambda::Function") if k.startswith("FunctionsStreamHandler"))
+    ]
+    role = handler["Properties"]["Role"]["Fn::GetAtt"][0]
+    puts = [
+        s
+        for p in synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if "dynamodb:PutItem" in _actions(s) and "LatestCheckpoint" in json.dumps(s["Resource"])
+    ]
+    assert len(puts) == 1 and _actions(puts[0]) == ["dynamodb:PutItem"]
+    assert puts[0]["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{DEFAULT_STREAM_ID}#fence#*"]}}
+    assert schema.fence_id(DEFAULT_STREAM_ID, 7) == f"{DEFAULT_STREAM_ID}#fence#07"
 
 
 def test_the_flow_log_role_serves_only_this_accounts_flow_logs(synth: Synth) -> None:

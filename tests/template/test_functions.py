@@ -5,6 +5,8 @@ from typing import Any
 
 import pytest
 
+from neptune_capture.schema import TableNames
+from neptune_capture.settings import DEFAULT_IN_FLIGHT, MAX_IN_FLIGHT, HandlerSettings
 from neptune_stream.config import StackConfig
 from neptune_stream.layer_bundle import CONSTRAINTS, POWERTOOLS_VERSION
 from tests.template.conftest import Synth
@@ -86,11 +88,16 @@ def test_nothing_grants_neptune_db_wildcards(synth: Synth) -> None:
 
 def test_stream_handler_gets_only_the_table_actions_it_uses(synth: Synth) -> None:
     dynamo = [s for s in _statements(synth, "FunctionsStreamHandler") if "dynamodb" in json.dumps(s["Action"])]
-    by_table = {s["Resource"]["Fn::GetAtt"][0].split("Tables")[1][:12]: _actions([s]) for s in dynamo}
+    by_table: dict[str, set[str]] = {}
+    for statement in dynamo:
+        table = statement["Resource"]["Fn::GetAtt"][0].split("Tables")[1][:12]
+        by_table.setdefault(table, set()).update(_actions([statement]))
     assert by_table == {
         "StreamRecord": {"dynamodb:PutItem"},
         "UpdateHistor": {"dynamodb:PutItem"},
-        "LatestCheckp": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        # The fence slots are checked inside transactions (ConditionCheck) and rewritten (Put, only they:
+        # tests/template/test_correct_in_aws.py).
+        "LatestCheckp": {"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
     }
     assert not _actions(_statements(synth, "FunctionsStatus")) & {"dynamodb:PutItem", "dynamodb:GetItem"}
 
@@ -147,3 +154,12 @@ def test_an_idle_stream_handler_polls_again_within_a_second(synth: Synth) -> Non
     assert (float(env["IDLE_BASE_SECONDS"]), float(env["MAX_IDLE_WAIT_SECONDS"])) == (0.1, 1.0)
     with pytest.raises(ValueError, match="idleBaseSeconds and maxIdleWaitSeconds"):
         StackConfig(idle_base_seconds=2, max_idle_wait_seconds=1)
+
+
+def test_the_stream_handler_pipelines_the_measured_best_number_of_transactions(synth: Synth) -> None:
+    _, props = _function(synth, "FunctionsStreamHandler")
+    assert props["Environment"]["Variables"]["IN_FLIGHT"] == str(DEFAULT_IN_FLIGHT)
+    with pytest.raises(ValueError, match=f"inFlight must be 1..{MAX_IN_FLIGHT}, got 0"):
+        StackConfig(in_flight=0)
+    with pytest.raises(ValueError, match=f"IN_FLIGHT must be 1..{MAX_IN_FLIGHT}, got {MAX_IN_FLIGHT + 1}"):
+        HandlerSettings(tables=TableNames("r", "h", "c"), neptune_endpoint="x", in_flight=MAX_IN_FLIGHT + 1)

@@ -1,29 +1,30 @@
-"""The capture loop against DynamoDB from moto (real transactions and conditions) and a scripted
-stream: exactly-once under crashes, retries, fencing and expiry."""
+"""The capture loop against DynamoDB (moto, and the DynamoDB model that agrees with it) and a scripted
+stream: exactly-once under crashes, retries, fencing and expiry, with several transactions in flight."""
 
 from __future__ import annotations
 
+import random
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from moto import mock_aws
 
 from neptune_capture import metrics as m
 from neptune_capture.contract import DEFAULT_STREAM_ID, Status
 from neptune_capture.errors import StreamExpiredError
 from neptune_capture.events import EventId
+from neptune_capture.lanes import Lanes
 from neptune_capture.metrics import CountingMetrics
 from neptune_capture.poller import Poller, PollSettings
 from neptune_capture.schema import TableNames
 from neptune_capture.store import DynamoStore
-from neptune_local import moto_gaps
+from neptune_local.dynamo_model import DynamoModel
 from neptune_local.template import SynthesizedStack
-from neptune_local.verify import history_items, verify
-from tests.fakes import FakeClock, FakeStream, FaultyDynamo, SimulatedCrashError, make_stream
-from tests.unit.conftest import fresh_tables
+from neptune_local.verify import history_items, verify, verify_model
+from tests.fakes import FakeClock, FakeStream, FaultyDynamo, ScriptedLanes, SimulatedCrashError, make_stream
 
 STREAM = DEFAULT_STREAM_ID
 # A bound on a worker thread that is not a synchronization: only a hang ever reaches it, and then the
@@ -32,29 +33,43 @@ WORKER_BOUND_S = 600
 
 
 def poller_for(
-    client: Any, tables: TableNames, stream: FakeStream, clock: FakeClock, metrics: CountingMetrics | None = None
+    client: Any,
+    tables: TableNames,
+    stream: FakeStream,
+    clock: FakeClock,
+    metrics: CountingMetrics | None = None,
+    *,
+    in_flight: int = 1,
+    lanes: Callable[[int], Lanes] | None = None,
 ) -> Poller:
     metrics = metrics or CountingMetrics()
     store = DynamoStore(client, tables, STREAM, clock=clock, metrics=metrics)
-    return Poller(stream, store, PollSettings(stream_id=STREAM, idle_base_seconds=1, max_idle_wait_seconds=4), clock, metrics)
+    settings = PollSettings(
+        stream_id=STREAM, idle_base_seconds=1, max_idle_wait_seconds=4, in_flight=in_flight, page_limit=stream.limit
+    )
+    if lanes is None:
+        return Poller(stream, store, settings, clock, metrics)
+    return Poller(stream, store, settings, clock, metrics, lanes=lanes)
 
 
 def drain(poller: Poller, owner: str, clock: FakeClock, budget: float = 30.0) -> Any:
     return poller.run(owner, deadline=clock.monotonic() + budget)
 
 
-def test_a_stream_is_captured_exactly_once_with_history_and_checkpoint(dynamo: tuple[Any, TableNames]) -> None:
+@pytest.mark.parametrize("in_flight", [1, 4])
+def test_a_stream_is_captured_exactly_once_with_history_and_checkpoint(dynamo: tuple[Any, TableNames], in_flight: int) -> None:
     client, tables = dynamo
     stream = FakeStream(make_stream([3, 1, 250, 2, 40]), limit=120)
     clock = FakeClock()
-    result = drain(poller_for(client, tables, stream, clock), "exec-1", clock)
+    result = drain(poller_for(client, tables, stream, clock, in_flight=in_flight), "exec-1", clock)
     assert result.status == Status.ACTIVE
     assert result.records == 296
     report = verify(client, tables, STREAM, stream.ids())
     assert report.ok, report
     assert report.checkpoint == EventId(5, 40)
-    # Pages of 120, 120 and 56 records; 98 records at most per transaction: 2 + 2 + 1 transactions.
-    assert report.history_items == result.transactions == 5
+    # Batches are cut across pages (full pages of 120 events, then a short one): 98, 98, 98, then the
+    # 2 left when the stream caught up.
+    assert report.history_items == result.transactions == 4
 
 
 def test_history_items_describe_each_batch(dynamo: tuple[Any, TableNames]) -> None:
@@ -85,56 +100,158 @@ def test_idle_stream_backs_off_inside_the_invocation_and_writes_nothing(dynamo: 
 
 def test_flowing_records_never_wait(dynamo: tuple[Any, TableNames]) -> None:
     client, tables = dynamo
-    stream = FakeStream(make_stream([50] * 10), limit=50)
+    stream = FakeStream(make_stream([50] * 40), limit=50)
     clock = FakeClock()
 
     def tick(_: int) -> None:
         clock.advance(0.5)  # each transaction takes time: the budget ends the invocation, not idleness
 
     faulty = FaultyDynamo(client, on_call=tick)
-    result = drain(poller_for(faulty, tables, stream, clock), "exec-1", clock, budget=3)
+    result = drain(poller_for(faulty, tables, stream, clock, in_flight=2), "exec-1", clock, budget=3)
     assert clock.sleeps == []
-    assert result.status == Status.ACTIVE and 0 < result.records < 500
+    assert result.status == Status.ACTIVE and 0 < result.records < 2000
     # A second invocation picks up exactly where the first stopped.
     drain(poller_for(client, tables, stream, clock), "exec-1", clock, budget=100)
     assert verify(client, tables, STREAM, stream.ids()).ok
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+KEY_NAMES = {"records": ("commitNum", "opNum"), "history": ("streamId", "position"), "checkpoint": ("streamId",)}
+
+
+def model_tables(stack: SynthesizedStack, clock: FakeClock, **options: Any) -> tuple[DynamoModel, Any, TableNames]:
+    model = DynamoModel(clock=clock, **options)
+    client = model.client()
+    tables = stack.create_tables(client, name_prefix="")
+    return model, client, tables
+
+
+@settings(max_examples=50, deadline=None)
 @given(
-    sizes=st.lists(st.integers(min_value=1, max_value=60), min_size=1, max_size=25),
-    limit=st.integers(min_value=1, max_value=300),
+    sizes=st.lists(st.integers(min_value=1, max_value=150), min_size=1, max_size=12),
+    limit=st.integers(min_value=1, max_value=400),
+    in_flight=st.integers(min_value=1, max_value=6),
     faults=st.dictionaries(
-        st.integers(min_value=1, max_value=30),
+        st.integers(min_value=1, max_value=40),
         st.sampled_from(["crash-before", "crash-after", "lost-response", "conflict", "throttle"]),
-        max_size=8,
+        max_size=10,
     ),
+    order=st.randoms(use_true_random=False),
+    token_window_ms=st.sampled_from([10 * 60 * 1000, 0]),
 )
-def test_crashes_and_retries_never_lose_or_duplicate(
-    stack: SynthesizedStack, sizes: list[int], limit: int, faults: dict[int, str]
+def test_crashes_and_retries_with_transactions_in_flight_never_lose_duplicate_or_rewrite(  # noqa: PLR0917 - one argument per drawn value
+    stack: SynthesizedStack,
+    sizes: list[int],
+    limit: int,
+    in_flight: int,
+    faults: dict[int, str],
+    order: random.Random,
+    token_window_ms: int,
 ) -> None:
-    with mock_aws(), moto_gaps.dynamodb_transaction_snapshots():
-        client, tables = fresh_tables(stack)
-        stream = FakeStream(make_stream(sizes), limit=limit)
-        clock = FakeClock()
-        faulty = FaultyDynamo(client, faults)
-        invocations = 0
-        while True:
-            invocations += 1
-            assert invocations < 100, "the pipeline stopped making progress"
-            try:
-                result = drain(poller_for(faulty, tables, stream, clock), f"exec-{invocations % 3}", clock)
-            except SimulatedCrashError:
-                clock.advance(1)
-                continue
-            if result.status == Status.FENCED:
-                # a new owner name after a crash finds the old lease: it waits for it to expire
-                clock.advance(25 * 60)
-                continue
-            if result.checkpoint == stream.ids()[-1]:
-                break
-        report = verify(client, tables, STREAM, stream.ids())
-        assert report.ok, report
+    """Several transactions in flight land in any order; the process dies at random points, with what
+    was in flight lost or landing during the next invocation; responses are lost (retried with the same
+    token, within its 10-minute window or, with a window of 0, after it); conflicts and throttles come
+    and go. The tables end with every event once, a complete ordered history, the checkpoint at the end,
+    no record or history item ever written twice, and no item shared by two transactions in flight."""
+    clock = FakeClock()
+    model, client, tables = model_tables(stack, clock, token_window_ms=token_window_ms)
+    stream = FakeStream(make_stream(sizes), limit=limit)
+    late: list[Callable[[], Any]] = []
+    lanes: list[ScriptedLanes] = []
+
+    def scripted(_: int) -> ScriptedLanes:
+        lanes.append(ScriptedLanes(order, late, KEY_NAMES))
+        return lanes[-1]
+
+    def observe(items: list[dict[str, Any]]) -> None:
+        if lanes:
+            lanes[-1].observe(items)
+
+    faulty = FaultyDynamo(client, faults, observe=observe)
+    invocations = 0
+    while True:
+        invocations += 1
+        assert invocations < 100, "the pipeline stopped making progress"
+        poller = poller_for(faulty, tables, stream, clock, in_flight=in_flight, lanes=scripted)
+        try:
+            result = drain(poller, f"exec-{invocations % 3}", clock)
+        except SimulatedCrashError:
+            clock.advance(1)
+            continue
+        if result.status == Status.FENCED:
+            # a new owner name after a crash finds the old lease: it waits for it to expire
+            clock.advance(25 * 60)
+            continue
+        if result.checkpoint == stream.ids()[-1]:
+            break
+    while late:  # requests of dead invocations still on their way land too, and change nothing
+        late.pop()()
+    report = verify_model(model, tables, STREAM, stream.ids())
+    assert report.ok, report
+    assert model.stats.rewrites[tables.records] == model.stats.rewrites[tables.history] == 0
+    for scripted_lanes in lanes:
+        assert not scripted_lanes.shared_items_in_flight()
+
+
+def test_a_backlog_goes_out_with_several_transactions_in_flight_on_distinct_items(stack: SynthesizedStack) -> None:
+    clock = FakeClock()
+    model, client, tables = model_tables(stack, clock)
+    stream = FakeStream(make_stream([100] * 30), limit=1000)
+    lanes: list[ScriptedLanes] = []
+
+    def scripted(_: int) -> ScriptedLanes:
+        lanes.append(ScriptedLanes(random.Random(5), [], KEY_NAMES))
+        return lanes[-1]
+
+    def observe(items: list[dict[str, Any]]) -> None:
+        if lanes:  # the lease's fence writes come before the invocation's lanes
+            lanes[-1].observe(items)
+
+    observing = FaultyDynamo(client, observe=observe)
+    result = drain(poller_for(observing, tables, stream, clock, in_flight=6, lanes=scripted), "exec-1", clock)
+    assert result.max_in_flight == 6
+    assert result.records == 3000 and result.checkpoint == EventId(30, 100)
+    assert verify_model(model, tables, STREAM, stream.ids()).ok
+    (used,) = lanes
+    assert not used.shared_items_in_flight()
+    assert max(sum(1 for a, b, _ in used.windows if a <= t < b) for t in range(used.tick)) >= 6
+
+
+def test_a_replay_after_a_crash_rewrites_nothing(stack: SynthesizedStack) -> None:
+    """Transactions committed beyond the checkpoint when the process died are found by the next
+    invocation (their history items are there) and are not written again: their items, processedAt
+    included, stay exactly as first written, so a DynamoDB Streams consumer of the tables sees nothing."""
+    clock = FakeClock()
+    model, client, tables = model_tables(stack, clock)
+    stream = FakeStream(make_stream([100] * 10), limit=1000)
+    lanes: list[ScriptedLanes] = []
+
+    def landing_last_first(_: int) -> ScriptedLanes:
+        lanes.append(ScriptedLanes(random.Random(), [], KEY_NAMES))
+        lanes[-1].rng = _Newest()  # the newest transaction in flight always lands first
+        return lanes[-1]
+
+    # The 4th transaction (the 4th batch: the first three are still in flight) commits, then the process dies.
+    faulty = FaultyDynamo(client, {4: "crash-after"})
+    with pytest.raises(SimulatedCrashError):
+        drain(poller_for(faulty, tables, stream, clock, in_flight=4, lanes=landing_last_first), "exec-1", clock)
+    before = {h["position"]["S"]: h for h in model.items(tables.history)}
+    assert before and verify_model(model, tables, STREAM, stream.ids()).checkpoint is None
+    clock.advance(60)
+    result = drain(poller_for(client, tables, stream, clock, in_flight=4), "exec-1", clock)
+    after = {h["position"]["S"]: h for h in model.items(tables.history)}
+    assert all(after[k] == v for k, v in before.items()), "a batch written before was written again"
+    assert result.records == 1000 - 98 * len(before)
+    assert model.stats.cancelled["ConditionalCheckFailed"] >= len(before)
+    assert model.stats.rewrites[tables.records] == model.stats.rewrites[tables.history] == 0
+    assert verify_model(model, tables, STREAM, stream.ids()).ok
+
+
+class _Newest(random.Random):
+    def randrange(self, stop: int, *_: Any, **__: Any) -> int:  # type: ignore[override]
+        return stop - 1
+
+    def random(self) -> float:
+        return 1.0
 
 
 def test_a_second_poller_is_fenced_by_the_lease(dynamo: tuple[Any, TableNames]) -> None:
@@ -190,6 +307,35 @@ def test_a_poller_whose_lease_was_taken_over_stops_without_corrupting(dynamo: tu
     assert result_a.status == Status.FENCED and "no longer exec-a" in result_a.message
     report = verify(client, tables, STREAM, stream.ids())
     assert report.ok, report
+
+
+def test_a_stopped_execution_still_running_writes_nothing_more(stack: SynthesizedStack) -> None:
+    """`neptune-stream stop` releases the lease while an invocation of the stopped execution still runs
+    with transactions to send: from the release on, none of them commits (the fence slots were
+    rewritten with the release), so nothing it read later lands beyond the checkpoint."""
+    clock = FakeClock()
+    model, client, tables = model_tables(stack, clock)
+    stream = FakeStream(make_stream([100] * 12), limit=500)
+    at_release: dict[str, int] = {}
+
+    def stop(n: int) -> None:
+        if n == 4:  # the lease's fences, then three transactions of the first page
+            store = DynamoStore(client, tables, STREAM, clock=clock, metrics=CountingMetrics())
+            assert store.release_lease("exec-a")
+            at_release["records"] = len(model.items(tables.records))
+            at_release["transactions"] = model.stats.transactions
+
+    def lanes(_: int) -> ScriptedLanes:
+        return ScriptedLanes(random.Random(3), [], KEY_NAMES)
+
+    faulty = FaultyDynamo(client, on_call=stop)
+    result = drain(poller_for(faulty, tables, stream, clock, in_flight=3, lanes=lanes), "exec-a", clock)
+    assert result.status == Status.FENCED
+    assert len(model.items(tables.records)) == at_release["records"]
+    assert model.stats.transactions == at_release["transactions"]
+    # The next execution captures everything, once.
+    assert drain(poller_for(client, tables, stream, clock, in_flight=3), "exec-b", clock).status == Status.ACTIVE
+    assert verify_model(model, tables, STREAM, stream.ids()).ok
 
 
 def test_continue_as_new_hands_the_lease_to_the_child_execution(dynamo: tuple[Any, TableNames]) -> None:

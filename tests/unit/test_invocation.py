@@ -49,10 +49,22 @@ def test_state_flows_through_iterations_then_asks_to_continue_as_new(dynamo: tup
     state = run_invocation(event({}), poller, SETTINGS, remaining_ms=65_000)
     assert state["status"] == "ACTIVE" and state["records"] == 8 and state["checkpoint"] == {"commitNum": 2, "opNum": 4}
     assert state["iteration"] == 1 and state["continueAsNew"] is False and state["waitSeconds"] == 3
+    assert state["maxInFlight"] == 0, "two short pages: each written alone, with the checkpoint"
     state = run_invocation(event(state), poller, SETTINGS, remaining_ms=65_000)
     assert state["status"] == "IDLE" and state["iteration"] == 2 and not state["continueAsNew"]
     state = run_invocation(event(state), poller, SETTINGS, remaining_ms=65_000)
     assert state["iteration"] == 3 and state["continueAsNew"] is True
+
+
+def test_the_state_reports_how_many_transactions_were_in_flight(dynamo: tuple[Any, TableNames]) -> None:
+    client, tables = dynamo
+    stream, clock = FakeStream(make_stream([100] * 5), limit=500), FakeClock(start_ms=1_795_000_000_000)
+    metrics = CountingMetrics()
+    store = DynamoStore(client, tables, "neptune", clock=clock, metrics=metrics)
+    poller = Poller(stream, store, PollSettings(stream_id="neptune", in_flight=3, page_limit=500), clock, metrics)
+    state = run_invocation(event({}), poller, SETTINGS, remaining_ms=65_000)
+    # 500 events: five batches of 98 sent three at a time, then the 10 left with the checkpoint.
+    assert state["records"] == 500 and state["transactions"] == 6 and state["maxInFlight"] == 3
 
 
 def test_a_fenced_execution_ends_instead_of_continuing(dynamo: tuple[Any, TableNames]) -> None:

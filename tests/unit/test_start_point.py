@@ -113,9 +113,10 @@ def test_once_started_a_stream_ignores_where_an_execution_asks_to_start(dynamo: 
 def test_a_lost_response_to_the_start_is_retried_and_recorded_once(dynamo: tuple[Any, TableNames]) -> None:
     client, tables = dynamo
     stream, clock = FakeStream(make_stream([2, 2]), limit=10), FakeClock()
-    faulty = FaultyDynamo(client, {1: "lost-response"})  # the start's transaction commits, its answer is lost
+    # Transaction 1 writes the lease's fence slots; 2 is the start: it commits, its answer is lost.
+    faulty = FaultyDynamo(client, {2: "lost-response"})
     result = run(poller_for(faulty, tables, stream, clock), clock, start_from=StartFrom.LATEST)
-    assert result.started_after == EventId(2, 2) and faulty.transacts == 2
+    assert result.started_after == EventId(2, 2) and faulty.transacts == 3  # fences, start, the start again
     assert len(starts(client, tables)) == 1
     assert read_checkpoint(client, tables.checkpoint, STREAM).version == 1
 

@@ -73,6 +73,7 @@ class Key(StrEnum):
     RECORDS = "records"
     TRANSACTIONS = "transactions"
     PAGES = "pages"
+    MAX_IN_FLIGHT = "maxInFlight"  # the most transactions the invocation had in flight at once
     LAG_MS = "lagMs"
     DETAIL = "detail"
     GAP_RECORDED = "gapRecorded"

@@ -42,6 +42,12 @@ class InvalidInputError(CaptureError):
     """An execution's input that cannot be obeyed (an unknown `startFrom`): the message names it."""
 
 
+class HistoryConflictError(CaptureError):
+    """The history already holds a batch at this position that covers other events: only possible when
+    batches were cut differently (a resume from TRIM_HORIZON after a crash left batches beyond the
+    checkpoint). Retrying cannot help: the message names the item and both ranges."""
+
+
 class FencedError(CaptureError):
     """Another poller advanced the checkpoint or holds the lease: this one must stop. `holder` names the
     lease holder when the lease could not be taken (None when it is not known)."""

@@ -86,6 +86,7 @@ def next_state(
         Key.RECORDS: result.records,
         Key.TRANSACTIONS: result.transactions,
         Key.PAGES: result.pages,
+        Key.MAX_IN_FLIGHT: result.max_in_flight,
         Key.LAG_MS: result.lag_ms,
         Key.DETAIL: result.message,
         Key.GAP_RECORDED: result.gap_recorded,

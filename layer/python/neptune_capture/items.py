@@ -101,7 +101,7 @@ def sized_record_item(event: StreamEvent, stream_id: str) -> tuple[Item, int]:
 
 def attribute_size(value: AttributeValue) -> int:
     """Upper bound of DynamoDB's size for one attribute value."""
-    (kind, inner), *_ = value.items()
+    kind, inner = next(iter(value.items()))
     if kind == "S":
         return utf8_length(inner)
     if kind == "N":
@@ -118,7 +118,18 @@ def attribute_size(value: AttributeValue) -> int:
 
 
 def item_size(item: Item) -> int:
-    return sum(utf8_length(name) + attribute_size(value) for name, value in item.items())
+    # Called for every record: strings and numbers, nearly all of an item, are sized inline.
+    size = 0
+    for name, value in item.items():
+        size += len(name) if name.isascii() else len(name.encode())
+        kind, inner = next(iter(value.items()))
+        if kind == "S":
+            size += len(inner) if inner.isascii() else len(inner.encode())
+        elif kind == "N":
+            size += len(inner) + 1
+        else:
+            size += attribute_size(value)
+    return size
 
 
 def utf8_length(text: str) -> int:

@@ -1,16 +1,28 @@
-"""Turns a page of events into the DynamoDB transactions that capture it. Pure: no I/O, no clock.
+"""Turns stream events into the DynamoDB transactions that capture them. Pure: no I/O, no clock.
 
-Each transaction holds up to 98 record puts, one history item and the checkpoint update, which is
-conditioned on the version and lease the writer holds. A page larger than one transaction becomes several,
-in order, each advancing the checkpoint to its own last event, so a crash between them loses nothing and
-duplicates nothing: the next run resumes after the last committed one."""
+A batch is up to 98 record puts and one history item (keyed by the batch's first event). Batches are cut
+greedily (as many events as fit by count and by bytes), across page boundaries: where a batch ends
+depends only on the events from its first one on, so a writer that resumes at any batch end cuts the
+batches that follow exactly as before. Three kinds of transaction carry them:
+
+- a *data* transaction: a batch and a ConditionCheck on one of the lease's fence slots. Several are in
+  flight at once, each on its own slot, so no two of them touch a shared item (DynamoDB cancels a
+  transaction that touches an item another ongoing transaction holds);
+- an *advance*: the checkpoint update alone, to the end of the batches that have all committed;
+- a *self-checkpointing* transaction: a batch and the checkpoint update to its own last event, sent when
+  nothing else is in flight (the serial protocol, and the short tail of a page that caught up).
+
+Every checkpoint update is conditioned on the version it read and the lease (owner and id), so a stale or
+second writer cannot move it. The history put is conditioned on the item not existing: a batch written
+before (by an attempt whose response was lost, or by an invocation that died with it in flight) is not
+written again, and nothing downstream of the tables sees a rewrite."""
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import schema
@@ -20,17 +32,23 @@ from .items import Item, item_size, sized_record_item
 from .schema import TableNames
 
 MAX_ACTIONS = 100
-MAX_RECORDS_PER_TRANSACTION = MAX_ACTIONS - 2  # + history item + checkpoint update
+MAX_RECORDS_PER_TRANSACTION = MAX_ACTIONS - 2  # + history item + (fence check or checkpoint update)
 MAX_TRANSACTION_BYTES = 4 * 1024 * 1024
 # Room kept for the history item and the checkpoint update, both well under 2 KB.
 RESERVED_BYTES = 8 * 1024
+BATCH_BYTES = MAX_TRANSACTION_BYTES - RESERVED_BYTES
 TOKEN_NAMESPACE = uuid.UUID("6f1c3f0e-3c0b-4b53-9a4c-6e2e1d1f0a77")
+# The history put's condition: the batch's item must not exist yet.
+HISTORY_NOT_WRITTEN = "attribute_not_exists(#pos)"
 
 
 @dataclass(frozen=True)
 class Lease:
     owner: str
     expires_at_ms: int
+    # Unique per acquisition: two invocations of one execution (a retry while the first still runs) are
+    # different writers, and the later one fences the earlier out.
+    id: str = ""
 
 
 @dataclass(frozen=True)
@@ -40,31 +58,78 @@ class Checkpoint:
     version: int
     commit_timestamp: int | None = None
     lease_owner: str | None = None
+    lease_id: str | None = None
 
     def after(self, txn: Transaction, owner: str) -> Checkpoint:
         """The checkpoint once `txn` has committed under `owner`'s lease."""
-        return Checkpoint(self.stream_id, txn.last, txn.new_version, None, owner)
+        if txn.checkpoint_update is None:
+            return self
+        return Checkpoint(self.stream_id, txn.last, txn.new_version, txn.last_commit_timestamp, owner, self.lease_id)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Events that go into one transaction, with their record items and the items' total size."""
+
+    events: tuple[StreamEvent, ...]
+    records: tuple[Item, ...]
+    size_bytes: int
+
+    @property
+    def first(self) -> EventId:
+        return self.events[0].event_id
+
+    @property
+    def last(self) -> EventId:
+        return self.events[-1].event_id
 
 
 @dataclass(frozen=True)
 class Transaction:
-    first: EventId
-    last: EventId
+    first: EventId | None  # None: an advance, which holds no batch
+    last: EventId  # the batch's last event; for an advance, the position it moves the checkpoint to
     records: tuple[Item, ...]
-    history: Item
-    checkpoint_update: dict[str, Any]
+    history: Item | None
+    checkpoint_update: dict[str, Any] | None  # present: moves the checkpoint to `last`
     token: str
     expected_version: int
     size_bytes: int
+    fence: dict[str, Any] | None = None  # present: a data transaction, checked against a fence slot
+    last_commit_timestamp: int | None = None
 
     @property
     def new_version(self) -> int:
-        return self.expected_version + 1
+        return self.expected_version + (1 if self.checkpoint_update is not None else 0)
+
+    @property
+    def history_index(self) -> int | None:
+        return len(self.records) if self.history is not None else None
+
+    @property
+    def guard_index(self) -> int:
+        """Index of the fence check or the checkpoint update: the last action."""
+        return len(self.records) + (1 if self.history is not None else 0)
 
     def transact_items(self, tables: TableNames) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = [{"Put": {"TableName": tables.records, "Item": r}} for r in self.records]
-        items.append({"Put": {"TableName": tables.history, "Item": self.history}})
-        items.append({"Update": {"TableName": tables.checkpoint, **self.checkpoint_update}})
+        if self.history is not None:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": tables.history,
+                        "Item": self.history,
+                        "ConditionExpression": HISTORY_NOT_WRITTEN,
+                        "ExpressionAttributeNames": {"#pos": schema.POSITION},
+                        # The stored batch comes back in the cancellation reason: it tells a batch
+                        # written before (same events) from a batch cut differently.
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                }
+            )
+        if self.fence is not None:
+            items.append({"ConditionCheck": {"TableName": tables.checkpoint, **self.fence}})
+        if self.checkpoint_update is not None:
+            items.append({"Update": {"TableName": tables.checkpoint, **self.checkpoint_update}})
         return items
 
 
@@ -79,29 +144,52 @@ class BatchContext:
     execution_id: str | None = None
 
 
-def split(events: Sequence[StreamEvent], stream_id: str) -> list[tuple[list[StreamEvent], list[Item], int]]:
-    """Groups events, in order, into batches that fit one transaction by count and by bytes."""
-    batches: list[tuple[list[StreamEvent], list[Item], int]] = []
-    current_events: list[StreamEvent] = []
-    current_items: list[Item] = []
-    size = 0
-    budget = MAX_TRANSACTION_BYTES - RESERVED_BYTES
-    for event in events:
-        item, item_bytes = sized_record_item(event, stream_id)
-        if current_items and (len(current_items) == MAX_RECORDS_PER_TRANSACTION or size + item_bytes > budget):
-            batches.append((current_events, current_items, size))
-            current_events, current_items, size = [], [], 0
-        current_events.append(event)
-        current_items.append(item)
-        size += item_bytes
-    if current_items:
-        batches.append((current_events, current_items, size))
-    return batches
+@dataclass
+class Batcher:
+    """Cuts events into batches greedily, across pages: `add` returns the batches a page closed (one is
+    closed when the next event does not fit), `flush` the open tail when no more events are coming."""
+
+    stream_id: str
+    _events: list[StreamEvent] = field(default_factory=list)
+    _items: list[Item] = field(default_factory=list)
+    _size: int = 0
+
+    @property
+    def open(self) -> bool:
+        return bool(self._events)
+
+    @property
+    def open_events(self) -> int:
+        return len(self._events)
+
+    def add(self, events: Sequence[StreamEvent]) -> list[Batch]:
+        return list(self.feed(events))
+
+    def feed(self, events: Sequence[StreamEvent]) -> Iterator[Batch]:
+        """The batches `events` close, each as soon as it is closed: a writer can send the first while
+        the rest of a large page is still being cut."""
+        stream_id = self.stream_id
+        for event in events:
+            item, item_bytes = sized_record_item(event, stream_id)
+            if self._items and (len(self._items) == MAX_RECORDS_PER_TRANSACTION or self._size + item_bytes > BATCH_BYTES):
+                yield self._close()
+            self._events.append(event)
+            self._items.append(item)
+            self._size += item_bytes
+
+    def flush(self) -> Batch | None:
+        return self._close() if self._events else None
+
+    def _close(self) -> Batch:
+        batch = Batch(tuple(self._events), tuple(self._items), self._size)
+        self._events, self._items, self._size = [], [], 0
+        return batch
 
 
-def token_for(stream_id: str, version: int, first: EventId, last: EventId) -> str:
-    # Same transaction, same token: a retried TransactWriteItems within 10 minutes is a no-op.
-    return str(uuid.uuid5(TOKEN_NAMESPACE, f"{stream_id}|{version}|{first}|{last}"))
+def token_for(stream_id: str, version: int, first: EventId, last: EventId, lease_id: str = "") -> str:
+    # Same transaction, same token: a retried TransactWriteItems within 10 minutes is a no-op. The lease
+    # id keeps another invocation's transaction over the same events from reusing it with other content.
+    return str(uuid.uuid5(TOKEN_NAMESPACE, f"{stream_id}|{lease_id}|{version}|{first}|{last}"))
 
 
 def plan(events: Sequence[StreamEvent], checkpoint: Checkpoint, context: BatchContext) -> list[Transaction]:
@@ -111,28 +199,87 @@ def plan(events: Sequence[StreamEvent], checkpoint: Checkpoint, context: BatchCo
 def plan_lazily(
     events: Sequence[StreamEvent], checkpoint: Checkpoint, context_now: Callable[[], BatchContext]
 ) -> Iterator[Transaction]:
-    """The same transactions, each built when the writer asks for it, so its history item carries the
-    time it is written (processed-at, lag), not the time the page arrived."""
+    """The serial protocol: one self-checkpointing transaction per batch, in order, each built when the
+    writer asks for it, so its history item carries the time it is written (processed-at, lag)."""
     if checkpoint.position is not None and events and events[0].event_id <= checkpoint.position:
         raise ValueError(f"event {events[0].event_id} is not after the checkpoint {checkpoint.position}")
     version = checkpoint.version
-    for batch_events, records, size in split(events, checkpoint.stream_id):
-        context = context_now()
-        first, last = batch_events[0].event_id, batch_events[-1].event_id
-        last_event = batch_events[-1]
-        history = history_item(batch_events, context)
-        update = checkpoint_update(context, version, last, last_event.commit_timestamp)
-        yield Transaction(
-            first=first,
-            last=last,
-            records=tuple(records),
-            history=history,
-            checkpoint_update=update,
-            token=token_for(context.stream_id, version, first, last),
-            expected_version=version,
-            size_bytes=size + item_size(history),
-        )
+    batcher = Batcher(checkpoint.stream_id)
+    batches = batcher.add(events)
+    tail = batcher.flush()
+    for batch in [*batches, *([tail] if tail else [])]:
+        yield self_checkpointing(batch, version, context_now())
         version += 1
+
+
+def data_transaction(batch: Batch, slot: int, context: BatchContext) -> Transaction:
+    """A batch checked against the lease's fence slot `slot`: sent while other transactions are in flight."""
+    history = history_item(batch.events, context)
+    return Transaction(
+        first=batch.first,
+        last=batch.last,
+        records=batch.records,
+        history=history,
+        checkpoint_update=None,
+        token=_token(context, f"data|{slot}", batch.first, batch.last),
+        expected_version=0,
+        size_bytes=batch.size_bytes + item_size(history),
+        fence=fence_check(context.stream_id, slot, context.lease),
+        last_commit_timestamp=batch.events[-1].commit_timestamp,
+    )
+
+
+def self_checkpointing(batch: Batch, expected_version: int, context: BatchContext) -> Transaction:
+    """A batch and the checkpoint update to its own last event: everything before it has committed."""
+    history = history_item(batch.events, context)
+    last_event = batch.events[-1]
+    return Transaction(
+        first=batch.first,
+        last=batch.last,
+        records=batch.records,
+        history=history,
+        checkpoint_update=checkpoint_update(context, expected_version, batch.last, last_event.commit_timestamp),
+        token=token_for(context.stream_id, expected_version, batch.first, batch.last, context.lease.id),
+        expected_version=expected_version,
+        size_bytes=batch.size_bytes + item_size(history),
+        last_commit_timestamp=last_event.commit_timestamp,
+    )
+
+
+def advance(to: EventId, commit_timestamp: int, expected_version: int, context: BatchContext) -> Transaction:
+    """The checkpoint alone, moved to `to`: every batch up to it has committed."""
+    return Transaction(
+        first=None,
+        last=to,
+        records=(),
+        history=None,
+        checkpoint_update=checkpoint_update(context, expected_version, to, commit_timestamp),
+        token=_token(context, f"advance|{expected_version}", to, to),
+        expected_version=expected_version,
+        size_bytes=0,
+        last_commit_timestamp=commit_timestamp,
+    )
+
+
+def _token(context: BatchContext, kind: str, first: EventId, last: EventId) -> str:
+    return str(uuid.uuid5(TOKEN_NAMESPACE, f"{context.stream_id}|{context.lease.id}|{kind}|{first}|{last}"))
+
+
+def fence_key(stream_id: str, slot: int) -> dict[str, Any]:
+    """A fence slot: an item of the checkpoint table beside the stream's checkpoint item."""
+    return {schema.STREAM_ID: {"S": schema.fence_id(stream_id, slot)}}
+
+
+def fence_item(stream_id: str, slot: int, lease: Lease) -> Item:
+    return {**fence_key(stream_id, slot), "leaseOwner": {"S": lease.owner}, "leaseId": {"S": lease.id}}
+
+
+def fence_check(stream_id: str, slot: int, lease: Lease) -> dict[str, Any]:
+    return {
+        "Key": fence_key(stream_id, slot),
+        "ConditionExpression": "leaseId = :lease",
+        "ExpressionAttributeValues": {":lease": {"S": lease.id}},
+    }
 
 
 def history_item(events: Sequence[StreamEvent], context: BatchContext) -> Item:
@@ -153,6 +300,7 @@ def history_item(events: Sequence[StreamEvent], context: BatchContext) -> Item:
         "countsByType": {"M": {k: {"N": str(v)} for k, v in sorted(by_type.items())}},
         "firstCommitTimestamp": {"N": str(first.commit_timestamp)},
         "lastCommitTimestamp": {"N": str(last.commit_timestamp)},
+        # When the batch was first written: a batch is never written twice, so this never changes.
         "processedAt": {"N": str(context.now_ms)},
         # Commit-to-capture lag of the batch's newest change.
         "lagMs": {"N": str(max(0, context.now_ms - last.commit_timestamp))},
@@ -164,6 +312,11 @@ def history_item(events: Sequence[StreamEvent], context: BatchContext) -> Item:
     return item
 
 
+def same_batch(stored: Item, history: Item) -> bool:
+    """Whether a stored history item holds the same events as `history` (the same first, last, count)."""
+    return all(stored.get(k) == history.get(k) for k in (schema.POSITION, "lastPosition", "recordCount"))
+
+
 def checkpoint_update(context: BatchContext, expected_version: int, last: EventId, commit_timestamp: int) -> dict[str, Any]:
     return {
         "Key": {schema.STREAM_ID: {"S": context.stream_id}},
@@ -172,7 +325,7 @@ def checkpoint_update(context: BatchContext, expected_version: int, last: EventI
             "updatedAt = :now, leaseExpiresAt = :exp"
         ),
         # Fenced: only the lease holder, and only from the version it read, may advance the checkpoint.
-        "ConditionExpression": "version = :expected AND leaseOwner = :owner",
+        "ConditionExpression": "version = :expected AND leaseOwner = :owner AND leaseId = :lease",
         "ExpressionAttributeNames": {"#pos": schema.POSITION},
         "ExpressionAttributeValues": {
             ":c": {"N": str(last.commit_num)},
@@ -182,6 +335,7 @@ def checkpoint_update(context: BatchContext, expected_version: int, last: EventI
             ":next": {"N": str(expected_version + 1)},
             ":expected": {"N": str(expected_version)},
             ":owner": {"S": context.lease.owner},
+            ":lease": {"S": context.lease.id},
             ":now": {"N": str(context.now_ms)},
             ":exp": {"N": str(context.lease.expires_at_ms)},
         },
@@ -209,12 +363,13 @@ def gap_items(checkpoint: Checkpoint, context: BatchContext, reason: str) -> tup
     update = {
         "Key": {schema.STREAM_ID: {"S": context.stream_id}},
         "UpdateExpression": "REMOVE commitNum, opNum, #pos, commitTimestamp SET version = :next, updatedAt = :now, gapAt = :now",
-        "ConditionExpression": "version = :expected AND leaseOwner = :owner",
+        "ConditionExpression": "version = :expected AND leaseOwner = :owner AND leaseId = :lease",
         "ExpressionAttributeNames": {"#pos": schema.POSITION},
         "ExpressionAttributeValues": {
             ":next": {"N": str(checkpoint.version + 1)},
             ":expected": {"N": str(checkpoint.version)},
             ":owner": {"S": context.lease.owner},
+            ":lease": {"S": context.lease.id},
             ":now": {"N": str(context.now_ms)},
         },
     }
@@ -241,6 +396,7 @@ def start_items(checkpoint: Checkpoint, context: BatchContext, latest: StreamEve
         ":next": {"N": str(checkpoint.version + 1)},
         ":expected": {"N": str(checkpoint.version)},
         ":owner": {"S": context.lease.owner},
+        ":lease": {"S": context.lease.id},
         ":now": {"N": str(context.now_ms)},
         ":from": {"S": StartFrom.LATEST.value},
     }
@@ -265,7 +421,8 @@ def start_items(checkpoint: Checkpoint, context: BatchContext, latest: StreamEve
     update: dict[str, Any] = {
         "Key": {schema.STREAM_ID: {"S": context.stream_id}},
         "UpdateExpression": "SET " + assignments,
-        "ConditionExpression": "version = :expected AND leaseOwner = :owner",
+        # Fenced like every checkpoint update: only this lease's holder, from the version it read.
+        "ConditionExpression": "version = :expected AND leaseOwner = :owner AND leaseId = :lease",
         "ExpressionAttributeValues": values,
     }
     if names:

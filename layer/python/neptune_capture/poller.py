@@ -1,6 +1,11 @@
 """The capture loop of one invocation: take the lease, then read pages and write them as fenced
-transactions until the time budget is spent. The next page is fetched while the current one is written;
-when the stream is idle the loop backs off (0.1, 0.2, 0.4 ... s up to a max) instead of returning."""
+transactions until the time budget is spent. The next page is fetched while the current one is written,
+and several transactions of a backlog are in flight at once (pipeline.Pipeline); when the stream is idle
+the loop backs off (0.1, 0.2, 0.4 ... s up to a max) instead of returning.
+
+Batches are cut across pages (plan.Batcher): the events left over at the end of a full page wait for the
+next page. A page shorter than the limit means the stream has caught up: its tail is written at once,
+alone, with the checkpoint update to its own end."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 from . import metrics as m
@@ -16,9 +22,18 @@ from .clock import Clock
 from .contract import Key, StartFrom, Status
 from .errors import FencedError, StreamExpiredError
 from .events import EventId, StreamEvent, StreamPage
+from .lanes import Lanes, ThreadLanes
 from .metrics import MetricsSink
-from .plan import BatchContext, Checkpoint, Lease, Transaction, plan_lazily
-from .settings import DEFAULT_IDLE_BASE_SECONDS, DEFAULT_LEASE_TTL_SECONDS, DEFAULT_MAX_IDLE_WAIT_SECONDS
+from .pipeline import Pipeline
+from .plan import BatchContext, Batcher, Checkpoint, Lease, Transaction
+from .settings import (
+    DEFAULT_IDLE_BASE_SECONDS,
+    DEFAULT_IN_FLIGHT,
+    DEFAULT_LEASE_TTL_SECONDS,
+    DEFAULT_MAX_IDLE_WAIT_SECONDS,
+    DEFAULT_PAGE_LIMIT,
+)
+from .store import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +47,7 @@ class Store(Protocol):
     def acquire_lease(
         self, owner: str, parent: str | None, ttl_ms: int, *, force: bool = False, take_over_from: str | None = None
     ) -> tuple[Checkpoint, Lease]: ...
-    def write(self, txn: Transaction, lease: Lease) -> None: ...
+    def write(self, txn: Transaction, lease: Lease) -> Outcome: ...
     def record_gap(self, checkpoint: Checkpoint, context: BatchContext, reason: str) -> Checkpoint: ...
     def record_start_from_latest(
         self, checkpoint: Checkpoint, context: BatchContext, latest: StreamEvent | None
@@ -45,6 +60,8 @@ class PollSettings:
     idle_base_seconds: float = DEFAULT_IDLE_BASE_SECONDS
     max_idle_wait_seconds: float = DEFAULT_MAX_IDLE_WAIT_SECONDS
     lease_ttl_ms: int = DEFAULT_LEASE_TTL_SECONDS * 1000
+    in_flight: int = DEFAULT_IN_FLIGHT
+    page_limit: int = DEFAULT_PAGE_LIMIT  # a page shorter than this means the stream has caught up
     # Where the first capture on the stream begins when the execution does not say (the deployed default).
     start_from: StartFrom = StartFrom.TRIM_HORIZON
 
@@ -59,6 +76,7 @@ class PollResult:
     lag_ms: int | None = None
     message: str = ""
     gap_recorded: bool = False
+    max_in_flight: int = 0
     # False when the lease could not be taken at all; then `lease_holder` names who holds it, if known.
     lease_taken: bool = True
     lease_holder: str | None = None
@@ -77,9 +95,11 @@ class Poller:
         clock: Clock,
         metrics: MetricsSink,
         *,
+        lanes: Callable[[int], Lanes] = ThreadLanes,
         preflight: Callable[[], object] | None = None,
     ) -> None:
         self.source, self.store, self.settings, self.clock, self.metrics = source, store, settings, clock, metrics
+        self.lanes = lanes
         # Run once the lease is taken, before anything is read: raises when the cluster cannot be captured
         # (Neptune Streams off), so the execution fails saying why instead of polling a stream that is not there.
         self.preflight = preflight
@@ -110,21 +130,43 @@ class Poller:
         if self.preflight is not None:
             self.preflight()
         result = PollResult(status=Status.IDLE, checkpoint=checkpoint.position)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as prefetch:
-            try:
-                checkpoint = self._start(checkpoint, lease, owner, start_from, result)
-                log.info("lease taken by %s; capture resumes after %s", owner, checkpoint.position or "TRIM_HORIZON")
-                self._loop(
-                    prefetch,
-                    checkpoint=checkpoint,
-                    lease=lease,
-                    owner=owner,
-                    deadline=deadline,
-                    resume_from_trim_horizon=resume_from_trim_horizon,
-                    result=result,
-                )
-            except FencedError as fenced:
-                result.status, result.message = Status.FENCED, str(fenced)
+        try:
+            checkpoint = self._start(checkpoint, lease, owner, start_from, result)
+        except FencedError as fenced:
+            result.status, result.message = Status.FENCED, str(fenced)
+            return result
+        log.info("lease taken by %s; capture resumes after %s", owner, checkpoint.position or "TRIM_HORIZON")
+        # The data transactions, and one advance or final batch beside them.
+        lanes = self.lanes(self.settings.in_flight + 1)
+        pipeline = Pipeline(
+            self.store,
+            lanes,
+            checkpoint=checkpoint,
+            lease=lease,
+            in_flight=self.settings.in_flight,
+            context_now=partial(self._context, lease, owner, None),
+            metrics=self.metrics,
+        )
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as prefetch:
+                try:
+                    self._loop(
+                        prefetch,
+                        pipeline,
+                        lease=lease,
+                        owner=owner,
+                        deadline=deadline,
+                        resume_from_trim_horizon=resume_from_trim_horizon,
+                        result=result,
+                    )
+                except FencedError as fenced:
+                    result.status, result.message = Status.FENCED, str(fenced)
+        finally:
+            lanes.close()
+            progress = pipeline.progress
+            result.records, result.transactions = progress.records, progress.transactions
+            result.max_in_flight = progress.max_in_flight
+            result.checkpoint = pipeline.checkpoint.position
         return result
 
     def _start(self, checkpoint: Checkpoint, lease: Lease, owner: str, asked: StartFrom | None, result: PollResult) -> Checkpoint:
@@ -149,8 +191,8 @@ class Poller:
     def _loop(
         self,
         prefetch: ThreadPoolExecutor,
+        pipeline: Pipeline,
         *,
-        checkpoint: Checkpoint,
         lease: Lease,
         owner: str,
         deadline: float,
@@ -158,11 +200,14 @@ class Poller:
         result: PollResult,
     ) -> None:
         waits = idle_waits(self.settings.idle_base_seconds, self.settings.max_idle_wait_seconds)
-        pending: Future[StreamPage] = prefetch.submit(self.source.fetch, checkpoint.position)
+        batcher = Batcher(self.settings.stream_id)
+        pending: Future[StreamPage] = prefetch.submit(self.source.fetch, pipeline.checkpoint.position)
+        read_to = pipeline.checkpoint.position  # the last event handed to the batcher
         while True:
             try:
                 page = pending.result()
             except StreamExpiredError as expired:
+                checkpoint = pipeline.checkpoint
                 self.metrics.add(m.EXPIRED, 1)
                 log.error("checkpoint %s is older than the stream's retention: %s", checkpoint.position, expired)
                 if not resume_from_trim_horizon or result.gap_recorded:
@@ -172,26 +217,56 @@ class Poller:
                         "change still in the stream, recording the gap in the history, start an execution with "
                         f'{{"{Key.RESUME_FROM_TRIM_HORIZON}": true}}.'
                     ) from expired
-                checkpoint = self.store.record_gap(checkpoint, self._context(lease, owner, None), str(expired))
-                result.gap_recorded, result.checkpoint = True, None
+                # What was read before the stream expired under it is written first: the gap starts after it.
+                self._caught_up(pipeline, batcher, result)
+                checkpoint = pipeline.checkpoint
+                pipeline.checkpoint = self.store.record_gap(checkpoint, self._context(lease, owner, None), str(expired))
+                result.gap_recorded, result.checkpoint, read_to = True, None, None
                 pending = prefetch.submit(self.source.fetch, None)
                 continue
             result.pages += 1
             if page.empty:
+                self._caught_up(pipeline, batcher, result)
                 wait = next(waits)
                 if self.clock.monotonic() + wait >= deadline:
                     return
                 self.clock.sleep(wait)
-                pending = prefetch.submit(self.source.fetch, checkpoint.position)
+                pending = prefetch.submit(self.source.fetch, read_to)
                 continue
             waits = idle_waits(self.settings.idle_base_seconds, self.settings.max_idle_wait_seconds)
             more_time = self.clock.monotonic() < deadline
+            read_to = page.events[-1].event_id
             if more_time:
                 # Read ahead while this page is written: reading and writing overlap.
-                pending = prefetch.submit(self.source.fetch, page.events[-1].event_id)
-            checkpoint = self._write(page, checkpoint, lease, owner, result)
+                pending = prefetch.submit(self.source.fetch, read_to)
+            pipeline.context_now = partial(self._context, lease, owner, page.last_trx_timestamp)
+            for batch in batcher.feed(page.events):
+                pipeline.send(batch)
+            caught_up = len(page.events) < self.settings.page_limit
+            if caught_up or not more_time or self.clock.monotonic() >= deadline:
+                self._caught_up(pipeline, batcher, result)
+            result.status = Status.ACTIVE
+            newest = page.last_trx_timestamp or page.events[-1].commit_timestamp
+            result.lag_ms = max(0, self.clock.now_ms() - newest)
+            self.metrics.add(m.LAG_MS, result.lag_ms, "Milliseconds")
+            log.info(
+                "read %d events %s..%s, checkpoint %s, %d in flight at most, lag %d ms",
+                len(page.events),
+                page.events[0].event_id,
+                page.events[-1].event_id,
+                pipeline.checkpoint.position,
+                pipeline.progress.max_in_flight,
+                result.lag_ms,
+            )
             if not more_time or self.clock.monotonic() >= deadline:
                 return
+
+    def _caught_up(self, pipeline: Pipeline, batcher: Batcher, result: PollResult) -> None:
+        """No more events for now: the open tail goes out alone with the checkpoint, after the rest."""
+        tail = batcher.flush()
+        if tail is not None:
+            pipeline.send_final(tail)
+        result.checkpoint = pipeline.drain().position
 
     def _context(self, lease: Lease, owner: str, last_trx: int | None) -> BatchContext:
         return BatchContext(
@@ -201,29 +276,3 @@ class Poller:
             last_trx_timestamp=last_trx,
             execution_id=owner,
         )
-
-    def _write(self, page: StreamPage, checkpoint: Checkpoint, lease: Lease, owner: str, result: PollResult) -> Checkpoint:
-        for txn in plan_lazily(page.events, checkpoint, lambda: self._context(lease, owner, page.last_trx_timestamp)):
-            self.store.write(txn, lease)
-            checkpoint = checkpoint.after(txn, lease.owner)
-            result.transactions += 1
-            result.records += len(txn.records)
-            result.checkpoint = txn.last
-            self.metrics.add(m.RECORDS, len(txn.records))
-            self.metrics.add(m.BATCHES, 1)
-            truncated = sum(1 for r in txn.records if "truncated" in r)
-            if truncated:
-                self.metrics.add(m.TRUNCATED, truncated)
-        newest = page.last_trx_timestamp or page.events[-1].commit_timestamp
-        result.lag_ms = max(0, self.clock.now_ms() - newest)
-        self.metrics.add(m.LAG_MS, result.lag_ms, "Milliseconds")
-        log.info(
-            "captured %d events %s..%s, checkpoint %s, lag %d ms",
-            len(page.events),
-            page.events[0].event_id,
-            page.events[-1].event_id,
-            checkpoint.position,
-            result.lag_ms,
-        )
-        result.status = Status.ACTIVE
-        return checkpoint

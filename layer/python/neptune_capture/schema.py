@@ -24,6 +24,14 @@ POSITION = "position"
 
 # Update history and latest checkpoint tables.
 STREAM_ID = "streamId"
+
+
+def fence_id(stream_id: str, slot: int) -> str:
+    """The key of a lease fence slot: an item of the checkpoint table beside the stream's checkpoint item."""
+    return f"{stream_id}{FENCE_INFIX}{slot:02d}"
+
+
+FENCE_INFIX = "#fence#"
 # The history item's `kind`.
 KIND = "kind"
 

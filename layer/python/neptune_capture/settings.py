@@ -18,6 +18,13 @@ from .schema import TableNames
 DEFAULT_IDLE_BASE_SECONDS = 0.1
 DEFAULT_MAX_IDLE_WAIT_SECONDS = 1.0
 DEFAULT_PAGE_LIMIT = 10_000
+# Transactions of one backlog written at once (each one DynamoDB round trip). `make bench` sweeps 1..32
+# against the latency model of DynamoDB: the figure grows until the handler's CPU is the limit, which 16
+# reaches (16 x 98 records per ~60 ms round trip is more than one vCPU's ~15,000 records/s), and levels off
+# beyond (README "Benchmarks"). 1 writes one transaction at a time.
+DEFAULT_IN_FLIGHT = 16
+# Fence slots the lease writes (one per transaction in flight, see plan.fence_key): the bound on in_flight.
+MAX_IN_FLIGHT = 32
 # Longer than one invocation plus Step Functions' retry backoff, so a live poller never loses it.
 DEFAULT_LEASE_TTL_SECONDS = 1200
 
@@ -30,6 +37,7 @@ class Env(StrEnum):
     HISTORY_TABLE = "HISTORY_TABLE"
     CHECKPOINT_TABLE = "CHECKPOINT_TABLE"
     PAGE_LIMIT = "PAGE_LIMIT"
+    IN_FLIGHT = "IN_FLIGHT"
     IDLE_BASE_SECONDS = "IDLE_BASE_SECONDS"
     MAX_IDLE_WAIT_SECONDS = "MAX_IDLE_WAIT_SECONDS"
     SAFETY_MARGIN_SECONDS = "SAFETY_MARGIN_SECONDS"
@@ -59,6 +67,7 @@ class HandlerSettings:
     stream_id: str = DEFAULT_STREAM_ID
     dynamodb_endpoint: str | None = None
     page_limit: int = DEFAULT_PAGE_LIMIT
+    in_flight: int = DEFAULT_IN_FLIGHT
     idle_base_seconds: float = DEFAULT_IDLE_BASE_SECONDS
     max_idle_wait_seconds: float = DEFAULT_MAX_IDLE_WAIT_SECONDS
     # Time the handler keeps for itself after its polling budget: one in-flight transaction and its retries.
@@ -71,6 +80,10 @@ class HandlerSettings:
     max_execution_age_days: float = 30.0
     start_from: StartFrom = StartFrom.TRIM_HORIZON
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.in_flight <= MAX_IN_FLIGHT:
+            raise ValueError(f"{Env.IN_FLIGHT} must be 1..{MAX_IN_FLIGHT}, got {self.in_flight}")
+
     def to_env(self) -> dict[str, str]:
         env = {
             Env.NEPTUNE_ENDPOINT: self.neptune_endpoint,
@@ -79,6 +92,7 @@ class HandlerSettings:
             Env.HISTORY_TABLE: self.tables.history,
             Env.CHECKPOINT_TABLE: self.tables.checkpoint,
             Env.PAGE_LIMIT: str(self.page_limit),
+            Env.IN_FLIGHT: str(self.in_flight),
             Env.IDLE_BASE_SECONDS: str(self.idle_base_seconds),
             Env.MAX_IDLE_WAIT_SECONDS: str(self.max_idle_wait_seconds),
             Env.SAFETY_MARGIN_SECONDS: str(self.safety_margin_seconds),
@@ -108,6 +122,7 @@ class HandlerSettings:
             neptune_endpoint=e[Env.NEPTUNE_ENDPOINT],
             dynamodb_endpoint=e.get(Env.DYNAMODB_ENDPOINT) or None,
             page_limit=int(e.get(Env.PAGE_LIMIT, d.page_limit)),
+            in_flight=int(e.get(Env.IN_FLIGHT, d.in_flight)),
             idle_base_seconds=float(e.get(Env.IDLE_BASE_SECONDS, d.idle_base_seconds)),
             max_idle_wait_seconds=float(e.get(Env.MAX_IDLE_WAIT_SECONDS, d.max_idle_wait_seconds)),
             safety_margin_seconds=float(e.get(Env.SAFETY_MARGIN_SECONDS, d.safety_margin_seconds)),

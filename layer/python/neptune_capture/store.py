@@ -1,16 +1,20 @@
-"""DynamoDB side: the checkpoint lease, fenced transactions and their retries.
+"""DynamoDB side: the checkpoint lease and its fence slots, fenced transactions and their retries.
 
-Every write is one TransactWriteItems whose checkpoint update is conditioned on (version, lease owner).
-TransactionCanceledException is read reason by reason: a failed checkpoint condition means another poller
-holds the stream (fenced: stop); conflicts and throttling are retried with the same ClientRequestToken,
-which makes a retry of an already-applied transaction a no-op."""
+Every write is one TransactWriteItems guarded by the lease: a checkpoint update conditioned on (version,
+lease owner, lease id), or a ConditionCheck on one of the lease's fence slots. TransactionCanceledException
+is read reason by reason: a failed guard means another poller holds the stream (fenced: stop), a failed
+history condition means the batch was written before (not written again); conflicts and throttling are
+retried with the same ClientRequestToken, which makes a retry of an already-applied transaction a no-op.
+Reasons are listed per action, in request order, "None" for an action without error:
+https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html"""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -18,11 +22,12 @@ from . import metrics as m
 from . import schema
 from .backoff import RetryPolicy
 from .clock import Clock
-from .errors import FencedError, TransientCaptureError
+from .errors import FencedError, HistoryConflictError, TransientCaptureError
 from .events import EventId, StreamEvent
 from .metrics import MetricsSink
-from .plan import BatchContext, Checkpoint, Lease, Transaction, gap_items, start_items
+from .plan import BatchContext, Checkpoint, Lease, Transaction, fence_item, gap_items, same_batch, start_items
 from .schema import TableNames
+from .settings import MAX_IN_FLIGHT
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -45,6 +50,12 @@ RETRYABLE_CODES = frozenset(
 )
 RETRYABLE_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
 NO_PARENT = "-"
+CONDITION_FAILED = "ConditionalCheckFailed"
+
+
+class Outcome(StrEnum):
+    WRITTEN = "written"
+    ALREADY_STORED = "already stored"  # the batch was in the tables already: nothing was written
 
 
 def checkpoint_from_item(stream_id: str, item: dict[str, Any] | None) -> Checkpoint:
@@ -59,6 +70,7 @@ def checkpoint_from_item(stream_id: str, item: dict[str, Any] | None) -> Checkpo
         version=int(item.get("version", {"N": "0"})["N"]),
         commit_timestamp=int(item["commitTimestamp"]["N"]) if "commitTimestamp" in item else None,
         lease_owner=item.get("leaseOwner", {}).get("S"),
+        lease_id=item.get("leaseId", {}).get("S"),
     )
 
 
@@ -72,9 +84,11 @@ class DynamoStore:
         clock: Clock,
         metrics: MetricsSink,
         retry: RetryPolicy | None = None,
+        lease_ids: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
         self.client, self.tables, self.stream_id, self.clock, self.metrics = client, tables, stream_id, clock, metrics
         self.retry = retry or RetryPolicy()
+        self.lease_ids = lease_ids
 
     @property
     def key(self) -> dict[str, Any]:
@@ -91,16 +105,21 @@ class DynamoStore:
         (continue-as-new) holds it, the holder's lease ran out, or the holder is `take_over_from` (an
         execution the state machine found not running). Raises FencedError naming the holder otherwise.
         Each alternative is part of one conditional update: if someone else took the lease meanwhile,
-        the condition fails and this owner is fenced, whatever it was told about the holder before."""
+        the condition fails and this owner is fenced, whatever it was told about the holder before.
+
+        The lease gets a fresh id, then every fence slot is rewritten with it: from then on a data
+        transaction of any earlier holder (or an earlier invocation of the same execution) fails its
+        fence check."""
         now = self.clock.now_ms()
-        lease = Lease(owner=owner, expires_at_ms=now + ttl_ms)
+        lease = Lease(owner=owner, expires_at_ms=now + ttl_ms, id=self.lease_ids())
         request: dict[str, Any] = {
             "TableName": self.tables.checkpoint,
             "Key": self.key,
-            "UpdateExpression": "SET leaseOwner = :me, leaseExpiresAt = :exp, leaseAcquiredAt = :now, "
+            "UpdateExpression": "SET leaseOwner = :me, leaseId = :lease, leaseExpiresAt = :exp, leaseAcquiredAt = :now, "
             "version = if_not_exists(version, :zero)",
             "ExpressionAttributeValues": {
                 ":me": {"S": owner},
+                ":lease": {"S": lease.id},
                 ":exp": {"N": str(lease.expires_at_ms)},
                 ":now": {"N": str(now)},
                 ":zero": {"N": "0"},
@@ -123,30 +142,102 @@ class DynamoStore:
                 log.warning("fenced: stream %s is leased to %s; %s stops", self.stream_id, holder, owner)
                 raise FencedError(f"stream {self.stream_id} is leased to {holder}; {owner} stops", holder=holder) from error
             raise
+        self._write_fences(lease)
         return checkpoint_from_item(self.stream_id, response["Attributes"]), lease
+
+    def _write_fences(self, lease: Lease) -> None:
+        items = self._fence_puts(lease)
+        # Only while the lease is still ours: a poller that took it over meanwhile keeps its own fences.
+        items.append(
+            {
+                "ConditionCheck": {
+                    "TableName": self.tables.checkpoint,
+                    "Key": self.key,
+                    "ConditionExpression": "leaseId = :lease",
+                    "ExpressionAttributeValues": {":lease": {"S": lease.id}},
+                }
+            }
+        )
+        token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"fences|{self.stream_id}|{lease.id}"))
+        try:
+            self._transact(items, token)
+        except ClientError as error:
+            if CONDITION_FAILED in _reasons(error):
+                self.metrics.add(m.FENCED, 1)
+                raise FencedError(f"the lease of stream {self.stream_id} was taken over while {lease.owner} took it") from error
+            raise
 
     def release_lease(self, owner: str) -> bool:
         """Gives the lease up if `owner` still holds it (a stopped execution), so a new one can start at
-        once. The owner is removed, not just expired: an invocation of the stopped execution still running
-        is fenced at its next write instead of renewing the lease."""
+        once. The owner is removed, not just expired, and every fence slot is rewritten with an id no
+        writer holds, in one transaction: an invocation of the stopped execution still running is fenced
+        at its next write (a data transaction or a checkpoint update) instead of going on writing."""
+        released = Lease(owner=owner, expires_at_ms=0, id=f"released-{self.lease_ids()}")
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.tables.checkpoint,
+                    "Key": self.key,
+                    "UpdateExpression": "REMOVE leaseOwner, leaseExpiresAt",
+                    "ConditionExpression": "leaseOwner = :owner",
+                    "ExpressionAttributeValues": {":owner": {"S": owner}},
+                }
+            },
+            *self._fence_puts(released),
+        ]
         try:
-            self._call(
-                lambda: self.client.update_item(
-                    TableName=self.tables.checkpoint,
-                    Key=self.key,
-                    UpdateExpression="REMOVE leaseOwner, leaseExpiresAt",
-                    ConditionExpression="leaseOwner = :owner",
-                    ExpressionAttributeValues={":owner": {"S": owner}},
-                )
-            )
+            self._transact(items, str(uuid.uuid5(uuid.NAMESPACE_URL, f"release|{self.stream_id}|{released.id}")))
         except ClientError as error:
-            if _code(error) == "ConditionalCheckFailedException":
+            if CONDITION_FAILED in _reasons(error):
                 return False
             raise
         return True
 
-    def write(self, txn: Transaction, lease: Lease) -> None:
-        self._transact(txn.transact_items(self.tables), txn.token, lease, expect=(txn.new_version, txn.last))
+    def _fence_puts(self, lease: Lease) -> list[dict[str, Any]]:
+        # Every slot, whatever this poller's in_flight: an earlier holder may have used more of them.
+        return [
+            {"Put": {"TableName": self.tables.checkpoint, "Item": fence_item(self.stream_id, slot, lease)}}
+            for slot in range(MAX_IN_FLIGHT)
+        ]
+
+    def write(self, txn: Transaction, lease: Lease) -> Outcome:
+        """Commits `txn` (retrying what DynamoDB says to retry); ALREADY_STORED when its batch was in the
+        tables already. Raises FencedError when the lease no longer guards it."""
+        try:
+            self._transact(txn.transact_items(self.tables), txn.token)
+            return Outcome.WRITTEN
+        except ClientError as error:
+            reasons = cast("list[dict[str, Any]]", error.response.get("CancellationReasons", []))
+            failed = {i for i, r in enumerate(reasons) if r.get("Code") == CONDITION_FAILED}
+            if not failed:
+                raise
+            return self._resolve(txn, lease, reasons, failed, error)
+
+    def _resolve(
+        self, txn: Transaction, lease: Lease, reasons: list[dict[str, Any]], failed: set[int], error: ClientError
+    ) -> Outcome:
+        if txn.guard_index in failed:
+            if txn.checkpoint_update is not None and self._already_applied(lease, txn.new_version, txn.last):
+                log.info("transaction %s had already committed (its response was lost): not written again", txn.token)
+                return Outcome.WRITTEN
+            self._fenced(lease, error)
+        history = txn.history_index
+        if history is None or txn.history is None or history not in failed:
+            raise error  # a condition this store does not set failed: nothing to decide on
+        stored = reasons[history].get("Item")
+        if stored is None or not same_batch(stored, txn.history):
+            raise HistoryConflictError(_conflict_message(txn, stored)) from error
+        log.info("events %s..%s were captured before (history item present): not written again", txn.first, txn.last)
+        return Outcome.ALREADY_STORED
+
+    def _fenced(self, lease: Lease, error: Exception) -> NoReturn:
+        self.metrics.add(m.FENCED, 1)
+        log.warning(
+            "fenced: checkpoint of stream %s moved or its lease is no longer %s; this poller stops", self.stream_id, lease.owner
+        )
+        raise FencedError(
+            f"checkpoint of stream {self.stream_id} moved or its lease is no longer {lease.owner}: this poller stops"
+        ) from error
 
     def record_gap(self, checkpoint: Checkpoint, context: BatchContext, reason: str) -> Checkpoint:
         history, update = gap_items(checkpoint, context, reason)
@@ -155,9 +246,15 @@ class DynamoStore:
             {"Update": {"TableName": self.tables.checkpoint, **update}},
         ]
         token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"gap|{self.stream_id}|{checkpoint.version}|{checkpoint.position}"))
-        self._transact(items, token, context.lease, expect=(checkpoint.version + 1, None))
+        try:
+            self._transact(items, token)
+        except ClientError as error:
+            if CONDITION_FAILED not in _reasons(error):
+                raise
+            if not self._already_applied(context.lease, checkpoint.version + 1, None):
+                self._fenced(context.lease, error)
         log.warning("gap recorded in stream %s after %s: %s", self.stream_id, checkpoint.position or "the start", reason)
-        return Checkpoint(self.stream_id, None, checkpoint.version + 1, None, context.lease.owner)
+        return Checkpoint(self.stream_id, None, checkpoint.version + 1, None, context.lease.owner, context.lease.id)
 
     def record_start_from_latest(self, checkpoint: Checkpoint, context: BatchContext, latest: StreamEvent | None) -> Checkpoint:
         """A first capture from LATEST: the START_FROM_LATEST history item and the checkpoint moved onto the
@@ -169,16 +266,24 @@ class DynamoStore:
         ]
         after = latest.event_id if latest else None
         token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"start|{self.stream_id}|{checkpoint.version}|{after}"))
-        self._transact(items, token, context.lease, expect=(checkpoint.version + 1, after))
+        try:
+            self._transact(items, token)
+        except ClientError as error:
+            if CONDITION_FAILED not in _reasons(error):
+                raise
+            if not self._already_applied(context.lease, checkpoint.version + 1, after):
+                self._fenced(context.lease, error)
         log.warning(
             "capture of stream %s begins from LATEST, after %s: earlier changes are not captured",
             self.stream_id,
             after or "nothing (the stream was empty)",
         )
         stamp = latest.commit_timestamp if latest else None
-        return Checkpoint(self.stream_id, after, checkpoint.version + 1, stamp, context.lease.owner)
+        return Checkpoint(self.stream_id, after, checkpoint.version + 1, stamp, context.lease.owner, context.lease.id)
 
-    def _transact(self, items: list[dict[str, Any]], token: str, lease: Lease, expect: tuple[int, EventId | None]) -> None:
+    def _transact(self, items: list[dict[str, Any]], token: str) -> None:
+        """One TransactWriteItems, retried while DynamoDB says it may succeed; raises the ClientError of a
+        cancellation by a failed condition (the caller reads its reasons)."""
         delays = self.retry.delays()
         while True:
             try:
@@ -188,20 +293,9 @@ class DynamoStore:
                 return
             except ClientError as error:
                 code = _code(error)
-                reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
-                if code == "TransactionCanceledException" and reasons and reasons[-1] == "ConditionalCheckFailed":
-                    if self._already_applied(lease, expect):
-                        log.info("transaction %s had already committed (its response was lost): not written again", token)
-                        return
-                    self.metrics.add(m.FENCED, 1)
-                    log.warning(
-                        "fenced: checkpoint of stream %s moved or its lease is no longer %s; this poller stops",
-                        self.stream_id,
-                        lease.owner,
-                    )
-                    raise FencedError(
-                        f"checkpoint of stream {self.stream_id} moved or its lease is no longer {lease.owner}: this poller stops"
-                    ) from error
+                reasons = _reasons(error)
+                if CONDITION_FAILED in reasons:
+                    raise
                 retryable = code in RETRYABLE_CODES or (
                     code == "TransactionCanceledException" and any(r in RETRYABLE_REASONS for r in reasons)
                 )
@@ -217,12 +311,11 @@ class DynamoStore:
                 self.metrics.add(m.RETRIES, 1)
                 self._wait(delays, error, f"TransactWriteItems {type(error).__name__} (same token)")
 
-    def _already_applied(self, lease: Lease, expect: tuple[int, EventId | None]) -> bool:
+    def _already_applied(self, lease: Lease, version: int, position: EventId | None) -> bool:
         # A retry after the token's 10-minute window (or from a fresh client) fails its own condition
         # because its first attempt did commit: the checkpoint then shows exactly that commit.
         current = self.read_checkpoint()
-        version, position = expect
-        return current.version == version and current.position == position and current.lease_owner == lease.owner
+        return current.version == version and current.position == position and current.lease_id == lease.id
 
     def _wait(self, delays: Iterator[float], error: Exception, what: str) -> None:
         delay = next(delays, None)
@@ -247,3 +340,24 @@ class DynamoStore:
 
 def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _reasons(error: ClientError) -> list[str]:
+    return [str(r.get("Code", "None")) for r in error.response.get("CancellationReasons", [])]
+
+
+def _conflict_message(txn: Transaction, stored: dict[str, Any] | None) -> str:
+    assert txn.history is not None
+    key = txn.history[schema.POSITION]["S"]
+    if stored is None:
+        return (
+            f"the history item at {key} exists but DynamoDB did not return it: "
+            f"cannot tell whether it holds events {txn.first}..{txn.last}"
+        )
+    return (
+        f"the history item at {key} holds {stored.get('recordCount', {}).get('N')} events up to "
+        f"{stored.get('lastPosition', {}).get('S')}, but this batch holds {len(txn.records)} events up to "
+        f"{txn.history['lastPosition']['S']}: the batches were cut differently (a resume from TRIM_HORIZON after "
+        "transactions committed beyond the checkpoint). Check the records of both ranges, delete that history "
+        "item, and start a new execution."
+    )

@@ -29,16 +29,16 @@ MAX_LIMIT = 100_000
 
 
 def to_documented_shape(response: dict[str, Any]) -> dict[str, Any]:
-    """boto3 renames two timestamp fields; give the core the body Neptune documents."""
+    """boto3 renames two timestamp fields; give the core the body Neptune documents. The records are
+    renamed in place (they are this response's own dicts): a page holds up to 100,000 of them."""
     body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
     if "lastTrxTimestampInMillis" in body:
         body["lastTrxTimestamp"] = body.pop("lastTrxTimestampInMillis")
     records = body.get("records")
     if isinstance(records, list):
-        body["records"] = [
-            {("commitTimestamp" if k == "commitTimestampInMillis" else k): v for k, v in r.items()} if isinstance(r, dict) else r
-            for r in records
-        ]
+        for record in records:
+            if isinstance(record, dict) and "commitTimestampInMillis" in record:
+                record["commitTimestamp"] = record.pop("commitTimestampInMillis")
     return body
 
 
