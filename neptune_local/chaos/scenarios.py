@@ -207,10 +207,14 @@ def conflicts(c: Chaos) -> Outcome:
 
 
 def two_executions(c: Chaos) -> Outcome:
-    c.pipeline.start_execution()
-    c.pipeline.start_execution()
+    started = [c.pipeline.start_execution(), c.pipeline.start_execution()]
     c.write()
     c.drain()
+    # The one without the lease was fenced: it ends (after asking whether the holder runs) as it should.
+    holder = c.checkpoint_item().get("leaseOwner", {}).get("S")
+    for arn in started:
+        if arn != holder:
+            c.wait_for(arn, "SUCCEEDED")
     outcome = c.outcome({"concurrent executions": 2})
     if outcome.executions.count("RUNNING") != 1:
         outcome.problems.append(f"expected one execution polling and one fenced, got {outcome.executions}")
