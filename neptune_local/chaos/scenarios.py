@@ -149,6 +149,12 @@ class Chaos:
         assert self.pipeline.tables is not None
         report = verify(self.pipeline.dynamodb, self.pipeline.tables, STREAM_ID, expected or self.stream_ids())
         statuses: list[str] = sorted(e["status"] for e in self.pipeline.executions())
+        if not report.ok and "FAILED" in statuses and "recorded_failure" not in self.details:
+            # What stopped capture, as an operator would read it on the checkpoint item.
+            item = self.checkpoint_item()
+            self.details["last_failure"] = (
+                f"{item.get('lastFailure', {}).get('S')}: {item.get('lastFailureCause', {}).get('S', '')[:400]}"
+            )
         return Outcome(self.name, report, injected, statuses, self.problems, self.details)
 
 
