@@ -19,8 +19,12 @@ from aws_cdk import aws_neptune_alpha as neptune
 from constructs import Construct, IConstruct
 
 from neptune_capture.contract import Output
-from neptune_stream.dynamodb_access import admit_only, gateway_endpoint, lambda_security_group
+from neptune_stream.dynamodb_access import gateway_endpoint, lambda_security_group
 from neptune_stream.existing_spec import ExistingCluster
+
+
+# The synth warning that the endpoint this stack creates carries the owner's other DynamoDB traffic too.
+SHARED_ENDPOINT_WARNING = "neptune-stream:sharedDynamoDbEndpoint"
 
 
 class ExistingGraph(Construct):
@@ -116,12 +120,20 @@ class ExistingGraph(Construct):
         if not spec.vpc_has_dynamodb_endpoint:
             self.dynamodb_endpoint = gateway_endpoint(self, "DynamoDbEndpoint", self.vpc, self.subnets)
             self.ready.append(self.dynamodb_endpoint)
+            Annotations.of(self.dynamodb_endpoint).add_warning_v2(
+                SHARED_ENDPOINT_WARNING,
+                "the stack adds a DynamoDB gateway endpoint to the route tables of network.subnets: from then on all "
+                "DynamoDB traffic of everything in those subnets goes through it (its policy is the default, full "
+                "access); if the VPC has an endpoint already, set settings.vpcHasDynamoDbEndpoint to true",
+            )
 
     def admit_through_dynamodb_endpoint(self, role: iam.IRole, grants: Sequence[tuple[str, Sequence[str]]]) -> None:
-        """The endpoint this stack creates admits only the handler's table actions; an endpoint the VPC had
-        already keeps its owner's policy, which must allow them (README, "Capturing an existing cluster")."""
-        if self.dynamodb_endpoint is not None:
-            admit_only(self.dynamodb_endpoint, role, grants)
+        """Nothing is narrowed here. An endpoint this stack creates sits on the owner's route tables, so it
+        carries the DynamoDB traffic of everything else in those subnets too: a policy admitting only the
+        handler would cut the owner's other workloads off DynamoDB. It keeps the default policy (full
+        access, https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html), and the
+        handler's role alone bounds what the handler can do. An endpoint the VPC had already keeps its
+        owner's policy, which must allow the handler's actions (README, "Capturing an existing cluster")."""
 
     @property
     def writer_endpoint(self) -> str:

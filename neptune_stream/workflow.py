@@ -5,8 +5,9 @@ An execution that cannot take the lease (the schedule starts one every few minut
 whether the holder still runs (CheckLeaseHolder: DescribeExecution, which the Lambdas could not call from
 their isolated subnets). A running holder keeps the stream and this execution ends at once; a holder that
 is not running (stopped, failed, timed out: killed without releasing its lease) is taken over by a second
-Poll whose lease condition names it, so a third execution that took the lease meanwhile still wins, and a
-late write of the dead holder's last invocation is fenced by the checkpoint's version and lease owner."""
+Poll whose lease condition names it, so a third execution that took the lease meanwhile still wins. Taking
+the lease rewrites every fence slot with the new lease id in the same transaction, so a late data write of
+the dead holder's last invocation fails its fence check, and a late checkpoint update its lease condition."""
 
 from __future__ import annotations
 
@@ -112,7 +113,11 @@ class Workflow(Construct):
         )
         failed = sfn.Fail(self, State.FAILED, error=State.FAILED, cause_path=f"{path(Key.FAILURE)}.Cause")
         # A failed execution polls no more: it gives its lease up, so the execution an operator starts
-        # next takes over at once. Only its own lease: the condition leaves another holder's alone.
+        # next takes over at once. Only its own lease: the condition leaves another holder's alone. The
+        # fence slots stay as they are until the next holder rewrites them: a late data write of this
+        # execution's last invocation may land meanwhile, but it is a batch cut greedily from a checkpoint,
+        # which the next holder cuts the same way and finds stored; the short tail batch travels with a
+        # checkpoint update, which this condition's removal of the owner refuses.
         release_lease = tasks.DynamoUpdateItem(
             self,
             State.RELEASE_LEASE,

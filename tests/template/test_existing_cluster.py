@@ -10,6 +10,7 @@ from typing import Any
 from neptune_capture.contract import Output, StartFrom, State
 from neptune_capture.schema import TableNames
 from neptune_capture.settings import Env
+from neptune_stream.existing_graph import SHARED_ENDPOINT_WARNING
 from neptune_stream.existing_spec import load
 from tests.conftest import EXISTING_CLUSTER_EXAMPLE
 from tests.template.conftest import Synth, resolve_join
@@ -101,14 +102,19 @@ def test_the_clusters_security_group_admits_the_lambdas_on_its_port_only(existin
     assert Output.CLUSTER_INGRESS_RULE not in existing_synth.json["Outputs"]
 
 
-def test_a_dynamodb_endpoint_on_the_subnets_route_tables_admits_only_the_handler(existing_synth: Synth) -> None:
+def test_a_dynamodb_endpoint_on_the_owners_route_tables_keeps_the_default_policy_and_says_so(existing_synth: Synth) -> None:
+    """The endpoint carries every DynamoDB request from those subnets, the owner's other workloads' too: a
+    policy admitting only the handler would cut them off, so it has none (the default, full access) and
+    the synth warns that the routes change."""
     _, endpoint = _one(existing_synth, "AWS::EC2::VPCEndpoint")
     props = endpoint["Properties"]
     assert props["VpcEndpointType"] == "Gateway" and props["VpcId"] == SPEC.vpc_id
     assert props["RouteTableIds"] == [s.route_table_id for s in SPEC.subnets]
-    handler_role = next(f for k, f in _functions(existing_synth).items() if k.startswith("FunctionsStreamHandler"))["Role"]
-    for statement in props["PolicyDocument"]["Statement"]:
-        assert statement["Condition"] == {"ArnEquals": {"aws:PrincipalArn": handler_role}}
+    assert "PolicyDocument" not in props
+    metadata = json.loads((existing_synth.outdir / "NeptuneStream.metadata.json").read_text())
+    warnings = [(path, e["data"]) for path, entries in metadata.items() for e in entries if e["type"] == "aws:cdk:warning"]
+    ((path, text),) = [(p, t) for p, t in warnings if SHARED_ENDPOINT_WARNING in t]
+    assert path.endswith("/DynamoDbEndpoint") and "vpcHasDynamoDbEndpoint" in text
 
 
 def test_the_schedule_fires_only_once_the_rule_and_the_endpoint_exist(existing_synth: Synth) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -100,6 +101,26 @@ def test_stream_handler_gets_only_the_table_actions_it_uses(synth: Synth) -> Non
         "LatestCheckp": {"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
     }
     assert not _actions(_statements(synth, "FunctionsStatus")) & {"dynamodb:PutItem", "dynamodb:GetItem"}
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.mark.parametrize(
+    "anchor",
+    [
+        "plus exactly the item actions it uses:",  # what the stack creates
+        "must allow the stream handler's role",  # an existing cluster's own DynamoDB endpoint
+    ],
+)
+def test_the_readme_names_every_table_action_the_stream_handler_has(synth: Synth, anchor: str) -> None:
+    """An operator writes their endpoint policy (or reviews the role) from these README passages."""
+    dynamo = [s for s in _statements(synth, "FunctionsStreamHandler") if "dynamodb" in json.dumps(s["Action"])]
+    readme = " ".join(README.read_text().split())
+    start = readme.index(anchor)
+    passage = readme[start : readme.index(")", readme.index("checkpoint", start))]
+    missing = {a for a in _actions(dynamo) if f"`{a.removeprefix('dynamodb:')}`" not in passage and f"`{a}`" not in passage}
+    assert not missing, f"README passage {passage!r} does not name {sorted(missing)}"
 
 
 def test_reset_talks_to_the_writer_endpoint(synth: Synth) -> None:

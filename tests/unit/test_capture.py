@@ -3,6 +3,7 @@ stream: exactly-once under crashes, retries, fencing and expiry, with several tr
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from neptune_capture import metrics as m
 from neptune_capture.contract import DEFAULT_STREAM_ID, Status
-from neptune_capture.errors import StreamExpiredError
+from neptune_capture.errors import FencedError, StreamExpiredError
 from neptune_capture.events import EventId
 from neptune_capture.lanes import Lanes
 from neptune_capture.metrics import CountingMetrics
@@ -44,9 +45,7 @@ def poller_for(
 ) -> Poller:
     metrics = metrics or CountingMetrics()
     store = DynamoStore(client, tables, STREAM, clock=clock, metrics=metrics)
-    settings = PollSettings(
-        stream_id=STREAM, idle_base_seconds=1, max_idle_wait_seconds=4, in_flight=in_flight, page_limit=stream.limit
-    )
+    settings = PollSettings(stream_id=STREAM, idle_base_seconds=1, max_idle_wait_seconds=4, in_flight=in_flight)
     if lanes is None:
         return Poller(stream, store, settings, clock, metrics)
     return Poller(stream, store, settings, clock, metrics, lanes=lanes)
@@ -137,6 +136,7 @@ def model_tables(stack: SynthesizedStack, clock: FakeClock, **options: Any) -> t
     ),
     order=st.randoms(use_true_random=False),
     token_window_ms=st.sampled_from([10 * 60 * 1000, 0]),
+    budgets=st.lists(st.sampled_from([0.0, 30.0]), max_size=4),
 )
 def test_crashes_and_retries_with_transactions_in_flight_never_lose_duplicate_or_rewrite(  # noqa: PLR0917 - one argument per drawn value
     stack: SynthesizedStack,
@@ -146,12 +146,14 @@ def test_crashes_and_retries_with_transactions_in_flight_never_lose_duplicate_or
     faults: dict[int, str],
     order: random.Random,
     token_window_ms: int,
+    budgets: list[float],
 ) -> None:
     """Several transactions in flight land in any order; the process dies at random points, with what
     was in flight lost or landing during the next invocation; responses are lost (retried with the same
     token, within its 10-minute window or, with a window of 0, after it); conflicts and throttles come
-    and go. The tables end with every event once, a complete ordered history, the checkpoint at the end,
-    no record or history item ever written twice, and no item shared by two transactions in flight."""
+    and go; some invocations end after their first page (a spent budget). The tables end with every
+    event once, a complete ordered history, the checkpoint at the end, no record or history item ever
+    written twice, and no item shared by two transactions in flight."""
     clock = FakeClock()
     model, client, tables = model_tables(stack, clock, token_window_ms=token_window_ms)
     stream = FakeStream(make_stream(sizes), limit=limit)
@@ -173,7 +175,8 @@ def test_crashes_and_retries_with_transactions_in_flight_never_lose_duplicate_or
         assert invocations < 100, "the pipeline stopped making progress"
         poller = poller_for(faulty, tables, stream, clock, in_flight=in_flight, lanes=scripted)
         try:
-            result = drain(poller, f"exec-{invocations % 3}", clock)
+            budget = budgets[invocations - 1] if invocations <= len(budgets) else 30.0
+            result = drain(poller, f"exec-{invocations % 3}", clock, budget=budget)
         except SimulatedCrashError:
             clock.advance(1)
             continue
@@ -184,12 +187,35 @@ def test_crashes_and_retries_with_transactions_in_flight_never_lose_duplicate_or
         if result.checkpoint == stream.ids()[-1]:
             break
     while late:  # requests of dead invocations still on their way land too, and change nothing
-        late.pop()()
+        with contextlib.suppress(FencedError, SimulatedCrashError):  # the lease moved on: refused
+            late.pop()()
     report = verify_model(model, tables, STREAM, stream.ids())
     assert report.ok, report
     assert model.stats.rewrites[tables.records] == model.stats.rewrites[tables.history] == 0
     for scripted_lanes in lanes:
         assert not scripted_lanes.shared_items_in_flight()
+
+
+def test_the_stream_expiring_under_a_pipelined_reader_records_one_gap_after_what_was_read(stack: SynthesizedStack) -> None:
+    clock = FakeClock()
+    model, client, tables = model_tables(stack, clock)
+    stream = FakeStream(make_stream([60] * 12), limit=100)
+
+    def expire(call: int) -> None:
+        if call == 2:  # the first data transaction (the first took the lease): the reader is < 600 events in
+            stream.horizon = EventId(12, 1)
+
+    result = poller_for(FaultyDynamo(client, on_call=expire), tables, stream, clock, in_flight=4).run(
+        "exec-1", deadline=clock.monotonic() + 30, resume_from_trim_horizon=True
+    )
+    assert result.gap_recorded and result.checkpoint == stream.ids()[-1]
+    (gap,) = [h for h in model.items(tables.history) if h["kind"]["S"] == "GAP"]
+    last_read = EventId(int(gap["lastCapturedCommitNum"]["N"]), int(gap["lastCapturedOpNum"]["N"]))
+    available = [e for e in stream.ids() if e <= last_read or e >= EventId(12, 1)]
+    assert len(available) < len(stream.ids())
+    report = verify_model(model, tables, STREAM, available)
+    assert report.ok and report.gaps == 1, report
+    assert model.stats.rewrites[tables.records] == model.stats.rewrites[tables.history] == 0
 
 
 def test_a_backlog_goes_out_with_several_transactions_in_flight_on_distinct_items(stack: SynthesizedStack) -> None:
@@ -262,7 +288,7 @@ def test_a_second_poller_is_fenced_by_the_lease(dynamo: tuple[Any, TableNames]) 
     started = threading.Event()
 
     def hold(n: int) -> None:
-        if n == 1:
+        if n == 2:  # exec-a's first data transaction (the first one took the lease)
             started.set()
             gate.wait()  # until exec-b has been turned away: no timing involved
 
@@ -352,10 +378,12 @@ def test_continue_as_new_hands_the_lease_to_the_child_execution(dynamo: tuple[An
 
 def test_expired_checkpoint_fails_loudly_then_resumes_only_when_asked(dynamo: tuple[Any, TableNames]) -> None:
     client, tables = dynamo
-    stream = FakeStream(make_stream([10] * 6), limit=10)
+    records = make_stream([10] * 6)
+    stream = FakeStream(records[:10], limit=10)
     clock = FakeClock()
     metrics = CountingMetrics()
-    drain(poller_for(client, tables, stream, clock), "exec-1", clock, budget=0)  # captures commit 1 only
+    drain(poller_for(client, tables, stream, clock), "exec-1", clock)  # captures commit 1, all there is
+    stream.records = records
     stream.horizon = EventId(4, 1)  # commits 2 and 3 expire before the next poll
     with pytest.raises(StreamExpiredError, match=r"checkpoint 1/10 .*resumeFromTrimHorizon"):
         drain(poller_for(client, tables, stream, clock, metrics), "exec-1", clock)

@@ -47,10 +47,11 @@ def test_a_fenced_poller_logs_who_holds_the_lease(dynamo: tuple[Any, TableNames]
 
 def test_a_recorded_gap_is_logged(dynamo: tuple[Any, TableNames], caplog: pytest.LogCaptureFixture) -> None:
     client, tables = dynamo
-    stream = FakeStream(make_stream([10] * 3), limit=10)
+    records = make_stream([10] * 3)
+    stream = FakeStream(records[:10], limit=10)
     clock = FakeClock()
-    drain(poller_for(client, tables, stream, clock), "exec-1", clock, budget=0)
-    stream.horizon = EventId(3, 1)
+    drain(poller_for(client, tables, stream, clock), "exec-1", clock)  # caught up: the checkpoint is at 1/10
+    stream.records, stream.horizon = records, EventId(3, 1)
     poller_for(client, tables, stream, clock).run("exec-1", deadline=clock.monotonic() + 5, resume_from_trim_horizon=True)
     (gap,) = [line for line in messages(caplog, logging.WARNING) if line.startswith("gap recorded")]
     assert gap.startswith(f"gap recorded in stream {STREAM} after 1/10: ")

@@ -61,7 +61,7 @@ def test_the_state_reports_how_many_transactions_were_in_flight(dynamo: tuple[An
     stream, clock = FakeStream(make_stream([100] * 5), limit=500), FakeClock(start_ms=1_795_000_000_000)
     metrics = CountingMetrics()
     store = DynamoStore(client, tables, "neptune", clock=clock, metrics=metrics)
-    poller = Poller(stream, store, PollSettings(stream_id="neptune", in_flight=3, page_limit=500), clock, metrics)
+    poller = Poller(stream, store, PollSettings(stream_id="neptune", in_flight=3), clock, metrics)
     state = run_invocation(event({}), poller, SETTINGS, remaining_ms=65_000)
     # 500 events: five batches of 98 sent three at a time, then the 10 left with the checkpoint.
     assert state["records"] == 500 and state["transactions"] == 6 and state["maxInFlight"] == 3

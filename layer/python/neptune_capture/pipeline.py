@@ -5,8 +5,9 @@ have all committed.
   are in flight together, on distinct slots, touching distinct items.
 - When every batch up to some point has committed and the checkpoint is behind it, one advance moves
   the checkpoint there (one at a time: the checkpoint item is only ever in one transaction at once).
-- The last batch before the stream catches up (or the invocation ends) is sent alone, once everything
-  before it has committed, with the checkpoint update to its own last event.
+- The last batch before the stream catches up (an empty page) is sent alone, once everything before it
+  has committed, with the checkpoint update to its own last event. At the end of an invocation the open
+  tail is not written at all: the next invocation reads it again.
 
 So after a crash anywhere, the checkpoint is at a point where everything before it is stored; batches
 committed beyond it are cut again exactly the same way by the next writer (plan.Batcher), which finds
@@ -114,6 +115,13 @@ class Pipeline:
         """Waits for every transaction in flight and moves the checkpoint over all that committed."""
         self._settle(advance_checkpoint=True)
         return self.checkpoint
+
+    def restart_at(self, checkpoint: Checkpoint) -> None:
+        """Carries on from a checkpoint moved outside the pipeline (a recorded gap clears it): what had
+        committed before is behind it and must never be advanced to again."""
+        if self._jobs or self._order:
+            raise RuntimeError("the pipeline restarts only once everything sent has landed (drain first)")
+        self.checkpoint, self._committed_to = checkpoint, None
 
     # -- bookkeeping
     def _settle(self, *, advance_checkpoint: bool) -> None:

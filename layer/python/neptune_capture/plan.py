@@ -40,6 +40,10 @@ BATCH_BYTES = MAX_TRANSACTION_BYTES - RESERVED_BYTES
 TOKEN_NAMESPACE = uuid.UUID("6f1c3f0e-3c0b-4b53-9a4c-6e2e1d1f0a77")
 # The history put's condition: the batch's item must not exist yet.
 HISTORY_NOT_WRITTEN = "attribute_not_exists(#pos)"
+HISTORY_PUT_CONDITION: dict[str, Any] = {
+    "ConditionExpression": HISTORY_NOT_WRITTEN,
+    "ExpressionAttributeNames": {"#pos": schema.POSITION},
+}
 
 
 @dataclass(frozen=True)
@@ -118,8 +122,7 @@ class Transaction:
                     "Put": {
                         "TableName": tables.history,
                         "Item": self.history,
-                        "ConditionExpression": HISTORY_NOT_WRITTEN,
-                        "ExpressionAttributeNames": {"#pos": schema.POSITION},
+                        **HISTORY_PUT_CONDITION,
                         # The stored batch comes back in the cancellation reason: it tells a batch
                         # written before (same events) from a batch cut differently.
                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",

@@ -3,9 +3,9 @@ transactions until the time budget is spent. The next page is fetched while the 
 and several transactions of a backlog are in flight at once (pipeline.Pipeline); when the stream is idle
 the loop backs off (0.1, 0.2, 0.4 ... s up to a max) instead of returning.
 
-Batches are cut across pages (plan.Batcher): the events left over at the end of a full page wait for the
-next page. A page shorter than the limit means the stream has caught up: its tail is written at once,
-alone, with the checkpoint update to its own end."""
+Batches are cut across pages (plan.Batcher): the events left over at the end of a page wait for the next
+page. An empty page means the stream has caught up: the tail is written at once, alone, with the
+checkpoint update to its own end."""
 
 from __future__ import annotations
 
@@ -31,7 +31,6 @@ from .settings import (
     DEFAULT_IN_FLIGHT,
     DEFAULT_LEASE_TTL_SECONDS,
     DEFAULT_MAX_IDLE_WAIT_SECONDS,
-    DEFAULT_PAGE_LIMIT,
 )
 from .store import Outcome
 
@@ -61,7 +60,6 @@ class PollSettings:
     max_idle_wait_seconds: float = DEFAULT_MAX_IDLE_WAIT_SECONDS
     lease_ttl_ms: int = DEFAULT_LEASE_TTL_SECONDS * 1000
     in_flight: int = DEFAULT_IN_FLIGHT
-    page_limit: int = DEFAULT_PAGE_LIMIT  # a page shorter than this means the stream has caught up
     # Where the first capture on the stream begins when the execution does not say (the deployed default).
     start_from: StartFrom = StartFrom.TRIM_HORIZON
 
@@ -220,7 +218,8 @@ class Poller:
                 # What was read before the stream expired under it is written first: the gap starts after it.
                 self._caught_up(pipeline, batcher, result)
                 checkpoint = pipeline.checkpoint
-                pipeline.checkpoint = self.store.record_gap(checkpoint, self._context(lease, owner, None), str(expired))
+                pipeline.restart_at(self.store.record_gap(checkpoint, self._context(lease, owner, None), str(expired)))
+                batcher = Batcher(self.settings.stream_id)
                 result.gap_recorded, result.checkpoint, read_to = True, None, None
                 pending = prefetch.submit(self.source.fetch, None)
                 continue
@@ -242,9 +241,11 @@ class Poller:
             pipeline.context_now = partial(self._context, lease, owner, page.last_trx_timestamp)
             for batch in batcher.feed(page.events):
                 pipeline.send(batch)
-            caught_up = len(page.events) < self.settings.page_limit
-            if caught_up or not more_time or self.clock.monotonic() >= deadline:
-                self._caught_up(pipeline, batcher, result)
+            out_of_time = not more_time or self.clock.monotonic() >= deadline
+            if out_of_time:
+                # The open tail is not written: the next invocation reads it again and cuts it as this one
+                # would have, whatever comes after it (see _caught_up).
+                result.checkpoint = pipeline.drain().position
             result.status = Status.ACTIVE
             newest = page.last_trx_timestamp or page.events[-1].commit_timestamp
             result.lag_ms = max(0, self.clock.now_ms() - newest)
@@ -258,11 +259,17 @@ class Poller:
                 pipeline.progress.max_in_flight,
                 result.lag_ms,
             )
-            if not more_time or self.clock.monotonic() >= deadline:
+            if out_of_time:
                 return
 
     def _caught_up(self, pipeline: Pipeline, batcher: Batcher, result: PollResult) -> None:
-        """No more events for now: the open tail goes out alone with the checkpoint, after the rest."""
+        """No more events for now (an empty page, or the stream expiring under the reader): the open tail goes
+        out alone with the checkpoint, after the rest. Only here is a batch cut short of its size, and such a
+        batch commits together with the checkpoint moving to its end, so every batch beyond the checkpoint
+        was cut greedily from a checkpoint: any writer resuming there cuts exactly the same batches, finds
+        them in the history and does not write them again. (A page shorter than the limit is no sign of
+        having caught up: Neptune caps a page at 10 MB whatever the limit,
+        https://docs.aws.amazon.com/neptune/latest/userguide/streams-using-api-call.html.)"""
         tail = batcher.flush()
         if tail is not None:
             pipeline.send_final(tail)

@@ -25,7 +25,17 @@ from .clock import Clock
 from .errors import FencedError, HistoryConflictError, TransientCaptureError
 from .events import EventId, StreamEvent
 from .metrics import MetricsSink
-from .plan import BatchContext, Checkpoint, Lease, Transaction, fence_item, gap_items, same_batch, start_items
+from .plan import (
+    HISTORY_PUT_CONDITION,
+    BatchContext,
+    Checkpoint,
+    Lease,
+    Transaction,
+    fence_item,
+    gap_items,
+    same_batch,
+    start_items,
+)
 from .schema import TableNames
 from .settings import MAX_IN_FLIGHT
 
@@ -107,12 +117,13 @@ class DynamoStore:
         Each alternative is part of one conditional update: if someone else took the lease meanwhile,
         the condition fails and this owner is fenced, whatever it was told about the holder before.
 
-        The lease gets a fresh id, then every fence slot is rewritten with it: from then on a data
-        transaction of any earlier holder (or an earlier invocation of the same execution) fails its
-        fence check."""
+        The lease gets a fresh id and every fence slot is rewritten with it in the same transaction: from
+        then on a data transaction of any earlier holder (or an earlier invocation of the same execution)
+        fails its fence check, and no write of anyone can land between the lease changing hands and the
+        fences following it."""
         now = self.clock.now_ms()
         lease = Lease(owner=owner, expires_at_ms=now + ttl_ms, id=self.lease_ids())
-        request: dict[str, Any] = {
+        update: dict[str, Any] = {
             "TableName": self.tables.checkpoint,
             "Key": self.key,
             "UpdateExpression": "SET leaseOwner = :me, leaseId = :lease, leaseExpiresAt = :exp, leaseAcquiredAt = :now, "
@@ -124,48 +135,34 @@ class DynamoStore:
                 ":now": {"N": str(now)},
                 ":zero": {"N": "0"},
             },
-            "ReturnValues": "ALL_NEW",
         }
         if not force:
-            request["ConditionExpression"] = (
+            update["ConditionExpression"] = (
                 "attribute_not_exists(leaseOwner) OR leaseOwner = :me OR leaseOwner = :parent OR leaseOwner = :dead "
                 "OR leaseExpiresAt < :now"
             )
-            request["ExpressionAttributeValues"][":parent"] = {"S": parent or NO_PARENT}
-            request["ExpressionAttributeValues"][":dead"] = {"S": take_over_from or NO_PARENT}
+            update["ExpressionAttributeValues"][":parent"] = {"S": parent or NO_PARENT}
+            update["ExpressionAttributeValues"][":dead"] = {"S": take_over_from or NO_PARENT}
+        token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"lease|{self.stream_id}|{lease.id}"))
         try:
-            response = self._call(lambda: self.client.update_item(**request))
+            self._transact([{"Update": update}, *self._fence_puts(lease)], token)
         except ClientError as error:
-            if _code(error) == "ConditionalCheckFailedException":
+            if CONDITION_FAILED in _reasons(error):
                 self.metrics.add(m.FENCED, 1)
                 holder = self.read_checkpoint().lease_owner
                 log.warning("fenced: stream %s is leased to %s; %s stops", self.stream_id, holder, owner)
                 raise FencedError(f"stream {self.stream_id} is leased to {holder}; {owner} stops", holder=holder) from error
             raise
-        self._write_fences(lease)
-        return checkpoint_from_item(self.stream_id, response["Attributes"]), lease
-
-    def _write_fences(self, lease: Lease) -> None:
-        items = self._fence_puts(lease)
-        # Only while the lease is still ours: a poller that took it over meanwhile keeps its own fences.
-        items.append(
-            {
-                "ConditionCheck": {
-                    "TableName": self.tables.checkpoint,
-                    "Key": self.key,
-                    "ConditionExpression": "leaseId = :lease",
-                    "ExpressionAttributeValues": {":lease": {"S": lease.id}},
-                }
-            }
-        )
-        token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"fences|{self.stream_id}|{lease.id}"))
-        try:
-            self._transact(items, token)
-        except ClientError as error:
-            if CONDITION_FAILED in _reasons(error):
-                self.metrics.add(m.FENCED, 1)
-                raise FencedError(f"the lease of stream {self.stream_id} was taken over while {lease.owner} took it") from error
-            raise
+        # TransactWriteItems returns no item: read it back, consistently. Someone may have taken the lease
+        # over in between (its transaction rewrote the fences too): then this owner never held it.
+        checkpoint = self.read_checkpoint()
+        if checkpoint.lease_id != lease.id:
+            self.metrics.add(m.FENCED, 1)
+            raise FencedError(
+                f"the lease of stream {self.stream_id} was taken over by {checkpoint.lease_owner} while {owner} took it",
+                holder=checkpoint.lease_owner,
+            )
+        return checkpoint, lease
 
     def release_lease(self, owner: str) -> bool:
         """Gives the lease up if `owner` still holds it (a stopped execution), so a new one can start at
@@ -242,16 +239,25 @@ class DynamoStore:
     def record_gap(self, checkpoint: Checkpoint, context: BatchContext, reason: str) -> Checkpoint:
         history, update = gap_items(checkpoint, context, reason)
         items = [
-            {"Put": {"TableName": self.tables.history, "Item": history}},
+            # Never over an earlier entry: a history item, once written, stays as it was.
+            {"Put": {"TableName": self.tables.history, "Item": history, **HISTORY_PUT_CONDITION}},
             {"Update": {"TableName": self.tables.checkpoint, **update}},
         ]
-        token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"gap|{self.stream_id}|{checkpoint.version}|{checkpoint.position}"))
+        token = str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"gap|{self.stream_id}|{context.lease.id}|{checkpoint.version}|{checkpoint.position}")
+        )
         try:
             self._transact(items, token)
         except ClientError as error:
-            if CONDITION_FAILED not in _reasons(error):
+            reasons = _reasons(error)
+            if CONDITION_FAILED not in reasons:
                 raise
             if not self._already_applied(context.lease, checkpoint.version + 1, None):
+                if reasons[0] == CONDITION_FAILED and reasons[1] != CONDITION_FAILED:
+                    raise HistoryConflictError(
+                        f"a GAP after {checkpoint.position} is already in the history of stream {self.stream_id} "
+                        "but the checkpoint does not show it: check the history item and the checkpoint item"
+                    ) from error
                 self._fenced(context.lease, error)
         log.warning("gap recorded in stream %s after %s: %s", self.stream_id, checkpoint.position or "the start", reason)
         return Checkpoint(self.stream_id, None, checkpoint.version + 1, None, context.lease.owner, context.lease.id)
@@ -265,7 +271,7 @@ class DynamoStore:
             {"Update": {"TableName": self.tables.checkpoint, **update}},
         ]
         after = latest.event_id if latest else None
-        token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"start|{self.stream_id}|{checkpoint.version}|{after}"))
+        token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"start|{self.stream_id}|{context.lease.id}|{checkpoint.version}|{after}"))
         try:
             self._transact(items, token)
         except ClientError as error:

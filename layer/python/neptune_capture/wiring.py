@@ -50,7 +50,6 @@ def build_poller(settings: HandlerSettings, metrics: MetricsSink, clock: Clock |
         lease_ttl_ms=settings.lease_ttl_seconds * 1000,
         start_from=settings.start_from,
         in_flight=settings.in_flight,
-        page_limit=settings.page_limit,
     )
     # Each invocation first asks Neptune whether Streams is on: the Streams API says nothing documented
     # when it is off, and an invocation that read "no new records" would look idle, not broken.
