@@ -22,7 +22,6 @@ from neptune_capture.contract import Output
 from neptune_stream.dynamodb_access import gateway_endpoint, lambda_security_group
 from neptune_stream.existing_spec import ExistingCluster
 
-
 # The synth warning that the endpoint this stack creates carries the owner's other DynamoDB traffic too.
 SHARED_ENDPOINT_WARNING = "neptune-stream:sharedDynamoDbEndpoint"
 
