@@ -17,7 +17,15 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from neptune_capture.contract import DEFAULT_STREAM_ID, LOCAL_ENDPOINTS_FILE, LOCAL_FUNCTION_LOG, STACK_NAME, Output
+from neptune_capture.contract import (
+    DEFAULT_STREAM_ID,
+    LOCAL_ENDPOINTS_FILE,
+    LOCAL_FUNCTION_LOG,
+    RESET_FUNCTION_TIMEOUT_SECONDS,
+    STACK_NAME,
+    STATUS_FUNCTION_TIMEOUT_SECONDS,
+    Output,
+)
 from neptune_capture.neptune_api import fast_reset, get_engine_status, make_client
 from neptune_capture.schema import TableNames
 from neptune_cli.errors import OR_STACK, START_LOCAL_RUN, AwsError, NeptuneError, NoTargetError, UsageError
@@ -36,6 +44,14 @@ if TYPE_CHECKING:
 AWS_CONFIG = Config(connect_timeout=5, read_timeout=70, retries={"mode": "standard", "max_attempts": 3})
 LOCAL_CONFIG = Config(connect_timeout=2, read_timeout=60, retries={"mode": "standard", "max_attempts": 2})
 PROBE_CONFIG = Config(connect_timeout=2, read_timeout=15, retries={"total_max_attempts": 1})
+# A synchronous Invoke holds the connection until the function returns, so the client must wait longer than
+# the function's timeout (https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html), and must not
+# retry on its own: a retry after a read timeout would start a second reset while the first still runs.
+INVOKE_CONFIG = Config(
+    connect_timeout=5,
+    read_timeout=max(STATUS_FUNCTION_TIMEOUT_SECONDS, RESET_FUNCTION_TIMEOUT_SECONDS) + 30,
+    retries={"total_max_attempts": 1},
+)
 # Every output a command may need; the schedule is optional (a stack without one says "no schedule"), and so
 # is the reset function (an existing-cluster stack has none unless it asked for one: `reset` says so).
 REQUIRED_OUTPUTS = (
@@ -201,6 +217,11 @@ def target_from(args: argparse.Namespace) -> Target:
     return local_target(args.data_dir or Path(DEFAULT_DATA_DIR))
 
 
+def aws_client(session: boto3.Session, service: str) -> Any:
+    config = INVOKE_CONFIG if service == "lambda" else AWS_CONFIG
+    return session.client(service, config=config)  # type: ignore[call-overload]
+
+
 def local_target(data_dir: Path) -> Target:
     from neptune_local import use_local_credentials
 
@@ -256,7 +277,7 @@ def stack_target(stack: str, *, region: str | None = None, profile: str | None =
     place = Place(local=False, label=f"stack {stack} in {session.region_name}", region=session.region_name)
 
     def client(service: str) -> Any:
-        return session.client(service, config=AWS_CONFIG)  # type: ignore[call-overload]
+        return aws_client(session, service)
 
     try:
         description = client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]

@@ -17,7 +17,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from neptune_capture import schema
-from neptune_capture.contract import StartFrom
+from neptune_capture.contract import RESET_FUNCTION_TIMEOUT_SECONDS, STATUS_FUNCTION_TIMEOUT_SECONDS, StartFrom
 from neptune_capture.schema import TableNames
 from neptune_capture.settings import Env, HandlerSettings, powertools_env
 from neptune_stream import nag_ids
@@ -109,7 +109,7 @@ class Functions(Construct):
             "Status",
             folder="status",
             description="Reports the Neptune engine status",
-            timeout=Duration.seconds(30),
+            timeout=Duration.seconds(STATUS_FUNCTION_TIMEOUT_SECONDS),
             memory=256,
             environment=neptune_env,
         )
@@ -123,7 +123,7 @@ class Functions(Construct):
                 "Reset",
                 folder="reset",
                 description="Fast-resets the Neptune graph and its stream",
-                timeout=Duration.minutes(5),
+                timeout=Duration.seconds(RESET_FUNCTION_TIMEOUT_SECONDS),
                 memory=256,
                 environment=neptune_env,
             )

@@ -109,11 +109,13 @@ class Monitoring(Construct):
                 treat_missing_data=missing,
             )
 
+        # Not ABORTED: an execution is stopped through the API by an operator (`neptune-stream stop`) or by
+        # whoever killed it, and a killed holder's lease is taken over at the next scheduled start; if
+        # nothing polls afterwards, NotPolling says so.
         stopped = cw.MathExpression(
-            expression="failed + aborted + timedOut",
+            expression="failed + timedOut",
             using_metrics={
                 "failed": state_machine.metric_failed(period=five_minutes),
-                "aborted": state_machine.metric_aborted(period=five_minutes),
                 "timedOut": state_machine.metric_timed_out(period=five_minutes),
             },
             period=five_minutes,
@@ -137,12 +139,13 @@ class Monitoring(Construct):
                 "The checkpoint is older than the stream's retention: see README, 'Expired checkpoint'",
                 capture_metric(m.EXPIRED, "Sum", five_minutes),
             ),
-            alarm("StateMachineStopped", "An execution failed, was aborted or timed out: capture has stopped", stopped),
-            # An invocation lasts at most 15 minutes, so none for 30 means nothing is polling at all.
+            alarm("StateMachineStopped", "An execution failed or timed out: capture has stopped", stopped),
+            # An invocation that holds the lease lasts at most 15 minutes, so none for 30 means nothing
+            # captures. Not the function's Invocations: the start schedule's fenced starts invoke it too.
             alarm(
                 "NotPolling",
-                "No stream handler invocation for 30 minutes: the state machine is not running",
-                stream_handler.metric_invocations(period=Duration.minutes(30), statistic="Sum"),
+                "No stream handler invocation held the lease for 30 minutes: nothing captures the stream",
+                capture_metric(m.POLLING_INVOCATIONS, "Sum", Duration.minutes(30)),
                 comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
                 missing=cw.TreatMissingData.BREACHING,
             ),

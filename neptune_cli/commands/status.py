@@ -234,8 +234,9 @@ def _lease_row(report: StatusReport, now_ms: int) -> Row:
     if report.running is not None and lease["owner"] not in {e["executionArn"] for e in report.running}:
         return Row(
             "lease",
-            f"held by {owner}, which is not running, for {duration((expires - now_ms) / 1000)} more: a new execution "
-            "is fenced until then; take over with `./neptune-stream start --force-lease`",
+            f"held by {owner}, which is not running, for {duration((expires - now_ms) / 1000)} more: the next "
+            "execution (the start schedule's next firing, or `./neptune-stream start`) finds it not running and "
+            "takes it over",
             "warn",
         )
     return Row("lease", f"held by {owner}, expires in {duration((expires - now_ms) / 1000)} unless renewed")

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from neptune_capture import metrics as m
 from neptune_stream.workflow import IAM_PROPAGATION_SECONDS, retry_waits
 from tests.template.conftest import Synth, resolve_join
 
@@ -149,8 +150,10 @@ def test_alarms_cover_errors_lag_expiry_and_a_stopped_state_machine(synth: Synth
     kinds = sorted(k.removeprefix("Monitoring")[:-8] for k in alarms)
     assert kinds == ["ExpiredCheckpoint", "HandlerErrors", "NotPolling", "StateMachineStopped", "StreamLag"]
     names = json.dumps(alarms)
-    for metric in ("Errors", "StreamLagMs", "ExpiredCheckpoint", "ExecutionsFailed", "ExecutionsAborted", "Invocations"):
+    for metric in ("Errors", "StreamLagMs", "ExpiredCheckpoint", "ExecutionsFailed", "ExecutionsTimedOut", m.POLLING_INVOCATIONS):
         assert f'"{metric}"' in names, metric
+    # An operator's stop is no failure, and a fenced scheduled start is no sign of polling.
+    assert '"ExecutionsAborted"' not in names and '"Invocations"' not in names
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"], "every alarm notifies the alarm topic"
     synth.template.resource_count_is("AWS::CloudWatch::Dashboard", 1)

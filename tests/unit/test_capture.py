@@ -364,6 +364,16 @@ def test_a_stopped_execution_still_running_writes_nothing_more(stack: Synthesize
     assert verify_model(model, tables, STREAM, stream.ids()).ok
 
 
+def test_only_an_invocation_that_holds_the_lease_counts_as_polling(dynamo: tuple[Any, TableNames]) -> None:
+    client, tables = dynamo
+    stream, clock = FakeStream(make_stream([3])), FakeClock()
+    holder, turned_away = CountingMetrics(), CountingMetrics()
+    DynamoStore(client, tables, STREAM, clock=clock, metrics=CountingMetrics()).acquire_lease("exec-a", None, 60_000)
+    assert drain(poller_for(client, tables, stream, clock, turned_away), "exec-b", clock).status == Status.FENCED
+    assert drain(poller_for(client, tables, stream, clock, holder), "exec-a", clock).status == Status.ACTIVE
+    assert turned_away.totals[m.POLLING_INVOCATIONS] == 0 and holder.totals[m.POLLING_INVOCATIONS] == 1
+
+
 def test_continue_as_new_hands_the_lease_to_the_child_execution(dynamo: tuple[Any, TableNames]) -> None:
     client, tables = dynamo
     stream = FakeStream(make_stream([5] * 4), limit=5)

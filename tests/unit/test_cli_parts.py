@@ -26,7 +26,7 @@ from neptune_cli.errors import AwsError, NeptuneError, NoTargetError
 from neptune_cli.exit_codes import MEANINGS, ExitCode, epilog
 from neptune_cli.explain import Place, explain
 from neptune_cli.metrics_source import CloudWatchMetrics, FunctionLog, aggregate, emf_points
-from neptune_cli.target import ScheduleName, Target
+from neptune_cli.target import ScheduleName, Target, aws_client
 from neptune_local.template import SynthesizedStack
 
 NOW = 1_800_000_000_000  # a fixed "now" in epoch ms
@@ -385,3 +385,14 @@ def test_watch_views_end_after_the_iterations_asked_or_when_stopped() -> None:
     assert shown["lag"].value == "1.50 s (max over the last 30 s)"
     assert shown["fenced writes"].level == "warn" and shown["executions"].level == "ok"
     assert "10.0 records/s  lag 1.50 s  transactions 4  fenced 1" in watch.line(make())
+
+
+def test_an_operators_invoke_waits_longer_than_any_function_and_is_never_retried(stack: SynthesizedStack) -> None:
+    """A retry of a synchronous Invoke that timed out on the client's side would start a second reset
+    while the first one still runs."""
+    client = aws_client(boto3.Session(region_name="us-east-1"), "lambda")
+    invoked = [Output.STATUS_FUNCTION, Output.RESET_FUNCTION]
+    timeouts = [stack.template["Resources"][stack.output_resource(o)]["Properties"]["Timeout"] for o in invoked]
+    assert client.meta.config.read_timeout > max(timeouts)
+    assert client.meta.config.retries["total_max_attempts"] == 1
+    assert aws_client(boto3.Session(region_name="us-east-1"), "dynamodb").meta.config.retries["total_max_attempts"] > 1

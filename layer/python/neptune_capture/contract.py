@@ -18,6 +18,9 @@ LOCAL_FUNCTION_LOG = "lambda.log"
 # Powertools publishes every metric under this namespace with a `service` dimension of SERVICE_NAME.
 METRICS_NAMESPACE = "NeptuneStream"
 SERVICE_NAME = "neptune-stream"
+# The timeouts of the functions an operator's command invokes synchronously: the CLI waits longer than them.
+STATUS_FUNCTION_TIMEOUT_SECONDS = 30
+RESET_FUNCTION_TIMEOUT_SECONDS = 300
 
 
 class State(StrEnum):

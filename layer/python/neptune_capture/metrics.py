@@ -18,6 +18,9 @@ EXPIRED = "ExpiredCheckpoint"
 RETRIES = "Retries"
 TRUNCATED = "TruncatedRecords"
 MALFORMED = "MalformedPages"
+# One per invocation that holds the lease and polls: a scheduled start turned away (fenced) counts nothing,
+# so "no polling invocation for 30 minutes" means nothing captures, however often the schedule fires.
+POLLING_INVOCATIONS = "PollingInvocations"
 
 
 class MetricsSink(Protocol):

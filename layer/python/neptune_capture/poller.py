@@ -134,6 +134,7 @@ class Poller:
             result.status, result.message = Status.FENCED, str(fenced)
             return result
         log.info("lease taken by %s; capture resumes after %s", owner, checkpoint.position or "TRIM_HORIZON")
+        self.metrics.add(m.POLLING_INVOCATIONS, 1)
         # The data transactions, and one advance or final batch beside them.
         lanes = self.lanes(self.settings.in_flight + 1)
         pipeline = Pipeline(
