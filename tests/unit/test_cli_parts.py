@@ -297,7 +297,7 @@ def test_status_reads_every_part_and_reports_the_ones_that_fail(stack: Synthesiz
 def test_status_rows_warn_about_a_lease_held_by_an_execution_that_is_not_running() -> None:
     report = status.StatusReport(target="t", lease={"owner": "arn:x:execution:m:dead", "expiresAt": NOW + 600_000}, running=[])
     rows = {row.label: row for row in status.rows(report, NOW)}
-    assert rows["lease"].level == "warn" and "--force-lease" in rows["lease"].value
+    assert rows["lease"].level == "warn" and "finds it not running and takes it over" in rows["lease"].value
     assert rows["executions"].level == "bad" and "capture is stopped" in rows["executions"].value
     expired = status.StatusReport(target="t", lease={"owner": "x", "expiresAt": NOW - 1000}, running=[])
     assert "expired" in {r.label: r for r in status.rows(expired, NOW)}["lease"].value

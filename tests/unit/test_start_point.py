@@ -64,6 +64,7 @@ def test_from_latest_captures_exactly_the_events_after_the_newest_record(dynamo:
     assert result.started_from_latest and result.started_after == EventId(3, 4) and result.records == 0
     (item,) = starts(client, tables)
     assert (item["startedAfterCommitNum"], item["startedAfterOpNum"]) == ({"N": "3"}, {"N": "4"})
+    assert item["startedAfterIsLastOp"] == {"BOOL": stream.records[-1].get("isLastOp", False)}
     assert "up to and including event 3/4 are not captured" in item["reason"]["S"]
     checkpoint = read_checkpoint(client, tables.checkpoint, STREAM)
     assert checkpoint.position == EventId(3, 4) and checkpoint.version == 1

@@ -410,6 +410,8 @@ def start_items(checkpoint: Checkpoint, context: BatchContext, latest: StreamEve
         history["startedAfterCommitNum"] = {"N": str(after.commit_num)}
         history["startedAfterOpNum"] = {"N": str(after.op_num)}
         history["startedAfterCommitTimestamp"] = {"N": str(latest.commit_timestamp)}
+        # The docs do not say that LATEST's record ends its transaction: whether it did is kept, as read.
+        history["startedAfterIsLastOp"] = {"BOOL": latest.is_last_op}
         # startedAfter stays on the item once the checkpoint moves on: `status` shows where capture began.
         assignments += ", commitNum = :c, opNum = :o, #pos = :p, commitTimestamp = :t, startedAfter = :p"
         names["#pos"] = schema.POSITION
