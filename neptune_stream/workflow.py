@@ -20,7 +20,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from neptune_capture import schema
-from neptune_capture.contract import Key, LambdaError, State, Status, path
+from neptune_capture.contract import ExecutionStatus, Key, LambdaError, State, Status, path
 from neptune_capture.errors import iam_propagation_error_names, retried_error_names
 from neptune_stream import nag_ids
 from neptune_stream.defaults import Defaults
@@ -35,9 +35,6 @@ TRANSIENT_ERRORS = [*LambdaError, "States.Timeout", *retried_error_names()]
 # one poller, no herd to spread.
 IAM_PROPAGATION_SECONDS = 600
 IAM_RETRY = {"interval": 30, "backoff_rate": 2, "max_delay": 300, "max_attempts": 6}
-# Step Functions' status of an execution that is still running (DescribeExecution's `status`:
-# https://docs.aws.amazon.com/step-functions/latest/apireference/API_DescribeExecution.html).
-RUNNING = "RUNNING"
 
 
 def retry_waits(interval: float, backoff_rate: float, max_delay: float, max_attempts: int) -> list[float]:
@@ -202,7 +199,7 @@ class Workflow(Construct):
         take_over.next(poll)
         check_holder.next(
             sfn.Choice(self, State.LEASE_HOLDER_RUNNING)
-            .when(sfn.Condition.string_equals(f"{path(Key.LEASE_HOLDER_STATUS)}.status", RUNNING), fenced)
+            .when(sfn.Condition.string_equals(f"{path(Key.LEASE_HOLDER_STATUS)}.status", ExecutionStatus.RUNNING), fenced)
             .otherwise(take_over)
         )
 

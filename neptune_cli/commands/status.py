@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from neptune_capture import schema
+from neptune_capture.contract import ExecutionStatus
 from neptune_capture.preconditions import ENABLE_STREAMS, engine_facts, streams_problem
 from neptune_cli import schedule as schedules
 from neptune_cli.errors import CliError
@@ -143,7 +144,7 @@ def _running(target: Target) -> list[dict[str, Any]]:
     paginator = target.sfn.get_paginator("list_executions")
     return [
         {"executionArn": e["executionArn"], "name": e["name"], "startDate": int(e["startDate"].timestamp() * 1000)}
-        for page in paginator.paginate(stateMachineArn=target.state_machine_arn, statusFilter="RUNNING")
+        for page in paginator.paginate(stateMachineArn=target.state_machine_arn, statusFilter=ExecutionStatus.RUNNING.value)
         for e in page["executions"]
     ]
 

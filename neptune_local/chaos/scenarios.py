@@ -21,7 +21,7 @@ from typing import Any
 
 from neptune_capture import schema
 from neptune_capture.backoff import RetryPolicy
-from neptune_capture.contract import Key
+from neptune_capture.contract import ExecutionStatus, Key
 from neptune_capture.events import EventId
 from neptune_capture.plan import MAX_RECORDS_PER_TRANSACTION
 from neptune_capture.settings import DEFAULT_IN_FLIGHT
@@ -123,10 +123,10 @@ class Chaos:
         if not self.pipeline.wait_for_checkpoint(last, TIMEOUT_S):
             self.problems.append(f"the checkpoint did not reach {last} within {TIMEOUT_S:.0f} s")
 
-    def wait_for(self, execution_arn: str, status: str) -> None:
+    def wait_for(self, execution_arn: str, status: ExecutionStatus) -> None:
         deadline = time.monotonic() + TIMEOUT_S
         while (current := self.pipeline.sfn.describe_execution(executionArn=execution_arn)["status"]) != status:
-            if current != "RUNNING" or time.monotonic() > deadline:
+            if current != ExecutionStatus.RUNNING or time.monotonic() > deadline:
                 self.problems.append(f"execution ended {current}, expected {status}")
                 return
             self.pipeline.registry.wait_idle(1)
@@ -149,7 +149,7 @@ class Chaos:
         assert self.pipeline.tables is not None
         report = verify(self.pipeline.dynamodb, self.pipeline.tables, STREAM_ID, expected or self.stream_ids())
         statuses: list[str] = sorted(e["status"] for e in self.pipeline.executions())
-        if not report.ok and "FAILED" in statuses and "recorded_failure" not in self.details:
+        if not report.ok and ExecutionStatus.FAILED in statuses and "recorded_failure" not in self.details:
             # What stopped capture, as an operator would read it on the checkpoint item.
             item = self.checkpoint_item()
             self.details["last_failure"] = (
@@ -220,9 +220,9 @@ def two_executions(c: Chaos) -> Outcome:
     holder = c.checkpoint_item().get("leaseOwner", {}).get("S")
     for arn in started:
         if arn != holder:
-            c.wait_for(arn, "SUCCEEDED")
+            c.wait_for(arn, ExecutionStatus.SUCCEEDED)
     outcome = c.outcome({"concurrent executions": 2})
-    if outcome.executions.count("RUNNING") != 1:
+    if outcome.executions.count(ExecutionStatus.RUNNING) != 1:
         outcome.problems.append(f"expected one execution polling and one fenced, got {outcome.executions}")
     return outcome
 
@@ -269,7 +269,7 @@ def malformed_pages(c: Chaos) -> Outcome:
     set_faults(c.emulator.endpoint, "malformed", rate=1.0, seed=c.seed)  # counts afresh
     (running,) = c.pipeline.running_executions()
     c.write(c.changes - c.changes // 2, seed_offset=1)
-    c.wait_for(running, "FAILED")
+    c.wait_for(running, ExecutionStatus.FAILED)
     c.expect_failure_recorded("MalformedPageError", "still malformed after")
     persistent = c.emulator.engine.faults.injected
     if persistent < (reads := RetryPolicy().max_attempts):
@@ -292,7 +292,7 @@ def checkpoint_expiry(c: Chaos) -> Outcome:
     c.write(c.changes // 3, seed_offset=1)
     c.emulator.engine.advance_clock(c.pipeline.options.expiry_seconds + 1)  # retention passes
     c.write(c.changes - 2 * (c.changes // 3), seed_offset=2)
-    c.wait_for(c.pipeline.start_execution(), "FAILED")
+    c.wait_for(c.pipeline.start_execution(), ExecutionStatus.FAILED)
     c.expect_failure_recorded("StreamExpiredError", "resumeFromTrimHorizon")
     retained = c.stream_ids()  # retention applied when the failed execution read the stream
     expired = retained[0].commit_num - captured[-1].commit_num - 1
@@ -353,7 +353,7 @@ def killed_execution(c: Chaos) -> Outcome:
 def _ended_fenced(c: Chaos) -> int:
     """Scheduled starts that found the stream leased to a running execution and ended."""
     starts = set(c.pipeline.scheduled_starts)
-    return sum(1 for e in c.pipeline.executions() if e["executionArn"] in starts and e["status"] == "SUCCEEDED")
+    return sum(1 for e in c.pipeline.executions() if e["executionArn"] in starts and e["status"] == ExecutionStatus.SUCCEEDED)
 
 
 SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {

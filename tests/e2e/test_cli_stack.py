@@ -19,7 +19,7 @@ import boto3
 import pytest
 
 from neptune_capture import metrics as m
-from neptune_capture.contract import METRICS_NAMESPACE, SERVICE_NAME, STACK_NAME, Output
+from neptune_capture.contract import METRICS_NAMESPACE, SERVICE_NAME, STACK_NAME, ExecutionStatus, Output
 from neptune_cli.exit_codes import ExitCode
 from tests.cli_entry import assert_fails, run_cli, without_aws_credentials
 from tests.conftest import Synth
@@ -161,7 +161,9 @@ def test_stop_pauses_the_schedule_and_start_resumes_it(aws: Aws, synth: Synth) -
     assert started.returncode == 0, started.stderr
     assert f"schedule {SCHEDULE} resumed (ENABLED)" in started.stdout and "started execution" in started.stdout
     assert scheduler.get_schedule(Name=SCHEDULE)["State"] == "ENABLED"
-    executions = sfn.list_executions(stateMachineArn=values[Output.STATE_MACHINE], statusFilter="RUNNING")["executions"]
+    executions = sfn.list_executions(stateMachineArn=values[Output.STATE_MACHINE], statusFilter=ExecutionStatus.RUNNING.value)[
+        "executions"
+    ]
     assert len(executions) == 1 and executions[0]["executionArn"] != running
 
 

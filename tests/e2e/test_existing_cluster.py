@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from gremlin_python.process.anonymous_traversal import traversal
 
-from neptune_capture.contract import DEFAULT_STREAM_ID, LOCAL_ENDPOINTS_FILE, Output
+from neptune_capture.contract import DEFAULT_STREAM_ID, LOCAL_ENDPOINTS_FILE, ExecutionStatus, Output
 from neptune_capture.events import EventId
 from neptune_cli.exit_codes import ExitCode
 from neptune_local.runtime import LocalOptions, LocalPipeline
@@ -122,7 +122,7 @@ def test_start_from_latest_once_and_no_reset_on_a_cluster_the_stack_did_not_crea
 
         ok("stop", *d)
         # moto ends a stopped execution a moment after StopExecution returns: wait until it has.
-        assert wait_until_ended(pipeline, started["started"], CAPTURE_TIMEOUT_SECONDS) == "ABORTED"
+        assert wait_until_ended(pipeline, started["started"], CAPTURE_TIMEOUT_SECONDS) == ExecutionStatus.ABORTED
         assert_fails(
             run_cli("start", "--from", "latest", *d),
             ExitCode.USAGE,
@@ -137,7 +137,7 @@ def test_start_from_latest_once_and_no_reset_on_a_cluster_the_stack_did_not_crea
 def wait_until_ended(pipeline: LocalPipeline, execution: str, bound: float) -> str:
     """The execution's final status; the bound only ever expires on a hang, and the test then says so."""
     deadline = time.monotonic() + bound
-    while (status := pipeline.sfn.describe_execution(executionArn=execution)["status"]) == "RUNNING":
+    while (status := pipeline.sfn.describe_execution(executionArn=execution)["status"]) == ExecutionStatus.RUNNING:
         assert time.monotonic() < deadline, f"{execution} still running after {bound} s"
         pipeline.registry.wait_idle(1)  # wakes when an invocation ends: then the execution may have ended
     return status
@@ -159,7 +159,7 @@ def test_a_cluster_without_streams_is_refused_by_start_and_failed_loudly_by_the_
 
         # What the schedule would start anyway: its first invocation asks Neptune, and the execution fails saying why.
         execution = pipeline.start_execution({})
-        assert wait_until_ended(pipeline, execution, CAPTURE_TIMEOUT_SECONDS) == "FAILED"
+        assert wait_until_ended(pipeline, execution, CAPTURE_TIMEOUT_SECONDS) == ExecutionStatus.FAILED
         item = pipeline.dynamodb.get_item(TableName=pipeline.tables.checkpoint, Key={"streamId": {"S": DEFAULT_STREAM_ID}})[
             "Item"
         ]

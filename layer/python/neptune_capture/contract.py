@@ -46,6 +46,18 @@ class Status(StrEnum):
     FENCED = "FENCED"  # another execution holds the stream: this one ends
 
 
+class ExecutionStatus(StrEnum):
+    """A Step Functions execution's status, as DescribeExecution and ListExecutions name it
+    (https://docs.aws.amazon.com/step-functions/latest/apireference/API_DescribeExecution.html)."""
+
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    ABORTED = "ABORTED"
+    PENDING_REDRIVE = "PENDING_REDRIVE"
+
+
 class StartFrom(StrEnum):
     """Where capture begins the first time it starts on a stream (`startFrom` in an execution's input, or
     the deployed default). Neptune's iterator types of the same names
