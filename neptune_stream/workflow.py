@@ -22,6 +22,7 @@ from constructs import Construct
 from neptune_capture import schema
 from neptune_capture.contract import ExecutionStatus, Key, LambdaError, State, Status, path
 from neptune_capture.errors import iam_propagation_error_names, retried_error_names
+from neptune_capture.schema import CheckpointAttr as C
 from neptune_stream import nag_ids
 from neptune_stream.defaults import Defaults
 
@@ -98,7 +99,8 @@ class Workflow(Construct):
             table=checkpoint,
             key={schema.STREAM_ID: tasks.DynamoAttributeValue.from_string(stream_id)},
             update_expression=(
-                "SET lastFailure = :error, lastFailureCause = :cause, lastFailureExecution = :execution, lastFailureAt = :at"
+                f"SET {C.LAST_FAILURE} = :error, {C.LAST_FAILURE_CAUSE} = :cause, "
+                f"{C.LAST_FAILURE_EXECUTION} = :execution, {C.LAST_FAILURE_AT} = :at"
             ),
             expression_attribute_values={
                 ":error": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at(f"{path(Key.FAILURE)}.Error")),
@@ -120,8 +122,8 @@ class Workflow(Construct):
             State.RELEASE_LEASE,
             table=checkpoint,
             key={schema.STREAM_ID: tasks.DynamoAttributeValue.from_string(stream_id)},
-            update_expression="REMOVE leaseOwner, leaseExpiresAt",
-            condition_expression="leaseOwner = :execution",
+            update_expression=f"REMOVE {C.LEASE_OWNER}, {C.LEASE_EXPIRES_AT}",
+            condition_expression=f"{C.LEASE_OWNER} = :execution",
             expression_attribute_values={":execution": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.execution_id)},
             result_path=sfn.JsonPath.DISCARD,
         )

@@ -24,6 +24,7 @@ from neptune_capture.backoff import RetryPolicy
 from neptune_capture.contract import ExecutionStatus, Key
 from neptune_capture.events import EventId
 from neptune_capture.plan import MAX_RECORDS_PER_TRANSACTION
+from neptune_capture.schema import CheckpointAttr as C
 from neptune_capture.settings import DEFAULT_IN_FLIGHT
 from neptune_cli.commands import control
 from neptune_cli.target import local_target
@@ -134,14 +135,14 @@ class Chaos:
     def expect_failure_recorded(self, error: str, cause_contains: str) -> None:
         """The documented loud failure: the error on the checkpoint item, the dead execution's lease gone."""
         item = self.checkpoint_item()
-        recorded = item.get("lastFailure", {}).get("S")
-        cause = item.get("lastFailureCause", {}).get("S", "")
+        recorded = item.get(C.LAST_FAILURE, {}).get("S")
+        cause = item.get(C.LAST_FAILURE_CAUSE, {}).get("S", "")
         if recorded != error or cause_contains not in cause:
             self.problems.append(
                 f"checkpoint shows lastFailure {recorded!r} ({cause[:200]!r}), expected {error} naming {cause_contains!r}"
             )
-        if "leaseOwner" in item:
-            self.problems.append(f"the failed execution still holds the lease: {item['leaseOwner']['S']}")
+        if C.LEASE_OWNER in item:
+            self.problems.append(f"the failed execution still holds the lease: {item[C.LEASE_OWNER]['S']}")
         self.details["recorded_failure"] = f"{recorded}: {json.loads(cause).get('errorMessage', cause)[:160]}" if cause else None
 
     def outcome(self, injected: dict[str, int], expected: list[EventId] | None = None) -> Outcome:
@@ -153,7 +154,7 @@ class Chaos:
             # What stopped capture, as an operator would read it on the checkpoint item.
             item = self.checkpoint_item()
             self.details["last_failure"] = (
-                f"{item.get('lastFailure', {}).get('S')}: {item.get('lastFailureCause', {}).get('S', '')[:400]}"
+                f"{item.get(C.LAST_FAILURE, {}).get('S')}: {item.get(C.LAST_FAILURE_CAUSE, {}).get('S', '')[:400]}"
             )
         return Outcome(self.name, report, injected, statuses, self.problems, self.details)
 
@@ -217,7 +218,7 @@ def two_executions(c: Chaos) -> Outcome:
     c.write()
     c.drain()
     # The one without the lease was fenced: it ends (after asking whether the holder runs) as it should.
-    holder = c.checkpoint_item().get("leaseOwner", {}).get("S")
+    holder = c.checkpoint_item().get(C.LEASE_OWNER, {}).get("S")
     for arn in started:
         if arn != holder:
             c.wait_for(arn, ExecutionStatus.SUCCEEDED)
@@ -324,7 +325,7 @@ def killed_execution(c: Chaos) -> Outcome:
     # The victim is the execution polling now: the lease holder, once it is a running execution (a busy
     # machine may still be between a scheduled start taking the lease and its first invocation).
     deadline = time.monotonic() + period + TAKE_OVER_SLACK_S
-    while (victim := c.checkpoint_item().get("leaseOwner", {}).get("S")) not in c.pipeline.running_executions():
+    while (victim := c.checkpoint_item().get(C.LEASE_OWNER, {}).get("S")) not in c.pipeline.running_executions():
         if time.monotonic() > deadline:
             c.problems.append(f"the lease holder {victim} is not a running execution before the kill")
             break
@@ -335,7 +336,7 @@ def killed_execution(c: Chaos) -> Outcome:
     c.write(c.changes - c.changes // 2, seed_offset=1)
     bound = period + TAKE_OVER_SLACK_S
     deadline = killed + bound
-    while (owner := c.checkpoint_item().get("leaseOwner", {}).get("S")) == victim and time.monotonic() < deadline:
+    while (owner := c.checkpoint_item().get(C.LEASE_OWNER, {}).get("S")) == victim and time.monotonic() < deadline:
         c.pipeline.registry.wait_idle(0.5)  # wakes when an invocation ends, or every half second
     resumed_after = time.monotonic() - killed
     if owner == victim:

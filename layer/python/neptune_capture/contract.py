@@ -15,8 +15,9 @@ LOCAL_ENDPOINTS_FILE = "endpoints.json"
 # What the local run's handlers print (their log lines and their metrics, in CloudWatch's embedded metric
 # format) goes to this file of its data directory, as a Lambda's output goes to CloudWatch Logs.
 LOCAL_FUNCTION_LOG = "lambda.log"
-# Powertools publishes every metric under this namespace with a `service` dimension of SERVICE_NAME.
+# Powertools publishes every metric under this namespace with a SERVICE_DIMENSION dimension of SERVICE_NAME.
 METRICS_NAMESPACE = "NeptuneStream"
+SERVICE_DIMENSION = "service"
 SERVICE_NAME = "neptune-stream"
 
 
