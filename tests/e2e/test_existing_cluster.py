@@ -5,8 +5,6 @@ and a cluster whose Neptune Streams is off, refused by `start` and failed loudly
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,13 +19,12 @@ from neptune_local.runtime import LocalOptions, LocalPipeline
 from neptune_local.workload import connect
 from tests.cli_entry import assert_fails, run_cli
 from tests.conftest import Synth
+from tests.demo_run import run_demo
 
 pytestmark = pytest.mark.e2e  # starts servers: not part of `make unit`
 
-ROOT = Path(__file__).resolve().parents[2]
 # Bounds, not synchronizations: each is far above what the step takes, and its expiry fails the test saying so.
 CAPTURE_TIMEOUT_SECONDS = 60
-DEMO_TIMEOUT_SECONDS = 300
 
 
 def ok(*args: str) -> Any:
@@ -48,35 +45,9 @@ def write_graph(pipeline: LocalPipeline, count: int) -> EventId:
 
 
 def test_the_existing_graph_demo_verifies_from_now_then_from_the_oldest_record(existing_synth: Synth, tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "neptune_local.demo",
-            "--existing-graph",
-            "--existing-changes",
-            "150",
-            "--changes",
-            "200",
-            "--iterations-per-execution",
-            "2",
-            "--time-budget",
-            "0.5",
-            "--schedule-period",
-            "2",
-            "--cdk-out",
-            str(existing_synth.outdir),
-            "--data-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=DEMO_TIMEOUT_SECONDS,
-        check=False,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    summary = run_demo(
+        existing_synth.outdir, tmp_path, "--existing-graph", "--existing-changes", "150", "--changes", "200"
+    ).summary
     assert summary["existing_changes"] == 150 and summary["changes_written"] == 200
     assert summary["duplicates"] == 0 and summary["missing"] == 0
     latest, oldest = summary["from_latest"], summary["from_trim_horizon"]

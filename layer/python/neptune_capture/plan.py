@@ -323,6 +323,17 @@ def same_batch(stored: Item, history: Item) -> bool:
     return all(stored.get(k) == history.get(k) for k in (schema.POSITION, "lastPosition", "recordCount"))
 
 
+def _guarded_values(context: BatchContext, expected_version: int) -> dict[str, Any]:
+    """The values of LEASE_GUARD, of the version an update moves the checkpoint to, and of the time it does."""
+    return {
+        ":next": {"N": str(expected_version + 1)},
+        ":expected": {"N": str(expected_version)},
+        ":owner": {"S": context.lease.owner},
+        ":lease": {"S": context.lease.id},
+        ":now": {"N": str(context.now_ms)},
+    }
+
+
 def checkpoint_update(context: BatchContext, expected_version: int, last: EventId, commit_timestamp: int) -> dict[str, Any]:
     return {
         "Key": {schema.STREAM_ID: {"S": context.stream_id}},
@@ -338,11 +349,7 @@ def checkpoint_update(context: BatchContext, expected_version: int, last: EventI
             ":o": {"N": str(last.op_num)},
             ":p": {"S": schema.position(last.commit_num, last.op_num)},
             ":t": {"N": str(commit_timestamp)},
-            ":next": {"N": str(expected_version + 1)},
-            ":expected": {"N": str(expected_version)},
-            ":owner": {"S": context.lease.owner},
-            ":lease": {"S": context.lease.id},
-            ":now": {"N": str(context.now_ms)},
+            **_guarded_values(context, expected_version),
             ":exp": {"N": str(context.lease.expires_at_ms)},
         },
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -374,13 +381,7 @@ def gap_items(checkpoint: Checkpoint, context: BatchContext, reason: str) -> tup
         ),
         "ConditionExpression": LEASE_GUARD,
         "ExpressionAttributeNames": {"#pos": schema.POSITION},
-        "ExpressionAttributeValues": {
-            ":next": {"N": str(checkpoint.version + 1)},
-            ":expected": {"N": str(checkpoint.version)},
-            ":owner": {"S": context.lease.owner},
-            ":lease": {"S": context.lease.id},
-            ":now": {"N": str(context.now_ms)},
-        },
+        "ExpressionAttributeValues": _guarded_values(context, checkpoint.version),
     }
     return history, update
 
@@ -401,14 +402,7 @@ def start_items(checkpoint: Checkpoint, context: BatchContext, latest: StreamEve
         },
         "processedAt": {"N": str(context.now_ms)},
     }
-    values: dict[str, Any] = {
-        ":next": {"N": str(checkpoint.version + 1)},
-        ":expected": {"N": str(checkpoint.version)},
-        ":owner": {"S": context.lease.owner},
-        ":lease": {"S": context.lease.id},
-        ":now": {"N": str(context.now_ms)},
-        ":from": {"S": StartFrom.LATEST.value},
-    }
+    values: dict[str, Any] = {**_guarded_values(context, checkpoint.version), ":from": {"S": StartFrom.LATEST.value}}
     assignments = f"{C.VERSION} = :next, {C.UPDATED_AT} = :now, {C.STARTED_FROM} = :from, {C.STARTED_AT} = :now"
     names: dict[str, str] = {}
     if latest is not None:
