@@ -42,6 +42,7 @@ from neptune_capture.events import EventId, parse_page
 from neptune_capture.metrics import CountingMetrics
 from neptune_capture.neptune_api import make_client
 from neptune_capture.plan import BatchContext, Batcher, Lease, data_transaction
+from neptune_capture.schema import CheckpointAttr as C
 from neptune_capture.schema import TableNames
 from neptune_capture.store import checkpoint_from_item
 from neptune_capture.stream_source import NeptuneStreamSource, to_documented_shape
@@ -100,7 +101,7 @@ def modelled_capture(
         }
         stats = _get(f"{endpoint}{STATS_PATH}")
     checkpoint_item = next((i for i in items[tables.checkpoint] if i[schema.STREAM_ID]["S"] == STREAM_ID), None)
-    seconds = (int(checkpoint_item["updatedAt"]["N"]) - started_ms) / 1000 if checkpoint_item else float("inf")
+    seconds = (int(checkpoint_item[C.UPDATED_AT]["N"]) - started_ms) / 1000 if checkpoint_item else float("inf")
     report = check(
         [EventId(int(i[schema.RECORD_PK]["N"]), int(i[schema.RECORD_SK]["N"])) for i in items[tables.records]],
         sorted(

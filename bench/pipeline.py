@@ -45,6 +45,7 @@ from neptune_capture.events import EventId, StreamPage
 from neptune_capture.metrics import CountingMetrics
 from neptune_capture.neptune_api import make_client
 from neptune_capture.plan import MAX_RECORDS_PER_TRANSACTION, BatchContext, plan
+from neptune_capture.schema import CheckpointAttr as C
 from neptune_capture.settings import DEFAULT_IN_FLIGHT, Env
 from neptune_capture.store import DynamoStore
 from neptune_capture.stream_source import NeptuneStreamSource
@@ -94,7 +95,7 @@ def capture(pipeline: LocalPipeline, ids: list[EventId], timeout: float) -> floa
     for arn in pipeline.running_executions():
         pipeline.sfn.stop_execution(executionArn=arn)
     item = pipeline.dynamodb.get_item(TableName=pipeline.tables.checkpoint, Key={schema.STREAM_ID: {"S": STREAM_ID}})["Item"]
-    return (int(item["updatedAt"]["N"]) - started_ms) / 1000
+    return (int(item[C.UPDATED_AT]["N"]) - started_ms) / 1000
 
 
 def measure_sink(pipeline: LocalPipeline, events_body: list[StreamPage], name_prefix: str) -> float:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from neptune_capture.contract import STACK_NAME
-from neptune_cli.exit_codes import ExitCode
+from neptune_cli.exit_codes import ExitCode, epilog
 
 MAX_PORT = 65_535
 
@@ -27,6 +27,18 @@ class CliParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"error: {self.prog}: {message}\n  next: see `{self.prog} --help`\n")
         sys.exit(ExitCode.USAGE)
+
+
+def add_debug_argument(parser: argparse.ArgumentParser, default: object = False) -> None:
+    parser.add_argument("--debug", action="store_true", default=default, help="show the traceback of an error")
+
+
+def entry_parser(prog: str, description: str | None, add_arguments: Callable[[argparse.ArgumentParser], None]) -> CliParser:
+    """The parser of a one-command entry point (`python -m neptune_emulator`, `python -m neptune_local.demo`)."""
+    parser = CliParser(prog=prog, description=description, epilog=epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    add_debug_argument(parser)
+    return parser
 
 
 def _number(text: str, kind: Callable[[str], float]) -> float:

@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from neptune_cli import render
-from neptune_cli.arguments import CliParser, event_id, float_above, int_at_least, non_empty, since
+from neptune_cli.arguments import CliParser, add_debug_argument, event_id, float_above, int_at_least, non_empty, since
 from neptune_cli.exit_codes import epilog
 from neptune_cli.runner import Context, guarded
 from neptune_cli.target import Target, add_target_arguments, target_from
@@ -292,7 +292,7 @@ def build_parser() -> CliParser:
     parser = CliParser(
         prog="neptune-stream", description=__doc__, epilog=epilog(), formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    add_debug_argument(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=CliParser)
     for name, command in COMMANDS.items():
         p = sub.add_parser(
@@ -306,7 +306,7 @@ def build_parser() -> CliParser:
         if command.target:
             add_target_arguments(p)
         # Also after the command (`status --debug`); SUPPRESS keeps a --debug given before it.
-        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of an error")
+        add_debug_argument(p, default=argparse.SUPPRESS)
     return parser
 
 

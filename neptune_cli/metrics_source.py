@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from neptune_capture import metrics as m
-from neptune_capture.contract import METRICS_NAMESPACE, SERVICE_NAME
+from neptune_capture.contract import METRICS_NAMESPACE, SERVICE_DIMENSION, SERVICE_NAME
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -121,7 +121,7 @@ class CloudWatchMetrics:
                     "Metric": {
                         "Namespace": METRICS_NAMESPACE,
                         "MetricName": name,
-                        "Dimensions": [{"Name": "service", "Value": SERVICE_NAME}],
+                        "Dimensions": [{"Name": SERVICE_DIMENSION, "Value": SERVICE_NAME}],
                     },
                     "Period": PERIOD_SECONDS,
                     "Stat": stat,

@@ -3,11 +3,13 @@ the next step) and its exit code, an unexpected one as a bug report, a traceback
 
 from __future__ import annotations
 
+import argparse
 import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from neptune_cli.arguments import entry_parser
 from neptune_cli.errors import CliError
 from neptune_cli.exit_codes import ExitCode
 
@@ -17,6 +19,18 @@ class Context:
     """What the failure messages may name: set once the command knows where it acts."""
 
     place: object | None = None  # neptune_cli.explain.Place (kept loose: this module stays stdlib-only)
+
+
+def run_entry_point(
+    argv: list[str] | None,
+    prog: str,
+    description: str | None,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    run: Callable[[argparse.Namespace], int],
+) -> int:
+    """A one-command entry point: its arguments parsed (with --debug), then `run` guarded like every command."""
+    args = entry_parser(prog, description, add_arguments).parse_args(argv)
+    return guarded(lambda _: run(args), debug=args.debug)
 
 
 def guarded(body: Callable[[Context], int], *, debug: bool) -> int:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_neptune import NeptuneClient
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -131,6 +132,11 @@ class Target:
     def cloudwatch(self) -> CloudWatchClient:
         return cast("CloudWatchClient", self.client("cloudwatch"))
 
+    @cached_property
+    def neptune(self) -> NeptuneClient:
+        """Neptune's management API (the cluster's configuration), not its data API."""
+        return cast("NeptuneClient", self.client("neptune"))
+
     def engine_status(self) -> dict[str, Any]:
         if self.neptune_endpoint:
             return get_engine_status(make_client(self.neptune_endpoint, read_timeout=30))
@@ -158,7 +164,7 @@ class Target:
         identifier = self.outputs.get(Output.CLUSTER_IDENTIFIER)
         if self.local or not identifier:
             return None
-        neptune = self.client("neptune")
+        neptune = self.neptune
         (cluster,) = neptune.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
         group = cluster.get("DBClusterParameterGroup")
         value = None
@@ -241,11 +247,11 @@ def local_target(data_dir: Path) -> Target:
     def client(service: str, config: Config = LOCAL_CONFIG) -> Any:
         return boto3.client(service, endpoint_url=aws_endpoint, region_name=LOCAL_REGION, config=config)  # type: ignore[call-overload]
 
-    _probe_local(client("stepfunctions", PROBE_CONFIG), outputs[Output.STATE_MACHINE], place)
+    _probe_local(cast("SFNClient", client("stepfunctions", PROBE_CONFIG)), outputs[Output.STATE_MACHINE], place)
     return Target(place, outputs, client, neptune_endpoint=neptune_endpoint, function_log=data_dir / LOCAL_FUNCTION_LOG)
 
 
-def _probe_local(sfn: Any, state_machine_arn: str, place: Place) -> None:
+def _probe_local(sfn: SFNClient, state_machine_arn: str, place: Place) -> None:
     """A finished run leaves its endpoints file behind: its ports answer nothing, or, reused, answer
     without its state machine."""
     try:

@@ -9,10 +9,9 @@ import sqlite3
 import sys
 import threading
 
-from neptune_cli.arguments import CliParser, database_file, float_above, port
+from neptune_cli.arguments import database_file, float_above, port
 from neptune_cli.errors import BusyError, UsageError
-from neptune_cli.exit_codes import epilog
-from neptune_cli.runner import Context, guarded
+from neptune_cli.runner import run_entry_point
 
 DEFAULT_PORT = 8182  # Neptune's port
 
@@ -66,25 +65,10 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser(prog: str = "neptune-stream emulator") -> CliParser:
-    parser = CliParser(
-        prog=prog,
-        description="Local Neptune emulator (Gremlin, Streams, status, fast reset)",
-        epilog=epilog(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_arguments(parser)
-    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    return parser
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-
-    def body(_: Context) -> int:
-        return serve(args)
-
-    return guarded(body, debug=args.debug)
+    return run_entry_point(
+        argv, "neptune-stream emulator", "Local Neptune emulator (Gremlin, Streams, status, fast reset)", add_arguments, serve
+    )
 
 
 if __name__ == "__main__":

@@ -21,10 +21,9 @@ from rich.table import Table
 
 from neptune_capture.contract import DEFAULT_STREAM_ID as STREAM_ID
 from neptune_capture.contract import LOCAL_ENDPOINTS_FILE, LOCAL_FUNCTION_LOG
-from neptune_cli.arguments import CliParser, float_above, int_at_least, synthesized_app, writable_directory
+from neptune_cli.arguments import float_above, int_at_least, synthesized_app, writable_directory
 from neptune_cli.errors import BusyError, CheckFailedError
-from neptune_cli.exit_codes import epilog
-from neptune_cli.runner import Context, guarded
+from neptune_cli.runner import run_entry_point
 
 if TYPE_CHECKING:
     from neptune_local.runtime import LocalPipeline
@@ -283,20 +282,8 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser(prog: str = "neptune-stream demo") -> CliParser:
-    parser = CliParser(prog=prog, description=__doc__, epilog=epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    return parser
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-
-    def body(_: Context) -> int:
-        return run_demo(args)
-
-    return guarded(body, debug=args.debug)
+    return run_entry_point(argv, "neptune-stream demo", __doc__, add_arguments, run_demo)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,15 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
-from neptune_capture.contract import DEFAULT_STREAM_ID, LOCAL_ENDPOINTS_FILE, LOCAL_FUNCTION_LOG, Key, Output, State
+from neptune_capture.contract import (
+    DEFAULT_STREAM_ID,
+    LOCAL_ENDPOINTS_FILE,
+    LOCAL_FUNCTION_LOG,
+    ExecutionStatus,
+    Key,
+    Output,
+    State,
+)
 from neptune_capture.events import EventId
 from neptune_capture.schema import TableNames
 from neptune_capture.settings import DEFAULT_IN_FLIGHT, HandlerSettings
@@ -288,7 +296,7 @@ class LocalPipeline:
         return [e for page in paginator.paginate(stateMachineArn=self.state_machine_arn) for e in page["executions"]]
 
     def running_executions(self) -> list[str]:
-        return [e["executionArn"] for e in self.executions() if e["status"] == "RUNNING"]
+        return [e["executionArn"] for e in self.executions() if e["status"] == ExecutionStatus.RUNNING]
 
     def stream_ids(self) -> list[EventId]:
         """Every event the emulator's stream holds, in order."""

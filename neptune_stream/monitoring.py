@@ -13,18 +13,18 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from neptune_capture import metrics as m
-from neptune_capture.contract import METRICS_NAMESPACE, SERVICE_NAME
+from neptune_capture.contract import METRICS_NAMESPACE, SERVICE_DIMENSION, SERVICE_NAME
 from neptune_stream.defaults import Defaults
 
 ONE_MINUTE = Duration.minutes(1)
 
 
 def capture_metric(name: str, statistic: str = "Sum", period: Duration = ONE_MINUTE) -> cw.Metric:
-    # Powertools adds the "service" dimension to every metric it emits.
+    # Powertools adds the service dimension to every metric it emits.
     return cw.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=name,
-        dimensions_map={"service": SERVICE_NAME},
+        dimensions_map={SERVICE_DIMENSION: SERVICE_NAME},
         statistic=statistic,
         period=period,
     )

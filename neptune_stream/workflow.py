@@ -20,8 +20,9 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from neptune_capture import schema
-from neptune_capture.contract import Key, LambdaError, State, Status, path
+from neptune_capture.contract import ExecutionStatus, Key, LambdaError, State, Status, path
 from neptune_capture.errors import iam_propagation_error_names, retried_error_names
+from neptune_capture.schema import CheckpointAttr as C
 from neptune_stream import nag_ids
 from neptune_stream.defaults import Defaults
 
@@ -35,9 +36,6 @@ TRANSIENT_ERRORS = [*LambdaError, "States.Timeout", *retried_error_names()]
 # one poller, no herd to spread.
 IAM_PROPAGATION_SECONDS = 600
 IAM_RETRY = {"interval": 30, "backoff_rate": 2, "max_delay": 300, "max_attempts": 6}
-# Step Functions' status of an execution that is still running (DescribeExecution's `status`:
-# https://docs.aws.amazon.com/step-functions/latest/apireference/API_DescribeExecution.html).
-RUNNING = "RUNNING"
 
 
 def retry_waits(interval: float, backoff_rate: float, max_delay: float, max_attempts: int) -> list[float]:
@@ -101,7 +99,8 @@ class Workflow(Construct):
             table=checkpoint,
             key={schema.STREAM_ID: tasks.DynamoAttributeValue.from_string(stream_id)},
             update_expression=(
-                "SET lastFailure = :error, lastFailureCause = :cause, lastFailureExecution = :execution, lastFailureAt = :at"
+                f"SET {C.LAST_FAILURE} = :error, {C.LAST_FAILURE_CAUSE} = :cause, "
+                f"{C.LAST_FAILURE_EXECUTION} = :execution, {C.LAST_FAILURE_AT} = :at"
             ),
             expression_attribute_values={
                 ":error": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at(f"{path(Key.FAILURE)}.Error")),
@@ -123,8 +122,8 @@ class Workflow(Construct):
             State.RELEASE_LEASE,
             table=checkpoint,
             key={schema.STREAM_ID: tasks.DynamoAttributeValue.from_string(stream_id)},
-            update_expression="REMOVE leaseOwner, leaseExpiresAt",
-            condition_expression="leaseOwner = :execution",
+            update_expression=f"REMOVE {C.LEASE_OWNER}, {C.LEASE_EXPIRES_AT}",
+            condition_expression=f"{C.LEASE_OWNER} = :execution",
             expression_attribute_values={":execution": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.execution_id)},
             result_path=sfn.JsonPath.DISCARD,
         )
@@ -202,7 +201,7 @@ class Workflow(Construct):
         take_over.next(poll)
         check_holder.next(
             sfn.Choice(self, State.LEASE_HOLDER_RUNNING)
-            .when(sfn.Condition.string_equals(f"{path(Key.LEASE_HOLDER_STATUS)}.status", RUNNING), fenced)
+            .when(sfn.Condition.string_equals(f"{path(Key.LEASE_HOLDER_STATUS)}.status", ExecutionStatus.RUNNING), fenced)
             .otherwise(take_over)
         )
 

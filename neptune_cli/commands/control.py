@@ -9,7 +9,7 @@ from typing import Any
 
 from neptune_capture import schema
 from neptune_capture.clock import SystemClock
-from neptune_capture.contract import Key, StartFrom
+from neptune_capture.contract import ExecutionStatus, Key, StartFrom
 from neptune_capture.metrics import CountingMetrics
 from neptune_capture.preconditions import engine_facts, streams_problem
 from neptune_capture.store import DynamoStore, checkpoint_from_item
@@ -26,7 +26,7 @@ def running(target: Target) -> list[str]:
     paginator = target.sfn.get_paginator("list_executions")
     return [
         e["executionArn"]
-        for page in paginator.paginate(stateMachineArn=target.state_machine_arn, statusFilter="RUNNING")
+        for page in paginator.paginate(stateMachineArn=target.state_machine_arn, statusFilter=ExecutionStatus.RUNNING.value)
         for e in page["executions"]
     ]
 

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from neptune_capture import schema
+from neptune_capture.contract import ExecutionStatus
 from neptune_capture.preconditions import ENABLE_STREAMS, engine_facts, streams_problem
+from neptune_capture.schema import CheckpointAttr as C
 from neptune_cli import schedule as schedules
 from neptune_cli.errors import CliError
 from neptune_cli.explain import explain
@@ -50,8 +52,8 @@ class StatusReport:
 
     def as_dict(self, now_ms: int) -> dict[str, Any]:
         checkpoint = dict(self.checkpoint) if self.checkpoint else None
-        if checkpoint and "commitTimestamp" in checkpoint:
-            checkpoint["ageSeconds"] = round((now_ms - checkpoint["commitTimestamp"]) / 1000, 3)
+        if checkpoint and C.COMMIT_TIMESTAMP in checkpoint:
+            checkpoint["ageSeconds"] = round((now_ms - checkpoint[C.COMMIT_TIMESTAMP]) / 1000, 3)
         lease = dict(self.lease) if self.lease else None
         if lease and "expiresAt" in lease:
             lease["expiresInSeconds"] = round((lease["expiresAt"] - now_ms) / 1000, 3)
@@ -103,21 +105,22 @@ def _checkpoint_item(target: Target) -> dict[str, Any]:
 
 
 def _from_checkpoint(report: StatusReport, item: dict[str, Any]) -> None:
-    if "commitNum" in item:
-        report.checkpoint = {k: item[k] for k in ("commitNum", "opNum", "version", "commitTimestamp", "updatedAt") if k in item}
-    if "startedFrom" in item:
-        report.start = {k: item[k] for k in ("startedFrom", "startedAt", "startedAfter") if k in item}
-    if "leaseOwner" in item:
+    if C.COMMIT_NUM in item:
+        shown = (C.COMMIT_NUM, C.OP_NUM, C.VERSION, C.COMMIT_TIMESTAMP, C.UPDATED_AT)
+        report.checkpoint = {k: item[k] for k in shown if k in item}
+    if C.STARTED_FROM in item:
+        report.start = {k: item[k] for k in (C.STARTED_FROM, C.STARTED_AT, C.STARTED_AFTER) if k in item}
+    if C.LEASE_OWNER in item:
         report.lease = {
-            "owner": item["leaseOwner"],
-            **({"expiresAt": item["leaseExpiresAt"]} if "leaseExpiresAt" in item else {}),
+            "owner": item[C.LEASE_OWNER],
+            **({"expiresAt": item[C.LEASE_EXPIRES_AT]} if C.LEASE_EXPIRES_AT in item else {}),
         }
-    if "lastFailure" in item:
+    if C.LAST_FAILURE in item:
         report.last_failure = {
-            "error": item["lastFailure"],
-            "cause": item.get("lastFailureCause", ""),
-            "execution": item.get("lastFailureExecution", ""),
-            "at": item.get("lastFailureAt", ""),
+            "error": item[C.LAST_FAILURE],
+            "cause": item.get(C.LAST_FAILURE_CAUSE, ""),
+            "execution": item.get(C.LAST_FAILURE_EXECUTION, ""),
+            "at": item.get(C.LAST_FAILURE_AT, ""),
         }
 
 
@@ -143,7 +146,7 @@ def _running(target: Target) -> list[dict[str, Any]]:
     paginator = target.sfn.get_paginator("list_executions")
     return [
         {"executionArn": e["executionArn"], "name": e["name"], "startDate": int(e["startDate"].timestamp() * 1000)}
-        for page in paginator.paginate(stateMachineArn=target.state_machine_arn, statusFilter="RUNNING")
+        for page in paginator.paginate(stateMachineArn=target.state_machine_arn, statusFilter=ExecutionStatus.RUNNING.value)
         for e in page["executions"]
     ]
 
@@ -172,16 +175,16 @@ def rows(report: StatusReport, now_ms: int) -> list[Row]:
     out = [Row("target", report.target)]
     c = report.checkpoint
     if c:
-        out.append(Row("checkpoint", f"commit {c['commitNum']} op {c['opNum']} (version {c.get('version', 0)})"))
-        if "commitTimestamp" in c:
-            out.append(Row("last captured change", f"committed {when(c['commitTimestamp'], now_ms)}"))
+        out.append(Row("checkpoint", f"commit {c[C.COMMIT_NUM]} op {c[C.OP_NUM]} (version {c.get(C.VERSION, 0)})"))
+        if C.COMMIT_TIMESTAMP in c:
+            out.append(Row("last captured change", f"committed {when(c[C.COMMIT_TIMESTAMP], now_ms)}"))
     else:
         out.append(Row("checkpoint", "none: nothing captured yet", "warn"))
     if report.start:
-        after = report.start.get("startedAfter")
+        after = report.start.get(C.STARTED_AFTER)
         skipped = f"after event {_event(after)}: it and earlier changes were not captured" if after else "on an empty stream"
-        began = when(report.start["startedAt"], now_ms) if "startedAt" in report.start else "at an unknown time"
-        out.append(Row("start", f"from {report.start['startedFrom']} {skipped} (began {began})", "warn" if after else "ok"))
+        began = when(report.start[C.STARTED_AT], now_ms) if C.STARTED_AT in report.start else "at an unknown time"
+        out.append(Row("start", f"from {report.start[C.STARTED_FROM]} {skipped} (began {began})", "warn" if after else "ok"))
     if report.gap:
         out.append(
             Row("gap", f"recorded {when(report.gap.get('processedAt', now_ms), now_ms)}: {report.gap.get('reason', '')}", "warn")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from neptune_capture import metrics as m
+from neptune_capture.contract import ExecutionStatus
 from neptune_cli.metrics_source import CloudWatchMetrics, FunctionLog, MetricSource, Totals
 from neptune_cli.render import Row, duration, utc
 from neptune_cli.target import Target
@@ -16,7 +17,7 @@ from neptune_cli.target import Target
 LOCAL_WINDOW_SECONDS = 30.0
 # A stack's figures are one-minute datapoints (metrics_source.PERIOD_SECONDS): five per view.
 STACK_WINDOW_SECONDS = 300.0
-FAILED = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+FAILED = frozenset({ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.ABORTED})
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ def executions(target: Target, since_ms: int) -> Executions:
     counting those started in the window stops at the first one started before it."""
     paginator = target.sfn.get_paginator("list_executions")
     arn = target.state_machine_arn
-    running = sum(len(page["executions"]) for page in paginator.paginate(stateMachineArn=arn, statusFilter="RUNNING"))
+    running_pages = paginator.paginate(stateMachineArn=arn, statusFilter=ExecutionStatus.RUNNING.value)
+    running = sum(len(page["executions"]) for page in running_pages)
     started = failed = 0
     for page in paginator.paginate(stateMachineArn=arn):
         for e in page["executions"]:

@@ -21,9 +21,10 @@ from typing import Any
 
 from neptune_capture import schema
 from neptune_capture.backoff import RetryPolicy
-from neptune_capture.contract import Key
+from neptune_capture.contract import ExecutionStatus, Key
 from neptune_capture.events import EventId
 from neptune_capture.plan import MAX_RECORDS_PER_TRANSACTION
+from neptune_capture.schema import CheckpointAttr as C
 from neptune_capture.settings import DEFAULT_IN_FLIGHT
 from neptune_cli.commands import control
 from neptune_cli.target import local_target
@@ -123,10 +124,10 @@ class Chaos:
         if not self.pipeline.wait_for_checkpoint(last, TIMEOUT_S):
             self.problems.append(f"the checkpoint did not reach {last} within {TIMEOUT_S:.0f} s")
 
-    def wait_for(self, execution_arn: str, status: str) -> None:
+    def wait_for(self, execution_arn: str, status: ExecutionStatus) -> None:
         deadline = time.monotonic() + TIMEOUT_S
         while (current := self.pipeline.sfn.describe_execution(executionArn=execution_arn)["status"]) != status:
-            if current != "RUNNING" or time.monotonic() > deadline:
+            if current != ExecutionStatus.RUNNING or time.monotonic() > deadline:
                 self.problems.append(f"execution ended {current}, expected {status}")
                 return
             self.pipeline.registry.wait_idle(1)
@@ -134,14 +135,14 @@ class Chaos:
     def expect_failure_recorded(self, error: str, cause_contains: str) -> None:
         """The documented loud failure: the error on the checkpoint item, the dead execution's lease gone."""
         item = self.checkpoint_item()
-        recorded = item.get("lastFailure", {}).get("S")
-        cause = item.get("lastFailureCause", {}).get("S", "")
+        recorded = item.get(C.LAST_FAILURE, {}).get("S")
+        cause = item.get(C.LAST_FAILURE_CAUSE, {}).get("S", "")
         if recorded != error or cause_contains not in cause:
             self.problems.append(
                 f"checkpoint shows lastFailure {recorded!r} ({cause[:200]!r}), expected {error} naming {cause_contains!r}"
             )
-        if "leaseOwner" in item:
-            self.problems.append(f"the failed execution still holds the lease: {item['leaseOwner']['S']}")
+        if C.LEASE_OWNER in item:
+            self.problems.append(f"the failed execution still holds the lease: {item[C.LEASE_OWNER]['S']}")
         self.details["recorded_failure"] = f"{recorded}: {json.loads(cause).get('errorMessage', cause)[:160]}" if cause else None
 
     def outcome(self, injected: dict[str, int], expected: list[EventId] | None = None) -> Outcome:
@@ -149,14 +150,14 @@ class Chaos:
         assert self.pipeline.tables is not None
         report = verify(self.pipeline.dynamodb, self.pipeline.tables, STREAM_ID, expected or self.stream_ids())
         statuses: list[str] = sorted(e["status"] for e in self.pipeline.executions())
-        if "FAILED" in statuses and "recorded_failure" not in self.details:
+        if ExecutionStatus.FAILED in statuses and "recorded_failure" not in self.details:
             # Only a scenario that expects the loud failure (and checks it) may end with a failed execution:
             # anywhere else a failure means capture stopped where it should have carried on.
             item = self.checkpoint_item()
             self.details["last_failure"] = (
-                f"{item.get('lastFailure', {}).get('S')}: {item.get('lastFailureCause', {}).get('S', '')[:400]}"
+                f"{item.get(C.LAST_FAILURE, {}).get('S')}: {item.get(C.LAST_FAILURE_CAUSE, {}).get('S', '')[:400]}"
             )
-            self.problems.append(f"{statuses.count('FAILED')} execution(s) failed where none should")
+            self.problems.append(f"{statuses.count(ExecutionStatus.FAILED)} execution(s) failed where none should")
         return Outcome(self.name, report, injected, statuses, self.problems, self.details)
 
 
@@ -219,12 +220,12 @@ def two_executions(c: Chaos) -> Outcome:
     c.write()
     c.drain()
     # The one without the lease was fenced: it ends (after asking whether the holder runs) as it should.
-    holder = c.checkpoint_item().get("leaseOwner", {}).get("S")
+    holder = c.checkpoint_item().get(C.LEASE_OWNER, {}).get("S")
     for arn in started:
         if arn != holder:
-            c.wait_for(arn, "SUCCEEDED")
+            c.wait_for(arn, ExecutionStatus.SUCCEEDED)
     outcome = c.outcome({"concurrent executions": 2})
-    if outcome.executions.count("RUNNING") != 1:
+    if outcome.executions.count(ExecutionStatus.RUNNING) != 1:
         outcome.problems.append(f"expected one execution polling and one fenced, got {outcome.executions}")
     return outcome
 
@@ -271,7 +272,7 @@ def malformed_pages(c: Chaos) -> Outcome:
     set_faults(c.emulator.endpoint, "malformed", rate=1.0, seed=c.seed)  # counts afresh
     (running,) = c.pipeline.running_executions()
     c.write(c.changes - c.changes // 2, seed_offset=1)
-    c.wait_for(running, "FAILED")
+    c.wait_for(running, ExecutionStatus.FAILED)
     c.expect_failure_recorded("MalformedPageError", "still malformed after")
     persistent = c.emulator.engine.faults.injected
     if persistent < (reads := RetryPolicy().max_attempts):
@@ -294,7 +295,7 @@ def checkpoint_expiry(c: Chaos) -> Outcome:
     c.write(c.changes // 3, seed_offset=1)
     c.emulator.engine.advance_clock(c.pipeline.options.expiry_seconds + 1)  # retention passes
     c.write(c.changes - 2 * (c.changes // 3), seed_offset=2)
-    c.wait_for(c.pipeline.start_execution(), "FAILED")
+    c.wait_for(c.pipeline.start_execution(), ExecutionStatus.FAILED)
     c.expect_failure_recorded("StreamExpiredError", "resumeFromTrimHorizon")
     retained = c.stream_ids()  # retention applied when the failed execution read the stream
     expired = retained[0].commit_num - captured[-1].commit_num - 1
@@ -326,7 +327,7 @@ def killed_execution(c: Chaos) -> Outcome:
     # The victim is the execution polling now: the lease holder, once it is a running execution (a busy
     # machine may still be between a scheduled start taking the lease and its first invocation).
     deadline = time.monotonic() + period + TAKE_OVER_SLACK_S
-    while (victim := c.checkpoint_item().get("leaseOwner", {}).get("S")) not in c.pipeline.running_executions():
+    while (victim := c.checkpoint_item().get(C.LEASE_OWNER, {}).get("S")) not in c.pipeline.running_executions():
         if time.monotonic() > deadline:
             c.problems.append(f"the lease holder {victim} is not a running execution before the kill")
             break
@@ -337,7 +338,7 @@ def killed_execution(c: Chaos) -> Outcome:
     c.write(c.changes - c.changes // 2, seed_offset=1)
     bound = period + TAKE_OVER_SLACK_S
     deadline = killed + bound
-    while (owner := c.checkpoint_item().get("leaseOwner", {}).get("S")) == victim and time.monotonic() < deadline:
+    while (owner := c.checkpoint_item().get(C.LEASE_OWNER, {}).get("S")) == victim and time.monotonic() < deadline:
         c.pipeline.registry.wait_idle(0.5)  # wakes when an invocation ends, or every half second
     resumed_after = time.monotonic() - killed
     if owner == victim:
@@ -355,7 +356,7 @@ def killed_execution(c: Chaos) -> Outcome:
 def _ended_fenced(c: Chaos) -> int:
     """Scheduled starts that found the stream leased to a running execution and ended."""
     starts = set(c.pipeline.scheduled_starts)
-    return sum(1 for e in c.pipeline.executions() if e["executionArn"] in starts and e["status"] == "SUCCEEDED")
+    return sum(1 for e in c.pipeline.executions() if e["executionArn"] in starts and e["status"] == ExecutionStatus.SUCCEEDED)
 
 
 SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {

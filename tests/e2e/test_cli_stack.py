@@ -19,10 +19,11 @@ import boto3
 import pytest
 
 from neptune_capture import metrics as m
-from neptune_capture.contract import METRICS_NAMESPACE, SERVICE_NAME, STACK_NAME, Output
+from neptune_capture.contract import STACK_NAME, ExecutionStatus, Output
 from neptune_cli.exit_codes import ExitCode
 from tests.cli_entry import assert_fails, run_cli, without_aws_credentials
 from tests.conftest import Synth
+from tests.published_metrics import publish
 
 pytestmark = pytest.mark.e2e  # starts moto's server
 
@@ -161,7 +162,9 @@ def test_stop_pauses_the_schedule_and_start_resumes_it(aws: Aws, synth: Synth) -
     assert started.returncode == 0, started.stderr
     assert f"schedule {SCHEDULE} resumed (ENABLED)" in started.stdout and "started execution" in started.stdout
     assert scheduler.get_schedule(Name=SCHEDULE)["State"] == "ENABLED"
-    executions = sfn.list_executions(stateMachineArn=values[Output.STATE_MACHINE], statusFilter="RUNNING")["executions"]
+    executions = sfn.list_executions(stateMachineArn=values[Output.STATE_MACHINE], statusFilter=ExecutionStatus.RUNNING.value)[
+        "executions"
+    ]
     assert len(executions) == 1 and executions[0]["executionArn"] != running
 
 
@@ -222,17 +225,8 @@ def test_reset_on_a_stack_without_a_reset_function_says_why(aws: Aws, synth: Syn
 def test_watch_reads_the_stack_metrics_from_cloudwatch(aws: Aws, synth: Synth) -> None:
     values = deploy(aws, synth)
     aws.client("stepfunctions").start_execution(stateMachineArn=values[Output.STATE_MACHINE], name="poller")
-    dimension: Any = [{"Name": "service", "Value": SERVICE_NAME}]
     at = datetime.now(UTC) - timedelta(seconds=30)  # published a little while ago (moto compares times to the second)
-    aws.client("cloudwatch").put_metric_data(
-        Namespace=METRICS_NAMESPACE,
-        MetricData=[
-            {"MetricName": m.RECORDS, "Dimensions": dimension, "Value": 1200, "Timestamp": at},
-            {"MetricName": m.BATCHES, "Dimensions": dimension, "Value": 13, "Timestamp": at},
-            {"MetricName": m.FENCED, "Dimensions": dimension, "Value": 1, "Timestamp": at},
-            {"MetricName": m.LAG_MS, "Dimensions": dimension, "Value": 850, "Timestamp": at},
-        ],
-    )
+    publish(aws.client("cloudwatch"), at, (m.RECORDS, 1200), (m.BATCHES, 13), (m.FENCED, 1), (m.LAG_MS, 850))
     target = ("--stack", STACK_NAME, "--region", REGION)
     result = run_cli("watch", *target, "--iterations", "2", "--interval", "0.1", "--json", env=aws.env())
     assert result.returncode == 0, result.stderr

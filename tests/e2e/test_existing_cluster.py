@@ -5,8 +5,6 @@ and a cluster whose Neptune Streams is off, refused by `start` and failed loudly
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,20 +12,19 @@ from typing import Any
 import pytest
 from gremlin_python.process.anonymous_traversal import traversal
 
-from neptune_capture.contract import DEFAULT_STREAM_ID, LOCAL_ENDPOINTS_FILE, Output
+from neptune_capture.contract import DEFAULT_STREAM_ID, LOCAL_ENDPOINTS_FILE, ExecutionStatus, Output
 from neptune_capture.events import EventId
 from neptune_cli.exit_codes import ExitCode
 from neptune_local.runtime import LocalOptions, LocalPipeline
 from neptune_local.workload import connect
 from tests.cli_entry import assert_fails, run_cli
 from tests.conftest import Synth
+from tests.demo_run import run_demo
 
 pytestmark = pytest.mark.e2e  # starts servers: not part of `make unit`
 
-ROOT = Path(__file__).resolve().parents[2]
 # Bounds, not synchronizations: each is far above what the step takes, and its expiry fails the test saying so.
 CAPTURE_TIMEOUT_SECONDS = 60
-DEMO_TIMEOUT_SECONDS = 300
 
 
 def ok(*args: str) -> Any:
@@ -48,35 +45,9 @@ def write_graph(pipeline: LocalPipeline, count: int) -> EventId:
 
 
 def test_the_existing_graph_demo_verifies_from_now_then_from_the_oldest_record(existing_synth: Synth, tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "neptune_local.demo",
-            "--existing-graph",
-            "--existing-changes",
-            "150",
-            "--changes",
-            "200",
-            "--iterations-per-execution",
-            "2",
-            "--time-budget",
-            "0.5",
-            "--schedule-period",
-            "2",
-            "--cdk-out",
-            str(existing_synth.outdir),
-            "--data-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=DEMO_TIMEOUT_SECONDS,
-        check=False,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    summary = run_demo(
+        existing_synth.outdir, tmp_path, "--existing-graph", "--existing-changes", "150", "--changes", "200"
+    ).summary
     assert summary["existing_changes"] == 150 and summary["changes_written"] == 200
     assert summary["duplicates"] == 0 and summary["missing"] == 0
     latest, oldest = summary["from_latest"], summary["from_trim_horizon"]
@@ -122,7 +93,7 @@ def test_start_from_latest_once_and_no_reset_on_a_cluster_the_stack_did_not_crea
 
         ok("stop", *d)
         # moto ends a stopped execution a moment after StopExecution returns: wait until it has.
-        assert wait_until_ended(pipeline, started["started"], CAPTURE_TIMEOUT_SECONDS) == "ABORTED"
+        assert wait_until_ended(pipeline, started["started"], CAPTURE_TIMEOUT_SECONDS) == ExecutionStatus.ABORTED
         assert_fails(
             run_cli("start", "--from", "latest", *d),
             ExitCode.USAGE,
@@ -137,7 +108,7 @@ def test_start_from_latest_once_and_no_reset_on_a_cluster_the_stack_did_not_crea
 def wait_until_ended(pipeline: LocalPipeline, execution: str, bound: float) -> str:
     """The execution's final status; the bound only ever expires on a hang, and the test then says so."""
     deadline = time.monotonic() + bound
-    while (status := pipeline.sfn.describe_execution(executionArn=execution)["status"]) == "RUNNING":
+    while (status := pipeline.sfn.describe_execution(executionArn=execution)["status"]) == ExecutionStatus.RUNNING:
         assert time.monotonic() < deadline, f"{execution} still running after {bound} s"
         pipeline.registry.wait_idle(1)  # wakes when an invocation ends: then the execution may have ended
     return status
@@ -159,7 +130,7 @@ def test_a_cluster_without_streams_is_refused_by_start_and_failed_loudly_by_the_
 
         # What the schedule would start anyway: its first invocation asks Neptune, and the execution fails saying why.
         execution = pipeline.start_execution({})
-        assert wait_until_ended(pipeline, execution, CAPTURE_TIMEOUT_SECONDS) == "FAILED"
+        assert wait_until_ended(pipeline, execution, CAPTURE_TIMEOUT_SECONDS) == ExecutionStatus.FAILED
         item = pipeline.dynamodb.get_item(TableName=pipeline.tables.checkpoint, Key={"streamId": {"S": DEFAULT_STREAM_ID}})[
             "Item"
         ]

@@ -4,46 +4,21 @@ handlers, fed by the workload through the emulator, verified exactly once, conti
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from neptune_capture.contract import DEFAULT_STREAM_ID, LOCAL_ENDPOINTS_FILE, Output
 from tests.conftest import Synth
+from tests.demo_run import run_demo
 
 pytestmark = pytest.mark.e2e  # starts servers: not part of `make unit`
 
 
 def test_demo_captures_every_change_exactly_once_across_continue_as_new(synth: Synth, tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "neptune_local.demo",
-            "--changes",
-            "400",
-            "--iterations-per-execution",
-            "2",
-            "--time-budget",
-            "0.5",
-            "--schedule-period",
-            "2",
-            "--cdk-out",
-            str(synth.outdir),
-            "--data-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "Traceback" not in result.stdout + result.stderr, "nothing in the run (moto's servers included) failed on the way"
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    run = run_demo(synth.outdir, tmp_path, "--changes", "400")
+    assert "Traceback" not in run.output, "nothing in the run (moto's servers included) failed on the way"
+    summary = run.summary
     assert summary["changes_written"] == 400
     assert summary["duplicates"] == 0 and summary["missing"] == 0
     assert summary["records"] == summary["stream_events"] >= 400

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, NoCredenti
 from moto import mock_aws
 
 from neptune_capture import metrics as m
-from neptune_capture.contract import METRICS_NAMESPACE, SERVICE_NAME, Output
+from neptune_capture.contract import METRICS_NAMESPACE, SERVICE_DIMENSION, SERVICE_NAME, Output
 from neptune_capture.errors import NeptuneCallError
 from neptune_capture.schema import TableNames
 from neptune_cli import arguments, render
@@ -28,6 +28,7 @@ from neptune_cli.explain import Place, explain
 from neptune_cli.metrics_source import CloudWatchMetrics, FunctionLog, aggregate, emf_points
 from neptune_cli.target import ScheduleName, Target, aws_client
 from neptune_local.template import SynthesizedStack
+from tests.published_metrics import publish
 
 NOW = 1_800_000_000_000  # a fixed "now" in epoch ms
 
@@ -182,10 +183,14 @@ def _emf(timestamp: int, **values: Any) -> str:
             "_aws": {
                 "Timestamp": timestamp,
                 "CloudWatchMetrics": [
-                    {"Namespace": METRICS_NAMESPACE, "Dimensions": [["service"]], "Metrics": [{"Name": k} for k in values]}
+                    {
+                        "Namespace": METRICS_NAMESPACE,
+                        "Dimensions": [[SERVICE_DIMENSION]],
+                        "Metrics": [{"Name": k} for k in values],
+                    }
                 ],
             },
-            "service": SERVICE_NAME,
+            SERVICE_DIMENSION: SERVICE_NAME,
             **values,
         }
     )
@@ -219,16 +224,14 @@ def test_cloudwatch_metrics_are_read_with_the_namespace_and_dimension_powertools
     with mock_aws():
         client = boto3.client("cloudwatch", region_name="us-east-1")
         at = datetime.now(UTC)
-        dimension: Any = [{"Name": "service", "Value": SERVICE_NAME}]
-        client.put_metric_data(
-            Namespace=METRICS_NAMESPACE,
-            MetricData=[
-                {"MetricName": m.RECORDS, "Dimensions": dimension, "Value": 600, "Timestamp": at},
-                {"MetricName": m.THROTTLES, "Dimensions": dimension, "Value": 2, "Timestamp": at},
-                {"MetricName": m.LAG_MS, "Dimensions": dimension, "Value": 120, "Timestamp": at},
-                {"MetricName": m.LAG_MS, "Dimensions": dimension, "Value": 80, "Timestamp": at},
-                {"MetricName": m.RECORDS, "Value": 999, "Timestamp": at},  # no service dimension: another metric
-            ],
+        publish(
+            client,
+            at,
+            (m.RECORDS, 600),
+            (m.THROTTLES, 2),
+            (m.LAG_MS, 120),
+            (m.LAG_MS, 80),
+            extra=[{"MetricName": m.RECORDS, "Value": 999, "Timestamp": at}],  # no service dimension: another metric
         )
         now = int(at.timestamp() * 1000)
         totals = CloudWatchMetrics(client).totals(now - 300_000, now + 60_000)

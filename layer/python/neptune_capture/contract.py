@@ -15,8 +15,9 @@ LOCAL_ENDPOINTS_FILE = "endpoints.json"
 # What the local run's handlers print (their log lines and their metrics, in CloudWatch's embedded metric
 # format) goes to this file of its data directory, as a Lambda's output goes to CloudWatch Logs.
 LOCAL_FUNCTION_LOG = "lambda.log"
-# Powertools publishes every metric under this namespace with a `service` dimension of SERVICE_NAME.
+# Powertools publishes every metric under this namespace with a SERVICE_DIMENSION dimension of SERVICE_NAME.
 METRICS_NAMESPACE = "NeptuneStream"
+SERVICE_DIMENSION = "service"
 SERVICE_NAME = "neptune-stream"
 # The timeouts of the functions an operator's command invokes synchronously: the CLI waits longer than them.
 STATUS_FUNCTION_TIMEOUT_SECONDS = 30
@@ -47,6 +48,18 @@ class Status(StrEnum):
     ACTIVE = "ACTIVE"  # records were captured: poll again at once
     IDLE = "IDLE"  # nothing new within the invocation's budget: wait, then poll
     FENCED = "FENCED"  # another execution holds the stream: this one ends
+
+
+class ExecutionStatus(StrEnum):
+    """A Step Functions execution's status, as DescribeExecution and ListExecutions name it
+    (https://docs.aws.amazon.com/step-functions/latest/apireference/API_DescribeExecution.html)."""
+
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    ABORTED = "ABORTED"
+    PENDING_REDRIVE = "PENDING_REDRIVE"
 
 
 class StartFrom(StrEnum):

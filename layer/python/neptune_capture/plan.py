@@ -29,6 +29,7 @@ from . import schema
 from .contract import StartFrom
 from .events import EventId, StreamEvent
 from .items import Item, item_size, sized_record_item
+from .schema import CheckpointAttr as C
 from .schema import TableNames
 
 MAX_ACTIONS = 100
@@ -44,6 +45,8 @@ HISTORY_PUT_CONDITION: dict[str, Any] = {
     "ConditionExpression": HISTORY_NOT_WRITTEN,
     "ExpressionAttributeNames": {"#pos": schema.POSITION},
 }
+# Every checkpoint update's condition: only the lease holder, and only from the version it read.
+LEASE_GUARD = f"{C.VERSION} = :expected AND {C.LEASE_OWNER} = :owner AND {C.LEASE_ID} = :lease"
 
 
 @dataclass(frozen=True)
@@ -274,13 +277,13 @@ def fence_key(stream_id: str, slot: int) -> dict[str, Any]:
 
 
 def fence_item(stream_id: str, slot: int, lease: Lease) -> Item:
-    return {**fence_key(stream_id, slot), "leaseOwner": {"S": lease.owner}, "leaseId": {"S": lease.id}}
+    return {**fence_key(stream_id, slot), C.LEASE_OWNER: {"S": lease.owner}, C.LEASE_ID: {"S": lease.id}}
 
 
 def fence_check(stream_id: str, slot: int, lease: Lease) -> dict[str, Any]:
     return {
         "Key": fence_key(stream_id, slot),
-        "ConditionExpression": "leaseId = :lease",
+        "ConditionExpression": f"{C.LEASE_ID} = :lease",
         "ExpressionAttributeValues": {":lease": {"S": lease.id}},
     }
 
@@ -320,26 +323,33 @@ def same_batch(stored: Item, history: Item) -> bool:
     return all(stored.get(k) == history.get(k) for k in (schema.POSITION, "lastPosition", "recordCount"))
 
 
+def _guarded_values(context: BatchContext, expected_version: int) -> dict[str, Any]:
+    """The values of LEASE_GUARD, of the version an update moves the checkpoint to, and of the time it does."""
+    return {
+        ":next": {"N": str(expected_version + 1)},
+        ":expected": {"N": str(expected_version)},
+        ":owner": {"S": context.lease.owner},
+        ":lease": {"S": context.lease.id},
+        ":now": {"N": str(context.now_ms)},
+    }
+
+
 def checkpoint_update(context: BatchContext, expected_version: int, last: EventId, commit_timestamp: int) -> dict[str, Any]:
     return {
         "Key": {schema.STREAM_ID: {"S": context.stream_id}},
         "UpdateExpression": (
-            "SET commitNum = :c, opNum = :o, #pos = :p, commitTimestamp = :t, version = :next, "
-            "updatedAt = :now, leaseExpiresAt = :exp"
+            f"SET {C.COMMIT_NUM} = :c, {C.OP_NUM} = :o, #pos = :p, {C.COMMIT_TIMESTAMP} = :t, {C.VERSION} = :next, "
+            f"{C.UPDATED_AT} = :now, {C.LEASE_EXPIRES_AT} = :exp"
         ),
         # Fenced: only the lease holder, and only from the version it read, may advance the checkpoint.
-        "ConditionExpression": "version = :expected AND leaseOwner = :owner AND leaseId = :lease",
+        "ConditionExpression": LEASE_GUARD,
         "ExpressionAttributeNames": {"#pos": schema.POSITION},
         "ExpressionAttributeValues": {
             ":c": {"N": str(last.commit_num)},
             ":o": {"N": str(last.op_num)},
             ":p": {"S": schema.position(last.commit_num, last.op_num)},
             ":t": {"N": str(commit_timestamp)},
-            ":next": {"N": str(expected_version + 1)},
-            ":expected": {"N": str(expected_version)},
-            ":owner": {"S": context.lease.owner},
-            ":lease": {"S": context.lease.id},
-            ":now": {"N": str(context.now_ms)},
+            **_guarded_values(context, expected_version),
             ":exp": {"N": str(context.lease.expires_at_ms)},
         },
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -365,16 +375,13 @@ def gap_items(checkpoint: Checkpoint, context: BatchContext, reason: str) -> tup
         history["executionId"] = {"S": context.execution_id}
     update = {
         "Key": {schema.STREAM_ID: {"S": context.stream_id}},
-        "UpdateExpression": "REMOVE commitNum, opNum, #pos, commitTimestamp SET version = :next, updatedAt = :now, gapAt = :now",
-        "ConditionExpression": "version = :expected AND leaseOwner = :owner AND leaseId = :lease",
+        "UpdateExpression": (
+            f"REMOVE {C.COMMIT_NUM}, {C.OP_NUM}, #pos, {C.COMMIT_TIMESTAMP} "
+            f"SET {C.VERSION} = :next, {C.UPDATED_AT} = :now, {C.GAP_AT} = :now"
+        ),
+        "ConditionExpression": LEASE_GUARD,
         "ExpressionAttributeNames": {"#pos": schema.POSITION},
-        "ExpressionAttributeValues": {
-            ":next": {"N": str(checkpoint.version + 1)},
-            ":expected": {"N": str(checkpoint.version)},
-            ":owner": {"S": context.lease.owner},
-            ":lease": {"S": context.lease.id},
-            ":now": {"N": str(context.now_ms)},
-        },
+        "ExpressionAttributeValues": _guarded_values(context, checkpoint.version),
     }
     return history, update
 
@@ -395,15 +402,8 @@ def start_items(checkpoint: Checkpoint, context: BatchContext, latest: StreamEve
         },
         "processedAt": {"N": str(context.now_ms)},
     }
-    values: dict[str, Any] = {
-        ":next": {"N": str(checkpoint.version + 1)},
-        ":expected": {"N": str(checkpoint.version)},
-        ":owner": {"S": context.lease.owner},
-        ":lease": {"S": context.lease.id},
-        ":now": {"N": str(context.now_ms)},
-        ":from": {"S": StartFrom.LATEST.value},
-    }
-    assignments = "version = :next, updatedAt = :now, startedFrom = :from, startedAt = :now"
+    values: dict[str, Any] = {**_guarded_values(context, checkpoint.version), ":from": {"S": StartFrom.LATEST.value}}
+    assignments = f"{C.VERSION} = :next, {C.UPDATED_AT} = :now, {C.STARTED_FROM} = :from, {C.STARTED_AT} = :now"
     names: dict[str, str] = {}
     if latest is not None:
         after = latest.event_id
@@ -413,7 +413,7 @@ def start_items(checkpoint: Checkpoint, context: BatchContext, latest: StreamEve
         # The docs do not say that LATEST's record ends its transaction: whether it did is kept, as read.
         history["startedAfterIsLastOp"] = {"BOOL": latest.is_last_op}
         # startedAfter stays on the item once the checkpoint moves on: `status` shows where capture began.
-        assignments += ", commitNum = :c, opNum = :o, #pos = :p, commitTimestamp = :t, startedAfter = :p"
+        assignments += f", {C.COMMIT_NUM} = :c, {C.OP_NUM} = :o, #pos = :p, {C.COMMIT_TIMESTAMP} = :t, {C.STARTED_AFTER} = :p"
         names["#pos"] = schema.POSITION
         values |= {
             ":c": {"N": str(after.commit_num)},
@@ -427,7 +427,7 @@ def start_items(checkpoint: Checkpoint, context: BatchContext, latest: StreamEve
         "Key": {schema.STREAM_ID: {"S": context.stream_id}},
         "UpdateExpression": "SET " + assignments,
         # Fenced like every checkpoint update: only this lease's holder, from the version it read.
-        "ConditionExpression": "version = :expected AND leaseOwner = :owner AND leaseId = :lease",
+        "ConditionExpression": LEASE_GUARD,
         "ExpressionAttributeValues": values,
     }
     if names:

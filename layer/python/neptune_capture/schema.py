@@ -26,6 +26,33 @@ POSITION = "position"
 STREAM_ID = "streamId"
 
 
+class CheckpointAttr(StrEnum):
+    """Attributes of a stream's checkpoint item (its key is STREAM_ID). A fence slot carries only the
+    lease's owner and id. The handler, the state machine (RecordFailure, ReleaseLease), the CLI's status
+    and the local checks all read and write these names."""
+
+    COMMIT_NUM = "commitNum"
+    OP_NUM = "opNum"
+    COMMIT_TIMESTAMP = "commitTimestamp"
+    # Bumped by every checkpoint update, which is conditioned on the version it read.
+    VERSION = "version"
+    UPDATED_AT = "updatedAt"
+    LEASE_OWNER = "leaseOwner"
+    LEASE_ID = "leaseId"
+    LEASE_EXPIRES_AT = "leaseExpiresAt"
+    LEASE_ACQUIRED_AT = "leaseAcquiredAt"
+    # Written by the state machine's RecordFailure state when a Poll fails for good.
+    LAST_FAILURE = "lastFailure"
+    LAST_FAILURE_CAUSE = "lastFailureCause"
+    LAST_FAILURE_EXECUTION = "lastFailureExecution"
+    LAST_FAILURE_AT = "lastFailureAt"
+    GAP_AT = "gapAt"
+    # Where the stream's first capture began (a StartFrom), when, and after which record (from LATEST).
+    STARTED_FROM = "startedFrom"
+    STARTED_AT = "startedAt"
+    STARTED_AFTER = "startedAfter"
+
+
 def fence_id(stream_id: str, slot: int) -> str:
     """The key of a lease fence slot: an item of the checkpoint table beside the stream's checkpoint item."""
     return f"{stream_id}{FENCE_INFIX}{slot:02d}"

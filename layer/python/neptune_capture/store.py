@@ -36,6 +36,7 @@ from .plan import (
     same_batch,
     start_items,
 )
+from .schema import CheckpointAttr as C
 from .schema import TableNames
 from .settings import MAX_IN_FLIGHT
 
@@ -72,15 +73,15 @@ def checkpoint_from_item(stream_id: str, item: dict[str, Any] | None) -> Checkpo
     if not item:
         return Checkpoint(stream_id=stream_id, position=None, version=0)
     position = None
-    if "commitNum" in item and "opNum" in item:
-        position = EventId(int(item["commitNum"]["N"]), int(item["opNum"]["N"]))
+    if C.COMMIT_NUM in item and C.OP_NUM in item:
+        position = EventId(int(item[C.COMMIT_NUM]["N"]), int(item[C.OP_NUM]["N"]))
     return Checkpoint(
         stream_id=stream_id,
         position=position,
-        version=int(item.get("version", {"N": "0"})["N"]),
-        commit_timestamp=int(item["commitTimestamp"]["N"]) if "commitTimestamp" in item else None,
-        lease_owner=item.get("leaseOwner", {}).get("S"),
-        lease_id=item.get("leaseId", {}).get("S"),
+        version=int(item.get(C.VERSION, {"N": "0"})["N"]),
+        commit_timestamp=int(item[C.COMMIT_TIMESTAMP]["N"]) if C.COMMIT_TIMESTAMP in item else None,
+        lease_owner=item.get(C.LEASE_OWNER, {}).get("S"),
+        lease_id=item.get(C.LEASE_ID, {}).get("S"),
     )
 
 
@@ -126,8 +127,8 @@ class DynamoStore:
         update: dict[str, Any] = {
             "TableName": self.tables.checkpoint,
             "Key": self.key,
-            "UpdateExpression": "SET leaseOwner = :me, leaseId = :lease, leaseExpiresAt = :exp, leaseAcquiredAt = :now, "
-            "version = if_not_exists(version, :zero)",
+            "UpdateExpression": f"SET {C.LEASE_OWNER} = :me, {C.LEASE_ID} = :lease, {C.LEASE_EXPIRES_AT} = :exp, "
+            f"{C.LEASE_ACQUIRED_AT} = :now, {C.VERSION} = if_not_exists({C.VERSION}, :zero)",
             "ExpressionAttributeValues": {
                 ":me": {"S": owner},
                 ":lease": {"S": lease.id},
@@ -138,8 +139,8 @@ class DynamoStore:
         }
         if not force:
             update["ConditionExpression"] = (
-                "attribute_not_exists(leaseOwner) OR leaseOwner = :me OR leaseOwner = :parent OR leaseOwner = :dead "
-                "OR leaseExpiresAt < :now"
+                f"attribute_not_exists({C.LEASE_OWNER}) OR {C.LEASE_OWNER} = :me OR {C.LEASE_OWNER} = :parent "
+                f"OR {C.LEASE_OWNER} = :dead OR {C.LEASE_EXPIRES_AT} < :now"
             )
             update["ExpressionAttributeValues"][":parent"] = {"S": parent or NO_PARENT}
             update["ExpressionAttributeValues"][":dead"] = {"S": take_over_from or NO_PARENT}
@@ -175,8 +176,8 @@ class DynamoStore:
                 "Update": {
                     "TableName": self.tables.checkpoint,
                     "Key": self.key,
-                    "UpdateExpression": "REMOVE leaseOwner, leaseExpiresAt",
-                    "ConditionExpression": "leaseOwner = :owner",
+                    "UpdateExpression": f"REMOVE {C.LEASE_OWNER}, {C.LEASE_EXPIRES_AT}",
+                    "ConditionExpression": f"{C.LEASE_OWNER} = :owner",
                     "ExpressionAttributeValues": {":owner": {"S": owner}},
                 }
             },

@@ -7,6 +7,7 @@ retries fails the invocation with the problem named, and nothing of it is writte
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -26,6 +27,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_LIMIT = 100_000
+
+
+class IteratorType(StrEnum):
+    """GetPropertygraphStream's iteratorType values this adapter asks for
+    (https://docs.aws.amazon.com/neptune/latest/userguide/streams-using-api-call.html)."""
+
+    TRIM_HORIZON = "TRIM_HORIZON"
+    AFTER_SEQUENCE_NUMBER = "AFTER_SEQUENCE_NUMBER"
+    LATEST = "LATEST"
 
 
 def to_documented_shape(response: dict[str, Any]) -> dict[str, Any]:
@@ -53,22 +63,22 @@ class NeptuneStreamSource:
 
     def request(self, after: EventId | None) -> dict[str, Any]:
         if after is None:
-            return {"limit": self.limit, "iteratorType": "TRIM_HORIZON"}
+            return {"limit": self.limit, "iteratorType": IteratorType.TRIM_HORIZON.value}
         return {
             "limit": self.limit,
-            "iteratorType": "AFTER_SEQUENCE_NUMBER",
+            "iteratorType": IteratorType.AFTER_SEQUENCE_NUMBER.value,
             "commitNum": after.commit_num,
             "opNum": after.op_num,
         }
 
     def fetch(self, after: EventId | None) -> StreamPage:
-        return self._read(self.request(after), after, after or "TRIM_HORIZON")
+        return self._read(self.request(after), after, after or IteratorType.TRIM_HORIZON)
 
     def latest(self) -> StreamEvent | None:
         """The newest record in the stream (LATEST: "at most one record is returned",
         https://docs.aws.amazon.com/neptune/latest/userguide/streams-using-api-call.html), or None when the
         stream holds none."""
-        page = self._read({"limit": 1, "iteratorType": "LATEST"}, None, "LATEST")
+        page = self._read({"limit": 1, "iteratorType": IteratorType.LATEST.value}, None, IteratorType.LATEST)
         return page.events[-1] if page.events else None
 
     def _read(self, params: dict[str, Any], after: EventId | None, where: object) -> StreamPage:
