@@ -140,7 +140,7 @@ class Engine:
                 for op, c in enumerate(changes, start=1)
                 if self.streams_enabled
             ]
-            self.persistence.commit_rdf(rows, [(c.op, c.statement) for c in changes], commit + 1)
+            self.persistence.commit_rdf(rows, [(c.op, c.quad) for c in changes], commit + 1)
             self.next_commit = commit + 1
             for c, op, t, body in rows:
                 self.sparql_stream.append((c, op), t, body)
