@@ -37,7 +37,7 @@ from rdflib.plugins.sparql.sparql import QueryContext
 from rdflib.plugins.stores.memory import Memory
 from rdflib.term import Identifier, Node
 
-from neptune_capture.nquads import NEPTUNE_DEFAULT_GRAPH, parse_statement
+from neptune_capture.nquads import NEPTUNE_DEFAULT_GRAPH, literal_parts, parse_statement, term_value
 
 # A FROM or FROM NAMED names a graph of the database, as in Neptune: never a document to fetch. rdflib reads
 # this flag when it evaluates a query, and nothing else in the process evaluates SPARQL.
@@ -231,16 +231,29 @@ class RdfStore:
                 yield _nq_row((s, p, o), g.identifier if isinstance(g, Graph) else g)
 
     def load(self, statements: Iterable[str]) -> None:
-        """Adds quads saved as N-Quads statements (a restart), outside any transaction."""
-        data = "".join(statements)
-        if data:
-            self.dataset.parse(data=data, format="nquads")
+        """Adds quads saved as N-Quads statements (a restart), outside any transaction, each term exactly as it
+        was: the stream named it so before the restart and goes on naming it so. rdflib's own N-Quads parser
+        would give each blank node a new label and rewrite some literals (a dateTime's `Z` as `+00:00`)."""
+        for text in statements:
+            quad = parse_statement(text)
+            graph = self.dataset.graph(_term(quad.graph_or_default()))
+            graph.add((_term(quad.subject), _term(quad.predicate), _term(quad.object)))
         self.store.before = {}
 
     def clear(self) -> None:
         for graph in list(self.dataset.contexts()):
             self.dataset.remove_graph(graph)
         self.store.before = {}
+
+
+def _term(text: str) -> Node:
+    """An rdflib term from its N-Quads text, as written: a literal is not normalized."""
+    if text.startswith("<"):
+        return URIRef(term_value(text))
+    if text.startswith("_:"):
+        return BNode(text[2:])
+    lexical, language, datatype = literal_parts(text)
+    return Literal(lexical, lang=language, datatype=URIRef(datatype) if datatype else None, normalize=False)
 
 
 def statement(quad: Quad) -> str:

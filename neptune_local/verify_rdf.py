@@ -34,7 +34,7 @@ Quad = tuple[str, str, str, str]
 class RdfVerification:
     records_checked: int
     mismatched: int  # records whose op or terms differ from the stream's statement
-    replay_conflicts: int  # an ADD of a quad already there, or a REMOVE of one that is not
+    replay_conflicts: int  # an ADD of a quad already there, or a REMOVE of one that is not (0 when not replayed)
     replay_equals_graph: bool | None  # None: the stream no longer starts at the first change (retention)
     blank_nodes: int | None = None  # distinct address nodes the captured ADDs name
     expected_blank_nodes: int | None = None  # address inserts the workload made
@@ -112,7 +112,8 @@ def check_rdf(
             continue
         if event not in stream or not _same(item, *stream[event]):
             mismatched += 1
-    replayed, conflicts = _replay(stream[e] for e in sorted(stream) if e in records)
+    # Replayed only from the first change on: after retention, a REMOVE may undo an ADD no longer in the stream.
+    replayed, conflicts = _replay(stream[e] for e in sorted(stream) if e in records) if graph is not None else (set(), 0)
     nodes = None
     if expected_blank_nodes is not None:
         nodes = len(

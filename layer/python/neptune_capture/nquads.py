@@ -107,6 +107,17 @@ def term_value(term: str) -> str:
     return term
 
 
+def literal_parts(term: str) -> tuple[str, str | None, str | None]:
+    """A literal term's lexical form (escapes undone), language tag and datatype IRI (each None if absent)."""
+    end = term.rindex('"')
+    lexical, rest = unescape(term[1:end]), term[end + 1 :]
+    if rest.startswith("@"):
+        return lexical, rest[1:], None
+    if rest.startswith("^^"):
+        return lexical, None, unescape(rest[3:-1])
+    return lexical, None, None
+
+
 def unescape(text: str) -> str:
     return _ESCAPE.sub(_unescape_one, text) if "\\" in text else text
 
@@ -140,4 +151,13 @@ def _excerpt(text: str, limit: int = 120) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
-__all__ = ["NEPTUNE_DEFAULT_GRAPH", "Statement", "StatementError", "parse_statement", "term_kind", "term_value", "unescape"]
+__all__ = [
+    "NEPTUNE_DEFAULT_GRAPH",
+    "Statement",
+    "StatementError",
+    "literal_parts",
+    "parse_statement",
+    "term_kind",
+    "term_value",
+    "unescape",
+]
