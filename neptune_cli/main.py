@@ -92,7 +92,7 @@ def history_arguments(parser: argparse.ArgumentParser) -> None:
         "element_id",
         metavar="ELEMENT_ID",
         type=non_empty,
-        help="a vertex or edge id, as Neptune reports it; for the RDF graph, a resource: its IRI (angle brackets optional) or _:label",
+        help="a vertex or edge id, as Neptune reports it; for the RDF graph, a resource: its IRI (brackets optional) or _:label",
     )
     parser.add_argument(
         "--limit", type=int_at_least(1, MAX_LIMIT), default=DEFAULT_LIMIT, help=f"changes per page (default {DEFAULT_LIMIT})"

@@ -151,7 +151,9 @@ class Engine:
             return self.rdf.query(text, accept)
 
     # -- Streams
-    def read_stream(self, params: dict[str, str], model: GraphModel = GraphModel.PROPERTY_GRAPH) -> tuple[int, str, dict[str, str]]:
+    def read_stream(
+        self, params: dict[str, str], model: GraphModel = GraphModel.PROPERTY_GRAPH
+    ) -> tuple[int, str, dict[str, str]]:
         """(HTTP status, body, headers) for GET /propertygraph/stream, or /sparql/stream for the RDF model."""
         if not self.streams_enabled:
             # "As soon as Streams is turned off, you can't access the change-log data any more"

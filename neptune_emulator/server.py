@@ -73,7 +73,9 @@ def build_app(engine: Engine) -> web.Application:
                 fields.update({k: str(v) for k, v in (await request.post()).items()})
         query, update = fields.get("query"), fields.get("update")
         if (query is None) == (update is None) or (update is not None and request.method != "POST"):
-            return _sparql_error(SparqlError("give one of query (GET or POST) or update (POST only)", "MissingParameterException"))
+            return _sparql_error(
+                SparqlError("give one of query (GET or POST) or update (POST only)", "MissingParameterException")
+            )
         try:
             if update is not None:
                 # The answer to an update is not documented: an empty 200, its effect being in the graph.

@@ -19,18 +19,18 @@ serializers (`_nq_row`, `_quoteLiteral`): the pinned version's, tested through t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import rdflib.plugins.sparql
 from rdflib import BNode, Dataset, Graph, Literal, URIRef
-from rdflib.plugins.serializers.nquads import _nq_row
-from rdflib.plugins.serializers.nt import _quoteLiteral
+from rdflib.plugins.serializers import nquads as _nquads
+from rdflib.plugins.serializers import nt as _nt
 from rdflib.plugins.sparql import update as sparql_update
 from rdflib.plugins.sparql.algebra import translateQuery, translateUpdate
-from rdflib.plugins.sparql.evalutils import _fillTemplate, _join
 from rdflib.plugins.sparql.evaluate import evalBGP
+from rdflib.plugins.sparql.evalutils import _fillTemplate, _join
 from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.plugins.sparql.sparql import QueryContext
@@ -38,6 +38,10 @@ from rdflib.plugins.stores.memory import Memory
 from rdflib.term import Identifier, Node
 
 from neptune_capture.nquads import NEPTUNE_DEFAULT_GRAPH, literal_parts, parse_statement, term_value
+
+# rdflib's row and literal writers (untyped): a quad with its graph, and a literal, in N-Quads.
+_nq_row = cast(Callable[[tuple[Node, Node, Node], Node], str], _nquads._nq_row)
+_quoteLiteral = cast(Callable[[Literal], str], _nt._quoteLiteral)  # noqa: N816 - rdflib's name
 
 # A FROM or FROM NAMED names a graph of the database, as in Neptune: never a document to fetch. rdflib reads
 # this flag when it evaluates a query, and nothing else in the process evaluates SPARQL.
@@ -102,7 +106,7 @@ class JournalingMemory(Memory):
 
     def remove(self, triple_pattern: Any, context: Any = None) -> None:
         for triple, contexts in list(self.triples(triple_pattern, context=context)):
-            for graph in [context] if context is not None else list(contexts):
+            for graph in [context] if context is not None else [c for c in contexts if c is not None]:
                 self._touch(triple, graph)
         super().remove(triple_pattern, context)
 
@@ -215,7 +219,9 @@ class RdfStore:
             raise SparqlError(f"{type(error).__name__}: {error}", "MalformedQueryException") from None
         if result.type in ("SELECT", "ASK"):
             # CSV and TSV carry variable bindings: an ASK's boolean has only the JSON and XML forms.
-            formats = RESULT_FORMATS if result.type == "SELECT" else {k: v for k, v in RESULT_FORMATS.items() if v in ("json", "xml")}
+            formats = (
+                RESULT_FORMATS if result.type == "SELECT" else {k: v for k, v in RESULT_FORMATS.items() if v in ("json", "xml")}
+            )
             media = _negotiate(accept, formats, "application/sparql-results+json")
             return media, result.serialize(format=RESULT_FORMATS[media]) or b""
         media = _negotiate(accept, GRAPH_FORMATS, "application/n-quads")
@@ -236,7 +242,9 @@ class RdfStore:
         would give each blank node a new label and rewrite some literals (a dateTime's `Z` as `+00:00`)."""
         for text in statements:
             quad = parse_statement(text)
-            graph = self.dataset.graph(_term(quad.graph_or_default()))
+            label = _term(quad.graph_or_default())
+            assert isinstance(label, (URIRef, BNode))  # the grammar allows nothing else as a graph label
+            graph = self.dataset.graph(label)
             graph.add((_term(quad.subject), _term(quad.predicate), _term(quad.object)))
         self.store.before = {}
 

@@ -37,7 +37,7 @@ class StreamLog:
     format: str = "PG_JSON"
 
     @classmethod
-    def empty(cls, format: str = "PG_JSON") -> StreamLog:  # noqa: A002 - the body's own field name
+    def empty(cls, format: str = "PG_JSON") -> StreamLog:
         return cls([], [], [], format=format)
 
     def append(self, key: tuple[int, int], ts: int, body: str) -> None:

@@ -191,11 +191,15 @@ def capture_while_writing(
     assert pipeline.emulator is not None
     workloads = [] if workloads is None else workloads
     gremlin_url, sparql_url = pipeline.emulator.gremlin_url, f"{pipeline.emulator.endpoint}/sparql"
-    if pipeline.graph_model == GraphModel.RDF:
-        target: Any = lambda: run_rdf_workload(sparql_url, changes, rate=args.rate, seed=seed, stop=stop, on_start=workloads.append)  # noqa: E731
-    else:
-        target = lambda: run_workload(gremlin_url, changes, rate=args.rate, seed=seed, stop=stop, on_start=workloads.append)  # noqa: E731
-    writer = threading.Thread(target=target, name="workload", daemon=True)
+    rdf = pipeline.graph_model == GraphModel.RDF
+
+    def write() -> None:
+        if rdf:
+            run_rdf_workload(sparql_url, changes, rate=args.rate, seed=seed, stop=stop, on_start=workloads.append)
+        else:
+            run_workload(gremlin_url, changes, rate=args.rate, seed=seed, stop=stop, on_start=workloads.append)
+
+    writer = threading.Thread(target=write, name="workload", daemon=True)
     writer.start()
     deadline = None
     last_line = 0.0

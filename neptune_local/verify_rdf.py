@@ -163,7 +163,9 @@ def summary_line(report: RdfVerification) -> str:
         if report.expected_blank_nodes is not None
         else ""
     )
-    replay = {True: "equals the graph", False: "DIFFERS from the graph", None: "not checked (retention)"}[report.replay_equals_graph]
+    replay = {True: "equals the graph", False: "DIFFERS from the graph", None: "not checked (retention)"}[
+        report.replay_equals_graph
+    ]
     return (
         f"RDF content: {report.records_checked:,} records, {report.mismatched} differ from the stream's statements; "
         f"replayed in order ({report.replay_conflicts} conflicts) it {replay}{nodes}"

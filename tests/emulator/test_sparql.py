@@ -84,7 +84,14 @@ def test_each_update_is_one_transaction_of_its_changes_as_a_diff(emulator: Emula
     update(emulator, 'INSERT DATA { ex:x ex:y "z" } ; DELETE DATA { ex:x ex:y "z" }')  # in and out: nothing
     update(emulator, "DELETE WHERE { GRAPH ex:g { ?s ?p ?o } }")
     got = records(neptune)
-    assert [(c, o, op) for c, o, op, _ in got] == [(1, 1, "ADD"), (1, 2, "ADD"), (1, 3, "ADD"), (2, 1, "REMOVE"), (2, 2, "ADD"), (3, 1, "REMOVE")]
+    assert [(c, o, op) for c, o, op, _ in got] == [
+        (1, 1, "ADD"),
+        (1, 2, "ADD"),
+        (1, 3, "ADD"),
+        (2, 1, "REMOVE"),
+        (2, 2, "ADD"),
+        (3, 1, "REMOVE"),
+    ]
     statements = {stmt for *_, stmt in got}
     assert '<http://example.org/ana> <http://example.org/name> "Ana"@pt .\n' in statements
     assert "<http://example.org/ana> <http://example.org/knows> <http://example.org/bob> <http://example.org/g> .\n" in statements
@@ -171,7 +178,9 @@ def test_a_damaged_nquads_page_is_refused_naming_the_event(emulator: EmulatorSer
 def test_the_rdf_graph_and_its_stream_survive_a_restart_term_for_term(tmp_path: Path) -> None:
     path = str(tmp_path / "graph.db")
     with EmulatorServer(Engine(path)) as first:
-        update(first, 'INSERT DATA { ex:a ex:b "c"@en ; ex:at "2018-04-13T08:30:00Z"^^xsd:dateTime . GRAPH ex:g { ex:a ex:b _:n } }')
+        update(
+            first, 'INSERT DATA { ex:a ex:b "c"@en ; ex:at "2018-04-13T08:30:00Z"^^xsd:dateTime . GRAPH ex:g { ex:a ex:b _:n } }'
+        )
         added = {json.loads(b)["data"]["stmt"] for b in first.engine.sparql_stream.bodies}
     with EmulatorServer(Engine(path)) as second:
         assert len(second.engine.rdf.dataset) == 3

@@ -4,7 +4,6 @@ import json
 from typing import Any
 
 import pytest
-
 from aws_cdk import App
 
 from neptune_capture.contract import GraphModel

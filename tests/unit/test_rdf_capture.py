@@ -20,8 +20,8 @@ from neptune_capture.errors import MalformedPageError
 from neptune_capture.events import EventId, parse_page
 from neptune_capture.items import MAX_ITEM_BYTES, MAX_VALUE_BYTES, item_size, record_item
 from neptune_capture.nquads import NEPTUNE_DEFAULT_GRAPH, StatementError, parse_statement, term_value
-from neptune_capture.settings import Env, HandlerSettings, parse_graph_model
 from neptune_capture.schema import TableNames
+from neptune_capture.settings import Env, HandlerSettings, parse_graph_model
 
 FIXTURE: dict[str, Any] = json.loads((Path(__file__).parent.parent / "fixtures" / "sparql_stream_response.json").read_text())
 DEFAULT = f"<{NEPTUNE_DEFAULT_GRAPH}>"
@@ -33,9 +33,15 @@ DEFAULT = f"<{NEPTUNE_DEFAULT_GRAPH}>"
     [
         (FIXTURE["records"][0]["data"]["stmt"], ("<https://test.com/s>", "<https://test.com/p>", "<https://test.com/o>", None)),
         ('_:b0 <http://p> "caf\\u00E9"@fr-CA <http://g> .\n', ("_:b0", "<http://p>", '"caf\\u00E9"@fr-CA', "<http://g>")),
-        ('<http://s><http://p>"1"^^<http://www.w3.org/2001/XMLSchema#int>.', ("<http://s>", "<http://p>", '"1"^^<http://www.w3.org/2001/XMLSchema#int>', None)),
+        (
+            '<http://s><http://p>"1"^^<http://www.w3.org/2001/XMLSchema#int>.',
+            ("<http://s>", "<http://p>", '"1"^^<http://www.w3.org/2001/XMLSchema#int>', None),
+        ),
         ("\t<urn:a>  <urn:b>\t_:x.y _:g . # a comment\r\n", ("<urn:a>", "<urn:b>", "_:x.y", "_:g")),
-        ('<http://s> <http://p> "a \\"quoted\\" \\\\ \\n line" .', ("<http://s>", "<http://p>", '"a \\"quoted\\" \\\\ \\n line"', None)),
+        (
+            '<http://s> <http://p> "a \\"quoted\\" \\\\ \\n line" .',
+            ("<http://s>", "<http://p>", '"a \\"quoted\\" \\\\ \\n line"', None),
+        ),
         ('<http://s> <http://p> "" .', ("<http://s>", "<http://p>", '""', None)),
     ],
 )
@@ -77,14 +83,13 @@ def test_an_iri_subject_is_keyed_by_its_text_a_blank_node_by_its_label() -> None
 
 
 # Terms rdflib itself builds and writes; the parser must read back exactly what rdflib does.
-_iris = st.builds(
-    lambda path: URIRef("http://example.org/" + path),
-    st.text(st.characters(exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp"), exclude_characters='<>"{}|^`\\ '), max_size=12),
-)
+_iris = st.builds(lambda path: URIRef("http://example.org/" + path), st.from_regex(r"[A-Za-z0-9._~/é中\-]{0,12}", fullmatch=True))
 _bnodes = st.builds(BNode, st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,8}", fullmatch=True))
 _literals = st.one_of(
-    st.builds(Literal, st.text(st.characters(exclude_categories=("Cs",)), max_size=20)),
-    st.builds(lambda t, lang: Literal(t, lang=lang), st.text(max_size=10), st.sampled_from(["en", "fr-CA", "pt-BR", "zh-Hant-TW"])),
+    st.builds(Literal, st.text(max_size=20)),  # any text but lone surrogates, which no RDF string holds
+    st.builds(
+        lambda t, lang: Literal(t, lang=lang), st.text(max_size=10), st.sampled_from(["en", "fr-CA", "pt-BR", "zh-Hant-TW"])
+    ),
     st.builds(Literal, st.integers()),
     st.builds(Literal, st.floats(allow_nan=False, allow_infinity=False)),
     st.builds(Literal, st.booleans()),
@@ -120,13 +125,13 @@ def test_the_parser_reads_what_rdflib_writes_as_rdflib_reads_it(subject: Any, pr
     if graph is None:
         assert ours.graph is None and ours.graph_or_default() == DEFAULT
     else:
-        assert ours.graph == (g.identifier if hasattr(g, "identifier") else g).n3()
+        assert g is not None and ours.graph == (g.identifier if hasattr(g, "identifier") else g).n3()
 
 
 class _Labels(dict[str, BNode]):
     """rdflib's bnode_context: a label maps to a node of that same label, so both readings can be compared."""
 
-    def get(self, key: str, default: Any = None) -> BNode:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> BNode:
         return BNode(key)
 
 
@@ -150,7 +155,10 @@ def _broken(mutate: Any) -> dict[str, Any]:
     ("mutate", "message"),
     [
         (lambda b: b["records"][0]["data"].pop("stmt"), r"event 1/1: data.stmt must be a non-empty string"),
-        (lambda b: b["records"][0]["data"].update(stmt="<https://test.com/s> <https://test.com/p> ."), r"event 1/1: data.stmt is not one N-Quads statement"),
+        (
+            lambda b: b["records"][0]["data"].update(stmt="<https://test.com/s> <https://test.com/p> ."),
+            r"event 1/1: data.stmt is not one N-Quads statement",
+        ),
         (lambda b: b["records"][0]["data"].update(stmt=42), r"event 1/1: data.stmt must be a non-empty string"),
         (lambda b: b["records"][0].update(op="UPSERT"), r"event 1/1: op must be ADD or REMOVE"),
         (lambda b: b.update(format="PG_JSON"), r"format must be NQUADS"),

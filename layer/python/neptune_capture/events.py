@@ -7,7 +7,7 @@ from the position it was asked for; otherwise MalformedPageError names the event
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .contract import GraphModel
@@ -106,7 +106,7 @@ def parse_record(record: Any, index: int, model: GraphModel = GraphModel.PROPERT
     if not isinstance(is_last, bool):
         raise MalformedPageError(f"{where}: isLastOp must be a boolean, got {is_last!r}")
     if model == GraphModel.RDF:
-        return _rdf_event(event_id, timestamp, op, data, is_last, where)
+        return _rdf_event(StreamEvent(event_id, timestamp, op, "", "", None, None, None, None, None, is_last), data, where)
     element_id = data.get("id")
     if not isinstance(element_id, str) or not element_id:
         raise MalformedPageError(f"{where}: data.id must be a non-empty string, got {element_id!r}")
@@ -136,8 +136,9 @@ def parse_record(record: Any, index: int, model: GraphModel = GraphModel.PROPERT
     )
 
 
-def _rdf_event(event_id: EventId, timestamp: int, op: str, data: dict[str, Any], is_last: bool, where: str) -> StreamEvent:
-    """An NQUADS record: `data.stmt` holds one N-Quads statement, read strictly (nquads.parse_statement)."""
+def _rdf_event(envelope: StreamEvent, data: dict[str, Any], where: str) -> StreamEvent:
+    """An NQUADS record (its envelope read already): `data.stmt` holds one N-Quads statement, read strictly
+    (nquads.parse_statement)."""
     stmt = data.get("stmt")
     if not isinstance(stmt, str) or not stmt:
         raise MalformedPageError(f"{where}: data.stmt must be a non-empty string, got {stmt!r}")
@@ -145,20 +146,7 @@ def _rdf_event(event_id: EventId, timestamp: int, op: str, data: dict[str, Any],
         statement = parse_statement(stmt)
     except StatementError as error:
         raise MalformedPageError(f"{where}: data.stmt is not one N-Quads statement: {error}") from None
-    return StreamEvent(
-        event_id=event_id,
-        commit_timestamp=timestamp,
-        op=op,
-        element_id=statement.subject_key,
-        type=statement.object_kind,
-        key=None,
-        value=None,
-        data_type=None,
-        from_id=None,
-        to_id=None,
-        is_last_op=is_last,
-        statement=statement,
-    )
+    return replace(envelope, element_id=statement.subject_key, type=statement.object_kind, statement=statement)
 
 
 def parse_page(body: Any, after: EventId | None, model: GraphModel = GraphModel.PROPERTY_GRAPH) -> StreamPage:
