@@ -170,6 +170,12 @@ class Chaos:
             self.details["rdf_replay"] = {True: "equals the graph", False: "differs", None: "not checked (retention)"}[
                 content.replay_equals_graph
             ]
+        if not report.ok and "FAILED" in statuses and "recorded_failure" not in self.details:
+            # What stopped capture, as an operator would read it on the checkpoint item.
+            item = self.checkpoint_item()
+            self.details["last_failure"] = (
+                f"{item.get('lastFailure', {}).get('S')}: {item.get('lastFailureCause', {}).get('S', '')[:400]}"
+            )
         return Outcome(self.name, report, injected, statuses, self.problems, self.details)
 
 
