@@ -1,15 +1,16 @@
 """The RDF side of the emulator: SPARQL 1.1 Query and Update over a dataset of quads, run by rdflib's own
 SPARQL engine, each update giving back its changes as a diff (quads added, quads removed) for the stream.
 
-Neptune's graph semantics, as its user guide states them
-(https://docs.aws.amazon.com/neptune/latest/userguide/feature-sparql-compliance.html#sparql-default-graph):
-"Amazon Neptune associates every triple with a named graph. The default graph is defined as the union of all
-named graphs", so a query's pattern without GRAPH sees every quad, each triple once; and "If you don't specify
-a named graph when loading, inserting, or updating triples, Neptune uses the fallback named graph" (the
-nquads.NEPTUNE_DEFAULT_GRAPH IRI), so an update's template without GRAPH (INSERT DATA, DELETE DATA, DELETE
-WHERE, DELETE/INSERT WHERE, and CLEAR/DROP/ADD/MOVE/COPY DEFAULT) acts on that graph, which `GRAPH ?g` names
-like any other. How a DELETE without GRAPH treats the same triple in other graphs, the guide does not say:
-here it removes it from the default named graph only, as its reading of "updating triples" says.
+Neptune's graph semantics, as its user guide states them: "Amazon Neptune associates every triple with a named
+graph. The default graph is defined as the union of all named graphs"
+(https://docs.aws.amazon.com/neptune/latest/userguide/best-practices-sparql-query.html), so a query's pattern
+without GRAPH sees every quad, each triple once; and "If you don't specify a named graph when loading,
+inserting, or updating triples, Neptune uses the fallback named graph" (the nquads.NEPTUNE_DEFAULT_GRAPH IRI,
+https://docs.aws.amazon.com/neptune/latest/userguide/best-practices-sparql-graph.html), so an update's
+template without GRAPH (INSERT DATA, DELETE DATA, DELETE WHERE, DELETE/INSERT WHERE, and
+CLEAR/DROP/ADD/MOVE/COPY DEFAULT) acts on that graph, which `GRAPH ?g` names like any other. How a DELETE
+without GRAPH treats the same triple in other graphs, the guide does not say: here it removes it from the
+default named graph only, as its reading of "updating triples" says.
 
 rdflib evaluates each operation; this module decides which graph an operation's default is (rdflib's own
 Dataset handling would put a template triple in its private default graph) and journals the store, so an

@@ -151,8 +151,9 @@ class Functions(Construct):
         )
         # GetEngineStatus: each invocation first checks that Neptune Streams is on (neptune_capture.preconditions).
         # GetStreamRecords admits both streams: GetPropertygraphStream and GetSparqlStream each need "the
-        # neptune-db:GetStreamRecords IAM action" (https://docs.aws.amazon.com/neptune/latest/userguide/data-api-dp-streams.html),
-        # so the graph model changes nothing here.
+        # neptune-db:GetStreamRecords IAM action" (https://docs.aws.amazon.com/neptune/latest/userguide/data-api-dp-streams.html,
+        # https://docs.aws.amazon.com/neptune/latest/userguide/iam-dp-actions.html#getstreamrecords), so the graph
+        # model changes nothing here; neither is narrowed by its neptune-db:QueryLanguage context key.
         cluster.grant(self.stream_handler, "neptune-db:GetStreamRecords", "neptune-db:GetEngineStatus")
         # Exactly the item actions its transactions and reads use (no scans, no deletes), as explicit
         # statements: Table.grant would add the records table's index ARNs, which writes never need.
