@@ -49,6 +49,10 @@ _quoteLiteral = cast(Callable[[Literal], str], _nt._quoteLiteral)  # noqa: N816 
 rdflib.plugins.sparql.SPARQL_LOAD_GRAPHS = False
 
 DEFAULT_GRAPH = URIRef(NEPTUNE_DEFAULT_GRAPH)
+# Neptune's query hints are triple patterns of this namespace, and "Query hints are semantics preserving"
+# (https://docs.aws.amazon.com/neptune/latest/userguide/sparql-query-hints.html): the emulator drops them, where
+# rdflib would match them against the data and find nothing.
+QUERY_HINTS = "http://aws.amazon.com/neptune/vocab/v01/QueryHints#"
 Quad = tuple[Node, Node, Node, URIRef | BNode]
 # Operations that read no WHERE clause: their DEFAULT is the default named graph.
 GRAPH_OPERATIONS = {
@@ -173,6 +177,7 @@ class RdfStore:
             # LOAD fetches a document (and Neptune's UNLOAD too); CREATE makes an empty graph, which a store of
             # quads has no way to keep. Neither is emulated (README).
             raise SparqlError(f"the emulator does not support {u.name.upper()}", "UnsupportedOperationException")
+        _drop_hints(u)
         ctx = QueryContext(self.dataset, initBindings={})
         ctx.prologue = u.prologue
         if u.name in GRAPH_OPERATIONS:
@@ -212,6 +217,7 @@ class RdfStore:
             parsed = translateQuery(parseQuery(text))
         except Exception as error:
             raise SparqlError(f"malformed SPARQL query: {error}") from None
+        _drop_hints(parsed.algebra)
         if _mentions_service(parsed.algebra):
             raise SparqlError("the emulator does not run SERVICE (federated) queries", "UnsupportedOperationException")
         try:
@@ -309,6 +315,18 @@ def _fresh_blank_nodes(u: CompValue) -> None:
 
 def _run_operation(evaluate: Any, ctx: QueryContext, u: CompValue) -> None:
     evaluate(ctx, u)
+
+
+def _drop_hints(node: Any) -> None:
+    """Removes every query-hint pattern (its scope in the hints namespace) from the algebra's basic graph patterns."""
+    if isinstance(node, CompValue):
+        if node.name == "BGP":
+            node["triples"] = [t for t in node["triples"] if not (isinstance(t[0], URIRef) and t[0].startswith(QUERY_HINTS))]
+        for value in node.values():
+            _drop_hints(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _drop_hints(value)
 
 
 def _mentions_service(node: Any) -> bool:

@@ -112,6 +112,18 @@ def test_queries_see_every_graph_as_neptune_s_default_graph(emulator: EmulatorSe
     assert status == 200 and media.startswith("application/sparql-results+xml") and b"<boolean>true</boolean>" in body
 
 
+def test_query_hints_change_no_answer(emulator: EmulatorServer) -> None:
+    # "Query hints are semantics preserving" (https://docs.aws.amazon.com/neptune/latest/userguide/sparql-query-hints.html).
+    update(emulator, 'INSERT DATA { ex:ana ex:name "Ana" . ex:bob ex:name "Bob" }')
+    hint = "PREFIX hint: <http://aws.amazon.com/neptune/vocab/v01/QueryHints#> "
+    plain = select(emulator, "SELECT ?n WHERE { ?s ex:name ?n } ORDER BY ?n")
+    hinted = select(emulator, hint + 'SELECT ?n WHERE { hint:Query hint:joinOrder "Ordered" . ?s ex:name ?n } ORDER BY ?n')
+    assert hinted == plain and len(plain) == 2
+    where = 'hint:Query hint:joinOrder "Ordered" . ?s ex:name "Bob" ; ex:name ?n'
+    update(emulator, hint + f"DELETE {{ ?s ex:name ?n }} WHERE {{ {where} }}")
+    assert select(emulator, "SELECT ?n WHERE { ?s ex:name ?n }") == [{"n": {"type": "literal", "value": "Ana"}}]
+
+
 def test_a_blank_node_label_names_a_new_node_in_each_request(emulator: EmulatorServer, neptune: Any) -> None:
     for street in ("Main", "Side"):
         update(emulator, f'INSERT DATA {{ ex:ana ex:address _:home . _:home ex:street "{street}" }}')
