@@ -256,7 +256,7 @@ class RdfStore:
         self.store.before = {}
 
     def clear(self) -> None:
-        for graph in list(self.dataset.contexts()):
+        for graph in list(self.dataset.graphs()):
             self.dataset.remove_graph(graph)
         self.store.before = {}
 
