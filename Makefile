@@ -15,7 +15,10 @@ CDK_FLAGS ?=
 CDK_ALL_FLAGS = $(CDK_DEFAULT_FLAGS) $(CDK_FLAGS)
 # `make demo DEMO_ARGS="--existing-graph"` plays the existing-cluster stack, synthesized from the example file.
 EXISTING_CLUSTER_EXAMPLE := examples/existing-cluster.json
-DEMO_CONTEXT = $(if $(findstring --existing-graph,$(DEMO_ARGS)),-c neptune-stream:existingCluster=$(EXISTING_CLUSTER_EXAMPLE))
+# `--model rdf` (DEMO_ARGS, CHAOS_ARGS) synthesizes the stack for the RDF graph, as a deploy with
+# `-c neptune-stream:graphModel=rdf` would be: the local run plays the handler's GRAPH_MODEL from the template.
+MODEL_CONTEXT = $(if $(filter rdf --model=rdf,$(1)),-c neptune-stream:graphModel=rdf)
+DEMO_CONTEXT = $(if $(findstring --existing-graph,$(DEMO_ARGS)),-c neptune-stream:existingCluster=$(EXISTING_CLUSTER_EXAMPLE)) $(call MODEL_CONTEXT,$(DEMO_ARGS))
 
 .PHONY: env unit test lint typecheck synth deploy destroy demo bench bench-emulator chaos clean
 
@@ -55,7 +58,7 @@ deploy: env
 destroy: env
 	$(CDK) destroy $(CDK_ALL_FLAGS) --force
 
-# The whole pipeline locally, on the synthesized template: `make demo DEMO_ARGS="--changes 2000"`.
+# The whole pipeline locally, on the synthesized template: `make demo DEMO_ARGS="--changes 2000"` (`--model rdf`: SPARQL).
 demo: env
 	$(CDK) synth $(CDK_ALL_FLAGS) $(DEMO_CONTEXT) --quiet
 	$(VENV)/bin/neptune-stream demo $(DEMO_ARGS)
@@ -68,9 +71,9 @@ bench: env
 	$(CDK) synth $(CDK_ALL_FLAGS) --quiet
 	env $(BENCH_ENV) $(PY) -m bench.pipeline
 
-# Fault-injection scenarios on the local stack, each verified exactly once: `make chaos CHAOS_ARGS="--changes 100"`.
+# Fault-injection scenarios on the local stack, each verified exactly once: `make chaos CHAOS_ARGS="--changes 100"` (`--model rdf`).
 chaos: env
-	$(CDK) synth $(CDK_ALL_FLAGS) --quiet
+	$(CDK) synth $(CDK_ALL_FLAGS) $(call MODEL_CONTEXT,$(CHAOS_ARGS)) --quiet
 	$(PY) -m neptune_local.chaos $(CHAOS_ARGS)
 
 clean:

@@ -71,7 +71,7 @@ def history(args: argparse.Namespace, context: Context, console: Console) -> int
     elif page.changes:
         rows = h.table_rows(page)
         if console.is_terminal:
-            table = Table(*h.HEADERS, title=f"changes of {args.element_id}", title_justify="left")
+            table = Table(*h.headers(page), title=f"changes of {args.element_id}", title_justify="left")
             for row in rows:
                 table.add_row(*(escape(cell) for cell in row))
             console.print(table)
@@ -88,7 +88,12 @@ def history(args: argparse.Namespace, context: Context, console: Console) -> int
 def history_arguments(parser: argparse.ArgumentParser) -> None:
     from neptune_cli.commands.history import DEFAULT_LIMIT, MAX_LIMIT
 
-    parser.add_argument("element_id", metavar="ELEMENT_ID", type=non_empty, help="a vertex or edge id, as Neptune reports it")
+    parser.add_argument(
+        "element_id",
+        metavar="ELEMENT_ID",
+        type=non_empty,
+        help="a vertex or edge id, as Neptune reports it; for the RDF graph, a resource: its IRI (brackets optional) or _:label",
+    )
     parser.add_argument(
         "--limit", type=int_at_least(1, MAX_LIMIT), default=DEFAULT_LIMIT, help=f"changes per page (default {DEFAULT_LIMIT})"
     )

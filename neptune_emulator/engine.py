@@ -1,5 +1,8 @@
-"""The emulated database: graph, stream and persistence behind one lock. Each traversal that changes
-the graph commits as one Neptune transaction: one commitNum, opNum from 1, the last op flagged."""
+"""The emulated database: the property graph, the RDF graph, their streams and persistence behind one lock.
+Each traversal that changes the property graph, and each SPARQL update that changes the RDF graph, commits as
+one Neptune transaction: one commitNum, opNum from 1, the last op flagged. Commit numbers come from one
+counter for the whole database, so each stream's numbers skip the other's transactions (the user guide does
+not say how Neptune numbers them across its two streams)."""
 
 from __future__ import annotations
 
@@ -14,13 +17,17 @@ from typing import Any
 
 from gremlin_python.process.traversal import Bytecode
 
+from neptune_capture.contract import GraphModel
 from neptune_emulator.errors import DOCUMENTED_MESSAGES, GREMLIN_FAULT_KINDS, GraphError
 from neptune_emulator.graph import Graph, Transaction
 from neptune_emulator.gremlin import Interpreter, to_wire
 from neptune_emulator.persistence import Persistence
+from neptune_emulator.sparql import RdfStore
 from neptune_emulator.stream_log import StreamError, StreamLog, record_json
 
 ENGINE_VERSION = "1.4.6.1.R1"
+FORMATS = {GraphModel.PROPERTY_GRAPH: "PG_JSON", GraphModel.RDF: "NQUADS"}
+TRIMMED_KEYS = {"PG_JSON": "trimmed_through", "NQUADS": "sparql_trimmed_through"}
 FAULT_KINDS = ("ThrottlingException", "MemoryLimitExceededException", "InternalFailure", "slow", "malformed")
 FAULT_APIS = {"stream": FAULT_KINDS, "gremlin": GREMLIN_FAULT_KINDS}
 STREAMS_DISABLED = "Neptune Streams is not enabled on this cluster (its DB cluster parameter neptune_streams is 0)"
@@ -60,14 +67,11 @@ class Engine:
         self.streams_enabled = streams_enabled
         self.persistence = Persistence(path)
         self.graph = self.persistence.load_graph()
-        self.stream = StreamLog.empty()
-        for commit, op, ts, body in self.persistence.load_stream():
-            self.stream.append((commit, op), ts, body)
+        self.rdf = RdfStore()
+        self.rdf.load(self.persistence.load_quads())
+        self.stream = self._load_stream(FORMATS[GraphModel.PROPERTY_GRAPH])
+        self.sparql_stream = self._load_stream(FORMATS[GraphModel.RDF])
         self.next_commit = int(self.persistence.meta("next_commit", "1"))
-        trimmed = self.persistence.meta("trimmed_through", "")
-        if trimmed:
-            commit, op = json.loads(trimmed)
-            self.stream.trimmed_through = (commit, op)
         self.faults = Faults()  # the Streams API's
         self.gremlin_faults = Faults()
         self.reset_tokens: dict[str, float] = {}
@@ -75,6 +79,20 @@ class Engine:
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+    def _load_stream(self, fmt: str) -> StreamLog:
+        log = StreamLog.empty(fmt)
+        for commit, op, ts, body in self.persistence.load_stream(fmt):
+            log.append((commit, op), ts, body)
+        trimmed = self.persistence.meta(TRIMMED_KEYS[fmt], "")
+        if trimmed:
+            commit, op = json.loads(trimmed)
+            log.trimmed_through = (commit, op)
+        return log
+
+    def log(self, model: GraphModel) -> StreamLog:
+        """The stream of one graph: the property graph's (PG_JSON) or the RDF graph's (NQUADS)."""
+        return self.sparql_stream if model == GraphModel.RDF else self.stream
 
     # -- Gremlin
     def submit(self, bytecode: Bytecode) -> list[Any]:
@@ -108,9 +126,35 @@ class Engine:
         for c, op, t, body in rows:
             self.stream.append((c, op), t, body)
 
+    # -- SPARQL
+    def sparql_update(self, text: str) -> int:
+        """One SPARQL Update request, one transaction: its changes (quads added and removed, as a diff) are the
+        transaction's NQUADS records. Returns how many; a refused update (SparqlError) changes nothing."""
+        with self.lock:
+            changes = self.rdf.update(text)
+            if not changes:
+                return 0
+            commit, ts = self.next_commit, self.now_ms()
+            rows = [
+                (commit, op, ts, record_json(commit, op, ts, {"data": {"stmt": c.statement}, "op": c.op}, op == len(changes)))
+                for op, c in enumerate(changes, start=1)
+                if self.streams_enabled
+            ]
+            self.persistence.commit_rdf(rows, [(c.op, c.quad) for c in changes], commit + 1)
+            self.next_commit = commit + 1
+            for c, op, t, body in rows:
+                self.sparql_stream.append((c, op), t, body)
+            return len(changes)
+
+    def sparql_query(self, text: str, accept: str | None) -> tuple[str, bytes]:
+        with self.lock:
+            return self.rdf.query(text, accept)
+
     # -- Streams
-    def read_stream(self, params: dict[str, str]) -> tuple[int, str, dict[str, str]]:
-        """(HTTP status, body, headers) for GET /propertygraph/stream."""
+    def read_stream(
+        self, params: dict[str, str], model: GraphModel = GraphModel.PROPERTY_GRAPH
+    ) -> tuple[int, str, dict[str, str]]:
+        """(HTTP status, body, headers) for GET /propertygraph/stream, or /sparql/stream for the RDF model."""
         if not self.streams_enabled:
             # "As soon as Streams is turned off, you can't access the change-log data any more"
             # (https://docs.aws.amazon.com/neptune/latest/userguide/streams-using-disabling.html). What the endpoint
@@ -127,7 +171,7 @@ class Engine:
         with self.lock:
             self._expire()
             try:
-                body = self.stream.read(params)["body"]
+                body = self.log(model).read(params)["body"]
             except StreamError as error:
                 return _error(error)
         if fault == "malformed":  # only a page with records can be damaged
@@ -143,8 +187,9 @@ class Engine:
             return body[: len(body) // 2]
         page = json.loads(body)
         records = page["records"]
-        if variant == "no-element-id":
-            del self.faults.rng.choice(records)["data"]["id"]
+        if variant == "no-element-id":  # a PG_JSON record's element id, an NQUADS record's statement
+            data = self.faults.rng.choice(records)["data"]
+            del data["stmt" if page["format"] == FORMATS[GraphModel.RDF] else "id"]
         else:
             records.append(records[0])
         return json.dumps(page)
@@ -157,9 +202,10 @@ class Engine:
 
     def _expire(self) -> None:
         cutoff = self.now_ms() - int(self.expiry_seconds * 1000)
-        if self.stream.timestamps and self.stream.timestamps[0] < cutoff and self.stream.expire(cutoff):
-            self.persistence.expire(cutoff)
-            self.persistence.set_meta("trimmed_through", json.dumps(self.stream.trimmed_through))
+        for log in (self.stream, self.sparql_stream):
+            if log.timestamps and log.timestamps[0] < cutoff and log.expire(cutoff):
+                self.persistence.expire(cutoff, log.format)
+                self.persistence.set_meta(TRIMMED_KEYS[log.format], json.dumps(log.trimmed_through))
 
     # -- status and fast reset
     def status(self) -> dict[str, Any]:
@@ -194,7 +240,9 @@ class Engine:
                 self.reset_tokens.clear()
                 self.persistence.reset()
                 self.graph = Graph()
-                self.stream = StreamLog.empty()
+                self.rdf.clear()
+                self.stream = StreamLog.empty(FORMATS[GraphModel.PROPERTY_GRAPH])
+                self.sparql_stream = StreamLog.empty(FORMATS[GraphModel.RDF])
                 self.next_commit = 1
                 return 200, {"status": "200 OK"}
             return 400, {"code": "InvalidParameterException", "detailedMessage": f"unknown action {action!r}"}

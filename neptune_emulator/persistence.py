@@ -22,7 +22,12 @@ CREATE TABLE IF NOT EXISTS edges (
     id TEXT PRIMARY KEY, label TEXT NOT NULL, out_v TEXT NOT NULL, in_v TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS edge_properties (edge_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (edge_id, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sparql_stream (
+    commit_num INTEGER NOT NULL, op_num INTEGER NOT NULL, commit_ts INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (commit_num, op_num)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quads (stmt TEXT PRIMARY KEY) WITHOUT ROWID;  -- one N-Quads statement each
 """
+STREAM_TABLES = {"PG_JSON": "stream", "NQUADS": "sparql_stream"}
 
 
 class Persistence:
@@ -54,8 +59,26 @@ class Persistence:
             graph.edges[eid].properties[key] = values.load(value)
         return graph
 
-    def load_stream(self) -> list[tuple[int, int, int, str]]:
-        return list(self.db.execute("SELECT commit_num, op_num, commit_ts, body FROM stream ORDER BY commit_num, op_num"))
+    def load_stream(self, fmt: str = "PG_JSON") -> list[tuple[int, int, int, str]]:
+        table = STREAM_TABLES[fmt]
+        return list(self.db.execute(f"SELECT commit_num, op_num, commit_ts, body FROM {table} ORDER BY commit_num, op_num"))
+
+    def load_quads(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT stmt FROM quads")]
+
+    def commit_rdf(self, rows: list[tuple[int, int, int, str]], changes: list[tuple[str, str]], next_commit: int) -> None:
+        """One SPARQL update: its stream rows and its changes (op, N-Quads statement) in one SQLite transaction."""
+        cur = self.db.cursor()
+        cur.execute("BEGIN")
+        try:
+            cur.executemany("INSERT INTO sparql_stream VALUES (?, ?, ?, ?)", rows)
+            cur.executemany("INSERT OR IGNORE INTO quads VALUES (?)", [(stmt,) for op, stmt in changes if op == "ADD"])
+            cur.executemany("DELETE FROM quads WHERE stmt = ?", [(stmt,) for op, stmt in changes if op == "REMOVE"])
+            cur.execute("INSERT OR REPLACE INTO meta VALUES ('next_commit', ?)", (str(next_commit),))
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
 
     def commit(self, rows: list[tuple[int, int, int, str]], records: list[dict[str, Any]], next_commit: int) -> None:
         cur = self.db.cursor()
@@ -70,8 +93,8 @@ class Persistence:
             cur.execute("ROLLBACK")
             raise
 
-    def expire(self, before_ts: int) -> None:
-        self.db.execute("DELETE FROM stream WHERE commit_ts < ?", (before_ts,))
+    def expire(self, before_ts: int, fmt: str = "PG_JSON") -> None:
+        self.db.execute(f"DELETE FROM {STREAM_TABLES[fmt]} WHERE commit_ts < ?", (before_ts,))
 
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
@@ -79,7 +102,7 @@ class Persistence:
     def reset(self) -> None:
         cur = self.db.cursor()
         cur.execute("BEGIN")
-        for table in ("stream", "vertices", "vertex_properties", "edges", "edge_properties", "meta"):
+        for table in ("stream", "vertices", "vertex_properties", "edges", "edge_properties", "meta", "sparql_stream", "quads"):
             cur.execute(f"DELETE FROM {table}")
         cur.execute("COMMIT")
 

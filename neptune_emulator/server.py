@@ -1,5 +1,6 @@
 """The emulator's HTTP and WebSocket server (aiohttp): /gremlin, /propertygraph/stream (and /pg/stream),
-/status, /system, plus /_emulator/faults for fault injection. Runs in a thread for tests and the demo,
+/sparql (SPARQL 1.1 Query and Update) and /sparql/stream, /status, /system, plus /_emulator/faults for fault
+injection. Runs in a thread for tests and the demo,
 or in the foreground from the command line.
 
 A Gremlin request Neptune would refuse gets Neptune's error: its JSON body ({"requestId", "code",
@@ -10,15 +11,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import threading
 from typing import Any
 
 from aiohttp import WSMsgType, web
 from aiohttp.web_response import ContentCoding
 
+from neptune_capture.contract import GraphModel
 from neptune_emulator import protocol
 from neptune_emulator.engine import FAULT_APIS, Engine, Faults
 from neptune_emulator.errors import STATUSES, GraphError, error_body
+from neptune_emulator.sparql import SparqlError
 
 log = logging.getLogger("neptune_stream.emulator")
 SUCCESS, NO_CONTENT = 200, 204
@@ -41,17 +45,46 @@ def build_app(engine: Engine) -> web.Application:
 
     async def stream(request: web.Request) -> web.Response:
         params = dict(request.query)
+        model = GraphModel.RDF if request.path.startswith("/sparql") else GraphModel.PROPERTY_GRAPH
         if engine.faults.kind == "slow" and engine.faults.delay_ms:
             # Slow responses must not block other clients: wait off the event loop.
-            status, body, headers = await asyncio.to_thread(engine.read_stream, params)
+            status, body, headers = await asyncio.to_thread(engine.read_stream, params, model)
         else:
-            status, body, headers = engine.read_stream(params)
+            status, body, headers = engine.read_stream(params, model)
         response = web.Response(status=status, text=body, content_type="application/json", headers=headers)
         if accepts_gzip(request.headers.get("Accept-Encoding", "")):
             # "Neptune supports gzip compression of the response, provided that the HTTP request includes an
             # Accept-Encoding header that specifies gzip" (streams-using-api-call.html).
             response.enable_compression(ContentCoding.gzip)
         return response
+
+    async def sparql(request: web.Request) -> web.Response:
+        """The SPARQL 1.1 Protocol as Neptune takes it (https://docs.aws.amazon.com/neptune/latest/userguide/
+        access-graph-sparql-http-rest.html): `query=` or `update=` form-encoded in a POST (or a GET's `query`),
+        or the text itself as application/sparql-query or application/sparql-update
+        (https://www.w3.org/TR/sparql11-protocol/#query-operation)."""
+        fields: dict[str, str] = dict(request.query)
+        if request.method == "POST":
+            if request.content_type == "application/sparql-query":
+                fields["query"] = await request.text()
+            elif request.content_type == "application/sparql-update":
+                fields["update"] = await request.text()
+            else:
+                fields.update({k: str(v) for k, v in (await request.post()).items()})
+        query, update = fields.get("query"), fields.get("update")
+        if (query is None) == (update is None) or (update is not None and request.method != "POST"):
+            return _sparql_error(
+                SparqlError("give one of query (GET or POST) or update (POST only)", "MissingParameterException")
+            )
+        try:
+            if update is not None:
+                # The answer to an update is not documented: an empty 200, its effect being in the graph.
+                await asyncio.to_thread(engine.sparql_update, update)
+                return web.Response(status=SUCCESS)
+            media, body = await asyncio.to_thread(engine.sparql_query, query or "", request.headers.get("Accept"))
+        except SparqlError as error:
+            return _sparql_error(error)
+        return web.Response(status=SUCCESS, body=body, content_type=media, charset="utf-8")
 
     async def status(_: web.Request) -> web.Response:
         return web.json_response(engine.status())
@@ -96,6 +129,8 @@ def build_app(engine: Engine) -> web.Application:
                     "edges": len(engine.graph.edges),
                     "commits": engine.next_commit - 1,
                     "streamRecords": len(keys),
+                    "quads": len(engine.rdf.dataset),
+                    "sparqlStreamRecords": len(engine.sparql_stream.keys),
                     "firstEventId": list(keys[0]) if keys else None,
                     "lastEventId": list(keys[-1]) if keys else None,
                     "faultsInjected": engine.faults.injected,
@@ -104,8 +139,10 @@ def build_app(engine: Engine) -> web.Application:
             )
 
     app.router.add_get("/gremlin", gremlin)
-    for path in ("/propertygraph/stream", "/pg/stream"):
+    for path in ("/propertygraph/stream", "/pg/stream", "/sparql/stream"):
         app.router.add_get(path, stream)
+    app.router.add_route("GET", "/sparql", sparql)
+    app.router.add_route("POST", "/sparql", sparql)
     app.router.add_get("/status", status)
     app.router.add_post("/system", system)
     app.router.add_post("/_emulator/faults", faults)
@@ -147,6 +184,11 @@ def _handle(engine: Engine, frame: bytes) -> bytes | str | None:
             f"neptune-stream emulator supports bytecode requests only, not op {request.op!r}", "UnsupportedOperationException"
         ),
     )
+
+
+def _sparql_error(error: SparqlError) -> web.Response:
+    body = json.loads(error_body(error.code, error.message, secrets.token_hex(8)))
+    return web.json_response(body, status=STATUSES[error.code], headers={"x-amzn-ErrorType": error.code})
 
 
 def _error(request: protocol.Request, error: GraphError) -> bytes | str:

@@ -33,10 +33,12 @@ class StreamLog:
     timestamps: list[int]
     bodies: list[str]
     trimmed_through: tuple[int, int] | None = None  # newest record removed by retention
+    # PG_JSON for /propertygraph/stream, NQUADS for /sparql/stream: one log each, the same rules.
+    format: str = "PG_JSON"
 
     @classmethod
-    def empty(cls) -> StreamLog:
-        return cls([], [], [])
+    def empty(cls, format: str = "PG_JSON") -> StreamLog:
+        return cls([], [], [], format=format)
 
     def append(self, key: tuple[int, int], ts: int, body: str) -> None:
         self.keys.append(key)
@@ -72,7 +74,7 @@ class StreamLog:
         records = ",".join(self.bodies[start:stop])
         body = (
             f'{{"lastEventId":{{"commitNum":{last_commit},"opNum":{last_op}}},"lastTrxTimestamp":{self.timestamps[stop - 1]},'
-            f'"format":"PG_JSON","records":[{records}],"totalRecords":{stop - start}}}'
+            f'"format":"{self.format}","records":[{records}],"totalRecords":{stop - start}}}'
         )
         return {"body": body}
 

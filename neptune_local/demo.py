@@ -20,13 +20,15 @@ from rich.live import Live
 from rich.table import Table
 
 from neptune_capture.contract import DEFAULT_STREAM_ID as STREAM_ID
-from neptune_capture.contract import LOCAL_ENDPOINTS_FILE, LOCAL_FUNCTION_LOG
+from neptune_capture.contract import LOCAL_ENDPOINTS_FILE, LOCAL_FUNCTION_LOG, GraphModel
 from neptune_cli.arguments import float_above, int_at_least, synthesized_app, writable_directory
-from neptune_cli.errors import BusyError, CheckFailedError
+from neptune_cli.errors import BusyError, CheckFailedError, UsageError
 from neptune_cli.runner import run_entry_point
 
 if TYPE_CHECKING:
+    from neptune_local.rdf_workload import RdfWorkload
     from neptune_local.runtime import LocalPipeline
+    from neptune_local.template import SynthesizedStack
     from neptune_local.workload import Workload
 
 
@@ -48,9 +50,10 @@ class Progress:
 
         assert self.pipeline.emulator is not None
         engine = self.pipeline.emulator.engine
+        log = engine.log(self.pipeline.graph_model)
         with engine.lock:
-            keys = list(engine.stream.keys)
-            stamps = list(engine.stream.timestamps)
+            keys = list(log.keys)
+            stamps = list(log.timestamps)
         assert self.pipeline.tables is not None
         position = read_checkpoint(self.pipeline.dynamodb, self.pipeline.tables.checkpoint, STREAM_ID).position
         through = bisect.bisect_right(keys, (position.commit_num, position.op_num)) if position else 0
@@ -94,6 +97,8 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     from neptune_local.runtime import LocalOptions, LocalPipeline
     from neptune_local.template import load_stack
 
+    stack = load_stack(args.cdk_out)
+    model = check_model(stack, args)
     if args.existing_graph:
         from neptune_local.existing_demo import run_existing
 
@@ -108,18 +113,56 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     )
     # Nothing starts an execution here: the start schedule does, at once and then every period, as it does on
     # `cdk deploy` (a start while one polls ends fenced).
-    pipeline = LocalPipeline(load_stack(args.cdk_out), options).start()
+    pipeline = LocalPipeline(stack, options).start()
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         progress = Progress(pipeline)
-        written = capture_while_writing(pipeline, progress, args, console, stop, changes=args.changes, seed=args.seed)
-        return finish(pipeline, written, progress, args, console)
+        workloads: list[Workload | RdfWorkload] = []
+        written = capture_while_writing(
+            pipeline, progress, args, console, stop, changes=args.changes, seed=args.seed, workloads=workloads
+        )
+        summary = finish(pipeline, written, progress, args, console)
+        if model == GraphModel.RDF:
+            summary["ok"] = check_rdf_content(pipeline, workloads, console) and summary["ok"]
+        return summary
     finally:
         if not args.keep_running:
             pipeline.stop()
         else:
             serve_until_interrupted(pipeline, console)
+
+
+def check_model(stack: SynthesizedStack, args: argparse.Namespace) -> GraphModel:
+    """The graph the synthesized stack captures (its handler's GRAPH_MODEL, as `cdk deploy` would set it); a
+    --model that says otherwise is refused, since the run plays the template as it is."""
+    from neptune_local.runtime import synthesized_graph_model
+
+    model = synthesized_graph_model(stack)
+    if args.model is not None and args.model != model:
+        flag = f"-c neptune-stream:graphModel={args.model}"
+        raise UsageError(
+            f"--model {args.model}, but {args.cdk_out} was synthesized for the {model} model",
+            f'synthesize with {flag} (`make demo DEMO_ARGS="--model {args.model}"` does), or drop --model',
+        )
+    if model == GraphModel.RDF and args.existing_graph:
+        raise UsageError(
+            "--existing-graph plays a property graph only", "run it without the RDF model, or run the RDF demo without it"
+        )
+    return model
+
+
+def check_rdf_content(pipeline: LocalPipeline, workloads: list[Workload | RdfWorkload], console: Console) -> bool:
+    """Beyond exactly once: every record is the statement the stream carried, and the captured log replays to
+    the graph the emulator holds, blank nodes included (verify_rdf)."""
+    from neptune_local.rdf_workload import RdfWorkload
+    from neptune_local.verify_rdf import summary_line, verify_rdf
+
+    assert pipeline.emulator is not None and pipeline.tables is not None
+    inserted = next((w.addresses_inserted for w in workloads if isinstance(w, RdfWorkload)), None)
+    report = verify_rdf(pipeline.dynamodb, pipeline.tables, pipeline.emulator.engine, expected_blank_nodes=inserted)
+    console.print(f"[bold]{'OK' if report.ok else 'FAILED'}[/bold]: {summary_line(report)}")
+    return report.ok
 
 
 def quiet_servers() -> None:
@@ -136,19 +179,26 @@ def capture_while_writing(
     *,
     changes: int,
     seed: int,
+    workloads: list[Workload | RdfWorkload] | None = None,
 ) -> int:
-    """Writes `changes` through the workload while the live view shows capture, then waits (at most the drain
-    timeout) until every event to capture is captured. Returns the changes written."""
+    """Writes `changes` through the workload (Gremlin for the property graph, SPARQL Update for RDF) while the
+    live view shows capture, then waits (at most the drain timeout) until every event to capture is captured.
+    Returns the changes written; `workloads` receives the workload."""
+    from neptune_local.rdf_workload import run_rdf_workload
     from neptune_local.workload import run_workload
 
     assert pipeline.emulator is not None
-    workloads: list[Workload] = []
-    gremlin_url = pipeline.emulator.gremlin_url
-    writer = threading.Thread(
-        target=lambda: run_workload(gremlin_url, changes, rate=args.rate, seed=seed, stop=stop, on_start=workloads.append),
-        name="workload",
-        daemon=True,
-    )
+    workloads = [] if workloads is None else workloads
+    gremlin_url, sparql_url = pipeline.emulator.gremlin_url, f"{pipeline.emulator.endpoint}/sparql"
+    rdf = pipeline.graph_model == GraphModel.RDF
+
+    def write() -> None:
+        if rdf:
+            run_rdf_workload(sparql_url, changes, rate=args.rate, seed=seed, stop=stop, on_start=workloads.append)
+        else:
+            run_workload(gremlin_url, changes, rate=args.rate, seed=seed, stop=stop, on_start=workloads.append)
+
+    writer = threading.Thread(target=write, name="workload", daemon=True)
     writer.start()
     deadline = None
     last_line = 0.0
@@ -255,6 +305,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--drain-timeout", type=float_above(0), default=120.0, help="seconds to wait for capture after writing (default 120)"
     )
     parser.add_argument("--keep-running", action="store_true", help="leave the emulator and DynamoDB up for the CLI")
+    parser.add_argument(
+        "--model",
+        choices=[str(m) for m in GraphModel],
+        default=None,
+        help="the graph captured: propertygraph (Gremlin, PG_JSON) or rdf (SPARQL, NQUADS); the synthesized stack must "
+        "say the same (-c neptune-stream:graphModel; `make demo` passes it). Default: what the stack says",
+    )
     parser.add_argument(
         "--existing-graph",
         action="store_true",

@@ -30,13 +30,14 @@ from neptune_capture.contract import (
     LOCAL_ENDPOINTS_FILE,
     LOCAL_FUNCTION_LOG,
     ExecutionStatus,
+    GraphModel,
     Key,
     Output,
     State,
 )
 from neptune_capture.events import EventId
 from neptune_capture.schema import TableNames
-from neptune_capture.settings import DEFAULT_IN_FLIGHT, HandlerSettings
+from neptune_capture.settings import DEFAULT_IN_FLIGHT, Env, HandlerSettings, parse_graph_model
 from neptune_emulator.engine import Engine
 from neptune_emulator.server import EmulatorServer
 from neptune_local import moto_gaps, use_local_credentials
@@ -82,6 +83,13 @@ class LocalOptions:
     streams_enabled: bool = True
 
 
+def synthesized_graph_model(stack: SynthesizedStack) -> GraphModel:
+    """The graph the stream handler captures, as the synthesized stack sets it (its GRAPH_MODEL, from
+    `-c neptune-stream:graphModel`): the local run plays what `cdk deploy` would deploy."""
+    value = stack.function("stream-handler").environment.get(Env.GRAPH_MODEL)
+    return parse_graph_model(value or GraphModel.PROPERTY_GRAPH, f"the synthesized stream handler's {Env.GRAPH_MODEL}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -104,6 +112,7 @@ class LocalPipeline:
         self._schedule_thread: threading.Thread | None = None
         self._schedule_ticked = threading.Condition()
         self.schedule_ticks = 0  # firings evaluated (enabled or not)
+        self.graph_model = synthesized_graph_model(stack)
 
     # -- lifecycle
     def start(self) -> LocalPipeline:
@@ -217,6 +226,7 @@ class LocalPipeline:
             idle_base_seconds=opts.idle_base_seconds,
             max_idle_wait_seconds=opts.max_idle_wait_seconds,
             safety_margin_seconds=5,
+            graph_model=self.graph_model,
         )
         env = {
             **settings.to_env(),
@@ -299,9 +309,9 @@ class LocalPipeline:
         return [e["executionArn"] for e in self.executions() if e["status"] == ExecutionStatus.RUNNING]
 
     def stream_ids(self) -> list[EventId]:
-        """Every event the emulator's stream holds, in order."""
+        """Every event the emulator's stream of the captured graph holds, in order."""
         assert self.emulator is not None
-        return [EventId(c, o) for c, o in self.emulator.engine.stream.keys]
+        return [EventId(c, o) for c, o in self.emulator.engine.log(self.graph_model).keys]
 
     def wait_for_schedule_ticks(self, ticks: int, timeout: float) -> bool:
         """Until the local schedule has evaluated `ticks` firings in all; False if not within `timeout`."""
@@ -326,6 +336,7 @@ class LocalPipeline:
         assert self.emulator is not None and self.tables is not None
         info = {
             "neptune": self.emulator.endpoint,
+            "sparql": f"{self.emulator.endpoint}/sparql",
             "gremlin": self.emulator.gremlin_url,
             "aws": self.moto_endpoint,
             # The same outputs a deployed stack has: the CLI finds everything through them either way.

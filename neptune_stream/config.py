@@ -7,13 +7,14 @@ from typing import Any
 
 from constructs import Construct
 
-from neptune_capture.contract import StartFrom
+from neptune_capture.contract import GraphModel, StartFrom
 from neptune_capture.settings import (
     DEFAULT_IDLE_BASE_SECONDS,
     DEFAULT_IN_FLIGHT,
     DEFAULT_MAX_IDLE_WAIT_SECONDS,
     DEFAULT_PAGE_LIMIT,
     MAX_IN_FLIGHT,
+    parse_graph_model,
     parse_start_from,
 )
 from neptune_stream import existing_spec
@@ -56,6 +57,8 @@ class StackConfig:
     allow_reset: bool | None = None
     # Where capture begins the first time it starts (an execution's `startFrom` overrides it).
     start_from: StartFrom = StartFrom.TRIM_HORIZON
+    # Which graph's stream the handler captures: the property graph's (PG_JSON) or the RDF graph's (NQUADS).
+    graph_model: GraphModel = GraphModel.PROPERTY_GRAPH
 
     @property
     def production(self) -> bool:
@@ -130,6 +133,7 @@ class StackConfig:
             existing_cluster=existing_spec.load(str(existing)) if existing else None,
             allow_reset=None if allow_reset is None else parse_bool("allowReset", allow_reset),
             start_from=parse_start_from(get("startFrom", str(d.start_from)), PREFIX + "startFrom"),
+            graph_model=parse_graph_model(get("graphModel", str(d.graph_model)), PREFIX + "graphModel"),
         )
 
 

@@ -17,7 +17,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from neptune_capture import schema
-from neptune_capture.contract import RESET_FUNCTION_TIMEOUT_SECONDS, STATUS_FUNCTION_TIMEOUT_SECONDS, StartFrom
+from neptune_capture.contract import RESET_FUNCTION_TIMEOUT_SECONDS, STATUS_FUNCTION_TIMEOUT_SECONDS, GraphModel, StartFrom
 from neptune_capture.schema import TableNames
 from neptune_capture.settings import Env, HandlerSettings, powertools_env
 from neptune_stream import nag_ids
@@ -55,6 +55,7 @@ class FunctionSettings:
     idle_base_seconds: float
     max_idle_wait_seconds: float
     start_from: StartFrom = StartFrom.TRIM_HORIZON
+    graph_model: GraphModel = GraphModel.PROPERTY_GRAPH
 
 
 class Functions(Construct):
@@ -138,6 +139,7 @@ class Functions(Construct):
             idle_base_seconds=settings.idle_base_seconds,
             max_idle_wait_seconds=settings.max_idle_wait_seconds,
             start_from=settings.start_from,
+            graph_model=settings.graph_model,
         )
         self.stream_handler = self._function(
             "StreamHandler",
@@ -148,6 +150,10 @@ class Functions(Construct):
             environment=handler_settings.to_env(),
         )
         # GetEngineStatus: each invocation first checks that Neptune Streams is on (neptune_capture.preconditions).
+        # GetStreamRecords admits both streams: GetPropertygraphStream and GetSparqlStream each need "the
+        # neptune-db:GetStreamRecords IAM action" (https://docs.aws.amazon.com/neptune/latest/userguide/data-api-dp-streams.html,
+        # https://docs.aws.amazon.com/neptune/latest/userguide/iam-dp-actions.html#getstreamrecords), so the graph
+        # model changes nothing here; neither is narrowed by its neptune-db:QueryLanguage context key.
         cluster.grant(self.stream_handler, "neptune-db:GetStreamRecords", "neptune-db:GetEngineStatus")
         # Exactly the item actions its transactions and reads use (no scans, no deletes), as explicit
         # statements: Table.grant would add the records table's index ARNs, which writes never need.

@@ -74,6 +74,7 @@ class NeptuneStreamStack(Stack):
                 idle_base_seconds=cfg.idle_base_seconds,
                 max_idle_wait_seconds=cfg.max_idle_wait_seconds,
                 start_from=cfg.start_from,
+                graph_model=cfg.graph_model,
             ),
             defaults=defaults,
             bundled_powertools=cfg.powertools == "bundled",

@@ -83,6 +83,12 @@ def options_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     )
 
 
+@pytest.fixture(scope="session")
+def rdf_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The stack capturing the RDF graph, as `make demo DEMO_ARGS="--model rdf"` synthesizes it."""
+    return _synth(tmp_path_factory.mktemp("cdk-rdf"), {"neptune-stream:graphModel": "rdf"})
+
+
 EXISTING_CLUSTER_EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "existing-cluster.json"
 
 

@@ -1,4 +1,6 @@
-"""`history ELEMENT_ID`: one element's captured changes in stream order, a page at a time.
+"""`history ELEMENT_ID`: one element's captured changes in stream order, a page at a time. For the RDF
+graph the element is a resource, the subject of the statements: its IRI (with or without its angle
+brackets) or a blank node's `_:label`, and each change is a statement (predicate, object, graph).
 
 The records table's `byElement` index is keyed by element id and stream position, so a page is one Query
 from just after the previous page's last event (`--after COMMIT:OP`, which the page prints); `--since`
@@ -11,6 +13,7 @@ from typing import Any
 
 from neptune_capture import schema
 from neptune_capture.items import element_key
+from neptune_capture.nquads import NEPTUNE_DEFAULT_GRAPH
 from neptune_cli.errors import NoDataError
 from neptune_cli.render import utc
 from neptune_cli.target import Target
@@ -30,16 +33,23 @@ class Page:
         return {"elementId": self.element_id, "changes": self.changes, "next": self.next_after}
 
 
+def element_id_of(text: str) -> str:
+    """The index key an id names: an IRI may be given in N-Quads' angle brackets, as a statement writes it."""
+    stripped = text.strip()
+    return stripped[1:-1] if stripped.startswith("<") and stripped.endswith(">") else stripped
+
+
 def change(item: dict[str, Any]) -> dict[str, Any]:
     plain: dict[str, Any] = {k: next(iter(v.values())) for k, v in item.items()}
     out: dict[str, Any] = {
         "eventId": {"commitNum": int(plain["commitNum"]), "opNum": int(plain["opNum"])},
         "commitTimestamp": int(plain["commitTimestamp"]),
         "op": plain["op"],
-        "type": plain["type"],
-        "key": plain.get("key"),
-        "value": plain.get("value"),
     }
+    if schema.SUBJECT in plain:  # a statement of the RDF graph
+        out |= {k: plain[k] for k in (schema.SUBJECT, schema.PREDICATE, schema.OBJECT, schema.GRAPH, schema.OBJECT_TYPE)}
+    else:
+        out |= {"type": plain["type"], "key": plain.get("key"), "value": plain.get("value")}
     if "from" in plain:
         out["from"], out["to"] = plain["from"], plain.get("to")
     if "truncated" in plain:
@@ -52,7 +62,7 @@ def read_page(
 ) -> Page:
     condition = "#e = :e"
     names = {"#e": schema.ELEMENT_ID}
-    values: dict[str, Any] = {":e": {"S": element_key(element_id)}}
+    values: dict[str, Any] = {":e": {"S": element_key(element_id_of(element_id))}}
     if after is not None:
         condition += " AND #p > :after"
         names["#p"] = schema.POSITION
@@ -96,19 +106,33 @@ def nothing_found(element_id: str, after: tuple[int, int] | None, since_ms: int 
         )
     return NoDataError(
         f"no captured change of element {element_id!r} ({where})",
-        "check the id (ids are case-sensitive, as Gremlin's `id()` returns them); a change made before capture "
-        "started, or one not captured yet (see `./neptune-stream status`), is not there",
+        "check the id (ids are case-sensitive, as Gremlin's `id()` returns them; for RDF, the subject's IRI or "
+        "`_:label`); a change made before capture started, or one not captured yet (see `./neptune-stream status`), "
+        "is not there",
     )
+
+
+def headers(page: Page) -> tuple[str, ...]:
+    return RDF_HEADERS if page.changes and schema.SUBJECT in page.changes[0] else HEADERS
+
+
+def _cell(value: object, truncated: bool) -> str:
+    text = "" if value is None else str(value)
+    if len(text) > VALUE_WIDTH:
+        text = text[: VALUE_WIDTH - 1] + "…"
+    return text + (" (stored truncated)" if truncated else "")
 
 
 def table_rows(page: Page) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     for c in page.changes:
-        value = "" if c["value"] is None else str(c["value"])
-        if len(value) > VALUE_WIDTH:
-            value = value[: VALUE_WIDTH - 1] + "…"
-        if c.get("truncated"):
-            value += " (stored truncated)"
+        event = f"{c['eventId']['commitNum']}:{c['eventId']['opNum']}"
+        if schema.SUBJECT in c:
+            graph = "" if c[schema.GRAPH] == f"<{NEPTUNE_DEFAULT_GRAPH}>" else str(c[schema.GRAPH])
+            row = (event, utc(c["commitTimestamp"]), str(c["op"]), str(c[schema.PREDICATE]))
+            rows.append((*row, _cell(c[schema.OBJECT], bool(c.get("truncated"))), graph))
+            continue
+        value = _cell(c["value"], bool(c.get("truncated")))
         edge = f" {c['from']} -> {c['to']}" if "from" in c else ""
         rows.append(
             (
@@ -124,3 +148,5 @@ def table_rows(page: Page) -> list[tuple[str, ...]]:
 
 
 HEADERS = ("event", "committed", "op", "type", "key", "value")
+# A statement's graph is left blank when it is Neptune's default named graph.
+RDF_HEADERS = ("event", "committed", "op", "predicate", "object", "graph")

@@ -9,8 +9,10 @@ import os
 import sys
 import zlib
 
+from neptune_capture.contract import GraphModel
 from neptune_capture.settings import DEFAULT_IN_FLIGHT, MAX_IN_FLIGHT
 from neptune_local.chaos.scenarios import SCENARIOS, run_scenario
+from neptune_local.runtime import synthesized_graph_model
 from neptune_local.template import load_stack
 
 
@@ -28,8 +30,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--only", action="append", default=[], help="run the scenarios whose name contains this")
     parser.add_argument("--cdk-out", default=os.environ.get("CDK_OUT", "cdk.out"))
+    parser.add_argument(
+        "--model",
+        choices=[str(m) for m in GraphModel],
+        default=None,
+        help="the graph captured (propertygraph or rdf); the synthesized stack must say the same "
+        '(`make chaos CHAOS_ARGS="--model rdf"` synthesizes it so). Default: what the stack says',
+    )
     args = parser.parse_args(argv)
     stack = load_stack(args.cdk_out)
+    model = synthesized_graph_model(stack)
+    if args.model is not None and args.model != model:
+        parser.error(
+            f"--model {args.model}, but {args.cdk_out} was synthesized for the {model} model: synthesize with "
+            f"-c neptune-stream:graphModel={args.model}"
+        )
     names = [n for n in SCENARIOS if not args.only or any(o in n for o in args.only)]
     outcomes = []
     for name in names:

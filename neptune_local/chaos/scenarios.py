@@ -21,7 +21,7 @@ from typing import Any
 
 from neptune_capture import schema
 from neptune_capture.backoff import RetryPolicy
-from neptune_capture.contract import ExecutionStatus, Key
+from neptune_capture.contract import ExecutionStatus, GraphModel, Key
 from neptune_capture.events import EventId
 from neptune_capture.plan import MAX_RECORDS_PER_TRANSACTION
 from neptune_capture.schema import CheckpointAttr as C
@@ -30,9 +30,11 @@ from neptune_cli.commands import control
 from neptune_cli.target import local_target
 from neptune_emulator.server import EmulatorServer, set_faults
 from neptune_local.chaos.injectors import Injected, dynamodb_conflicts, handler_process_faults, transactions_in_flight
+from neptune_local.rdf_workload import PREFIXES, run_rdf_workload, sparql_update
 from neptune_local.runtime import STREAM_ID, LocalOptions, LocalPipeline
 from neptune_local.template import SynthesizedStack
 from neptune_local.verify import Verification, verify
+from neptune_local.verify_rdf import summary_line, verify_rdf
 from neptune_local.workload import connect, run_workload
 
 TIMEOUT_S = 240.0
@@ -99,7 +101,19 @@ class Chaos:
         """`over_seconds` spreads the changes out, so capture spans many invocations and transactions."""
         n = changes or self.changes
         rate = n / over_seconds if over_seconds else None
-        run_workload(self.emulator.gremlin_url, n, rate=rate, seed=self.seed + seed_offset)
+        if self.rdf:
+            run_rdf_workload(self.sparql_url, n, rate=rate, seed=self.seed + seed_offset)
+        else:
+            run_workload(self.emulator.gremlin_url, n, rate=rate, seed=self.seed + seed_offset)
+
+    @property
+    def rdf(self) -> bool:
+        """The stack captures the RDF graph: the workload is SPARQL Update, the records are quads."""
+        return self.pipeline.graph_model == GraphModel.RDF
+
+    @property
+    def sparql_url(self) -> str:
+        return f"{self.emulator.endpoint}/sparql"
 
     def stream_ids(self) -> list[EventId]:
         return self.pipeline.stream_ids()
@@ -150,6 +164,13 @@ class Chaos:
         assert self.pipeline.tables is not None
         report = verify(self.pipeline.dynamodb, self.pipeline.tables, STREAM_ID, expected or self.stream_ids())
         statuses: list[str] = sorted(e["status"] for e in self.pipeline.executions())
+        if self.rdf:
+            content = verify_rdf(self.pipeline.dynamodb, self.pipeline.tables, self.emulator.engine)
+            if not content.ok:
+                self.problems.append(summary_line(content))
+            self.details["rdf_replay"] = {True: "equals the graph", False: "differs", None: "not checked (retention)"}[
+                content.replay_equals_graph
+            ]
         if ExecutionStatus.FAILED in statuses and "recorded_failure" not in self.details:
             # Only a scenario that expects the loud failure (and checks it) may end with a failed execution:
             # anywhere else a failure means capture stopped where it should have carried on.
@@ -246,9 +267,12 @@ def oversized_record(c: Chaos) -> Outcome:
 
     c.pipeline.start_execution()
     c.write()
-    connection = connect(c.emulator.gremlin_url)
-    traversal().with_(connection).add_v("blob").property("data", "é" * 300_000).iterate()  # 600 KB of UTF-8
-    connection.close()
+    if c.rdf:  # a 600 KB literal: the statement's object
+        sparql_update(c.sparql_url, PREFIXES + f'INSERT DATA {{ ex:blob ex:data "{"é" * 300_000}" }}')
+    else:
+        connection = connect(c.emulator.gremlin_url)
+        traversal().with_(connection).add_v("blob").property("data", "é" * 300_000).iterate()  # 600 KB of UTF-8
+        connection.close()
     c.drain()
     assert c.pipeline.tables is not None
     truncated = c.pipeline.dynamodb.scan(

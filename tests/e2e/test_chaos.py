@@ -17,8 +17,18 @@ pytestmark = pytest.mark.e2e  # starts servers: not part of `make unit`
 
 
 def test_every_chaos_scenario_loses_and_duplicates_nothing(synth: Synth) -> None:
+    _run_chaos(synth, "--changes", "40")
+
+
+def test_every_chaos_scenario_holds_for_the_rdf_graph(rdf_synth: Synth) -> None:
+    """The same scenarios on the RDF stack (SPARQL updates, NQUADS pages), few changes each: every scenario also
+    checks each record against the stream's statement, and the replayed log against the graph."""
+    _run_chaos(rdf_synth, "--model", "rdf", "--changes", "20")
+
+
+def _run_chaos(synth: Synth, *args: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "neptune_local.chaos", "--changes", "40", "--cdk-out", str(synth.outdir)],
+        [sys.executable, "-m", "neptune_local.chaos", *args, "--cdk-out", str(synth.outdir)],
         capture_output=True,
         text=True,
         timeout=900,

@@ -5,9 +5,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_cdk import App
 
+from neptune_capture.contract import GraphModel
 from neptune_capture.schema import TableNames
-from neptune_capture.settings import DEFAULT_IN_FLIGHT, MAX_IN_FLIGHT, HandlerSettings
+from neptune_capture.settings import DEFAULT_IN_FLIGHT, MAX_IN_FLIGHT, Env, HandlerSettings
 from neptune_stream.config import StackConfig
 from neptune_stream.layer_bundle import CONSTRAINTS, POWERTOOLS_VERSION
 from tests.template.conftest import Synth
@@ -184,3 +186,15 @@ def test_the_stream_handler_pipelines_the_measured_best_number_of_transactions(s
         StackConfig(in_flight=0)
     with pytest.raises(ValueError, match=f"IN_FLIGHT must be 1..{MAX_IN_FLIGHT}, got {MAX_IN_FLIGHT + 1}"):
         HandlerSettings(tables=TableNames("r", "h", "c"), neptune_endpoint="x", in_flight=MAX_IN_FLIGHT + 1)
+
+
+def test_the_graph_model_reaches_the_stream_handler_and_changes_no_permission(synth: Synth, rdf_synth: Synth) -> None:
+    _, props = _function(synth, "FunctionsStreamHandler")
+    _, rdf_props = _function(rdf_synth, "FunctionsStreamHandler")
+    assert props["Environment"]["Variables"][Env.GRAPH_MODEL] == GraphModel.PROPERTY_GRAPH
+    assert rdf_props["Environment"]["Variables"][Env.GRAPH_MODEL] == GraphModel.RDF
+    # GetSparqlStream is authorized by the same action as GetPropertygraphStream (neptune-db:GetStreamRecords).
+    assert _actions(_statements(rdf_synth, "FunctionsStreamHandler")) == _actions(_statements(synth, "FunctionsStreamHandler"))
+    with pytest.raises(ValueError, match=r"neptune-stream:graphModel must be one of propertygraph, rdf, got 'sparql'"):
+        StackConfig.from_context(App(context={"neptune-stream:graphModel": "sparql"}))
+    assert StackConfig.from_context(App(context={"neptune-stream:graphModel": "RDF"})).graph_model == GraphModel.RDF

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import boto3
 import pytest
+from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 from botocore.stub import Stubber
 from mypy_boto3_neptunedata import NeptuneDataClient
 
@@ -169,3 +170,30 @@ def test_a_403_is_its_own_error_for_the_state_machine_to_retry_slowly() -> None:
         "X",
     )
     assert not isinstance(classify_neptune_error(throttled, "GetStreamRecords"), NeptuneAccessDeniedError)
+
+
+class _Dropping:
+    """A neptunedata client whose connection fails (`failures`, in turn), then answers the fixture."""
+
+    def __init__(self, failures: list[Exception]) -> None:
+        self.failures = failures
+
+    def get_propertygraph_stream(self, **_: Any) -> dict[str, Any]:
+        if self.failures:
+            raise self.failures.pop(0)
+        return boto_shaped(FIXTURE)
+
+
+def test_a_connection_lost_before_the_answer_is_asked_again() -> None:
+    # An instance restarting closes the connection mid-request (the chaos restart scenario met it).
+    url = "http://127.0.0.1:8182/propertygraph/stream"
+    failures: list[Exception] = [
+        ConnectionClosedError(endpoint_url=url),
+        ReadTimeoutError(endpoint_url=url),
+        EndpointConnectionError(endpoint_url=url),
+    ]
+    clock, metrics = FakeClock(), CountingMetrics()
+    client = cast(NeptuneDataClient, _Dropping(failures))
+    source = NeptuneStreamSource(client, limit=500, clock=clock, metrics=metrics, retry=RetryPolicy(max_attempts=4))
+    assert len(source.fetch(None).events) == 3
+    assert len(clock.sleeps) == 3 and metrics.totals[m.RETRIES] == 3

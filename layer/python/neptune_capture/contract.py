@@ -62,6 +62,16 @@ class ExecutionStatus(StrEnum):
     PENDING_REDRIVE = "PENDING_REDRIVE"
 
 
+class GraphModel(StrEnum):
+    """Which of Neptune's graphs a deployment captures (`neptune-stream:graphModel`, the handler's GRAPH_MODEL):
+    the property graph (Gremlin, openCypher) through GetPropertygraphStream in PG_JSON, or the RDF graph
+    (SPARQL) through GetSparqlStream in NQUADS
+    (https://docs.aws.amazon.com/neptune/latest/userguide/streams-change-formats.html)."""
+
+    PROPERTY_GRAPH = "propertygraph"
+    RDF = "rdf"
+
+
 class StartFrom(StrEnum):
     """Where capture begins the first time it starts on a stream (`startFrom` in an execution's input, or
     the deployed default). Neptune's iterator types of the same names

@@ -1,17 +1,23 @@
-"""Neptune Streams pages (PG_JSON) parsed into validated, ordered events. Pure: no I/O.
+"""Neptune Streams pages parsed into validated, ordered events: PG_JSON (the property graph) or NQUADS (the
+RDF graph), which share the record's envelope (eventId, commitTimestamp, op, isLastOp) and differ in its
+`data` (https://docs.aws.amazon.com/neptune/latest/userguide/streams-change-formats.html). Pure: no I/O.
 
 A page is trusted only if every record has the documented fields and the event ids strictly increase
 from the position it was asked for; otherwise MalformedPageError names the event and the problem."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from .contract import GraphModel
 from .errors import MalformedPageError
+from .nquads import Statement, StatementError, parse_statement
 
 OPS = frozenset({"ADD", "REMOVE"})
 TYPES = frozenset({"vl", "vp", "e", "ep"})
+# The `format` each stream answers with (GetPropertygraphStream, GetSparqlStream).
+FORMATS = {GraphModel.PROPERTY_GRAPH: "PG_JSON", GraphModel.RDF: "NQUADS"}
 
 
 @dataclass(frozen=True, order=True)
@@ -39,6 +45,8 @@ class StreamEvent:
     from_id: str | None
     to_id: str | None
     is_last_op: bool
+    # An RDF event's statement (then element_id is its subject, type the kind of its object); None for PG_JSON.
+    statement: Statement | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,7 @@ def _optional_str(data: dict[str, Any], field: str, where: str) -> str | None:
     return value
 
 
-def parse_record(record: Any, index: int) -> StreamEvent:
+def parse_record(record: Any, index: int, model: GraphModel = GraphModel.PROPERTY_GRAPH) -> StreamEvent:
     if not isinstance(record, dict):
         raise MalformedPageError(f"record #{index}: not an object")
     event_id = _event_id(record.get("eventId"), f"record #{index}")
@@ -94,6 +102,11 @@ def parse_record(record: Any, index: int) -> StreamEvent:
     data = record.get("data")
     if not isinstance(data, dict):
         raise MalformedPageError(f"{where}: data is missing or not an object")
+    is_last = record.get("isLastOp", False)
+    if not isinstance(is_last, bool):
+        raise MalformedPageError(f"{where}: isLastOp must be a boolean, got {is_last!r}")
+    if model == GraphModel.RDF:
+        return _rdf_event(StreamEvent(event_id, timestamp, op, "", "", None, None, None, None, None, is_last), data, where)
     element_id = data.get("id")
     if not isinstance(element_id, str) or not element_id:
         raise MalformedPageError(f"{where}: data.id must be a non-empty string, got {element_id!r}")
@@ -108,9 +121,6 @@ def parse_record(record: Any, index: int) -> StreamEvent:
         value, data_type = wrapped["value"], wrapped.get("dataType")
     if kind == "e" and (not data.get("from") or not data.get("to")):
         raise MalformedPageError(f"{where}: an edge record needs data.from and data.to")
-    is_last = record.get("isLastOp", False)
-    if not isinstance(is_last, bool):
-        raise MalformedPageError(f"{where}: isLastOp must be a boolean, got {is_last!r}")
     return StreamEvent(
         event_id=event_id,
         commit_timestamp=timestamp,
@@ -126,21 +136,34 @@ def parse_record(record: Any, index: int) -> StreamEvent:
     )
 
 
-def parse_page(body: Any, after: EventId | None) -> StreamPage:
-    """Validates a GetPropertygraphStream body. `after` is the position asked for (None for TRIM_HORIZON):
-    every event must come strictly after it, in strictly increasing order."""
+def _rdf_event(envelope: StreamEvent, data: dict[str, Any], where: str) -> StreamEvent:
+    """An NQUADS record (its envelope read already): `data.stmt` holds one N-Quads statement, read strictly
+    (nquads.parse_statement)."""
+    stmt = data.get("stmt")
+    if not isinstance(stmt, str) or not stmt:
+        raise MalformedPageError(f"{where}: data.stmt must be a non-empty string, got {stmt!r}")
+    try:
+        statement = parse_statement(stmt)
+    except StatementError as error:
+        raise MalformedPageError(f"{where}: data.stmt is not one N-Quads statement: {error}") from None
+    return replace(envelope, element_id=statement.subject_key, type=statement.object_kind, statement=statement)
+
+
+def parse_page(body: Any, after: EventId | None, model: GraphModel = GraphModel.PROPERTY_GRAPH) -> StreamPage:
+    """Validates a GetPropertygraphStream (or, for the RDF model, GetSparqlStream) body. `after` is the position
+    asked for (None for TRIM_HORIZON): every event must come strictly after it, in strictly increasing order."""
     if not isinstance(body, dict):
         raise MalformedPageError(f"stream page is not a JSON object: {type(body).__name__}")
     fmt = body.get("format")
-    if fmt is not None and fmt != "PG_JSON":
-        raise MalformedPageError(f"stream page format must be PG_JSON, got {fmt!r}")
+    if fmt is not None and fmt != FORMATS[model]:
+        raise MalformedPageError(f"stream page format must be {FORMATS[model]}, got {fmt!r}")
     records = body.get("records")
     if not isinstance(records, list):
         raise MalformedPageError("stream page has no records list")
     events: list[StreamEvent] = []
     previous = after
     for index, record in enumerate(records):
-        event = parse_record(record, index)
+        event = parse_record(record, index, model)
         if previous is not None and event.event_id <= previous:
             raise MalformedPageError(
                 f"event {event.event_id}: out of order, it does not come after {previous}"

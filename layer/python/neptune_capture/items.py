@@ -9,6 +9,7 @@ from typing import Any
 
 from . import schema
 from .events import StreamEvent
+from .nquads import Statement
 
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
@@ -50,6 +51,8 @@ def record_item(event: StreamEvent, stream_id: str) -> Item:
 
 def sized_record_item(event: StreamEvent, stream_id: str) -> tuple[Item, int]:
     """The record item and its size, computed once: the planner needs both for every event."""
+    if event.statement is not None:
+        return _sized_quad_item(event, event.statement, stream_id)
     eid = event.event_id
     item: Item = {
         schema.RECORD_PK: _n(eid.commit_num),
@@ -90,6 +93,49 @@ def sized_record_item(event: StreamEvent, stream_id: str) -> tuple[Item, int]:
         truncated = []
         for field in ("id", "from", "to", "key", "dataType"):
             raw = item.get(field, {}).get("S", "").encode()
+            if len(raw) > MAX_INDEXED_ID_BYTES:
+                item[field] = _s(raw[:MAX_INDEXED_ID_BYTES].decode(errors="ignore"))
+                truncated.append(field)
+        item["truncatedFields"] = {"SS": truncated}
+        item["truncated"] = {"BOOL": True}
+        size = item_size(item)
+    return item, size
+
+
+def _sized_quad_item(event: StreamEvent, statement: Statement, stream_id: str) -> tuple[Item, int]:
+    """An RDF record: the statement's four terms as N-Quads wrote them, keyed in the element index by its
+    subject (the IRI, or `_:label`), so one resource's changes read in stream order. A triple without a graph
+    label is in Neptune's default named graph, and says so. Like a property value, an object literal that
+    would pass the item limit is stored truncated, flagged, with its size and hash."""
+    eid = event.event_id
+    item: Item = {
+        schema.RECORD_PK: _n(eid.commit_num),
+        schema.RECORD_SK: _n(eid.op_num),
+        schema.POSITION: _s(schema.position(eid.commit_num, eid.op_num)),
+        schema.ELEMENT_ID: _s(element_key(statement.subject_key)),
+        schema.STREAM_ID: _s(stream_id),
+        schema.SUBJECT: _s(statement.subject),
+        schema.PREDICATE: _s(statement.predicate),
+        schema.GRAPH: _s(statement.graph_or_default()),
+        schema.OBJECT_TYPE: _s(statement.object_kind),
+        "op": _s(event.op),
+        "commitTimestamp": _n(event.commit_timestamp),
+        "isLastOp": {"BOOL": event.is_last_op},
+    }
+    if utf8_length(statement.object) > MAX_VALUE_BYTES:
+        raw = statement.object.encode()
+        item[schema.OBJECT] = _s(raw[:MAX_VALUE_BYTES].decode(errors="ignore"))
+        item["truncated"] = {"BOOL": True}
+        item["originalValueBytes"] = _n(len(raw))
+        item["valueSha256"] = _s(hashlib.sha256(raw).hexdigest())
+    else:
+        item[schema.OBJECT] = _s(statement.object)
+    size = item_size(item)
+    if size > MAX_ITEM_BYTES:
+        # Only IRIs hundreds of KB long get here (the object is already capped): cap them too.
+        truncated = []
+        for field in (schema.SUBJECT, schema.PREDICATE, schema.GRAPH):
+            raw = item[field]["S"].encode()
             if len(raw) > MAX_INDEXED_ID_BYTES:
                 item[field] = _s(raw[:MAX_INDEXED_ID_BYTES].decode(errors="ignore"))
                 truncated.append(field)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
 from .errors import NeptuneAccessDeniedError, NeptuneCallError, StreamExpiredError, TransientCaptureError
 from .preconditions import EngineFacts, require_streams
@@ -49,7 +49,9 @@ def classify_neptune_error(error: Exception, operation: str) -> Exception:
             return NeptuneAccessDeniedError(operation, code, message, status, retryable=False)
         retryable = code in RETRYABLE_NEPTUNE_CODES or (status is not None and status >= 500)
         return NeptuneCallError(operation, code, message, status, retryable)
-    if isinstance(error, (ConnectionError, ReadTimeoutError)):
+    # No connection, or one closed or timed out before an answer (HTTPClientError: ConnectionClosedError,
+    # ReadTimeoutError), as when an instance restarts or fails over: worth asking again.
+    if isinstance(error, (ConnectionError, HTTPClientError)):
         return NeptuneCallError(operation, type(error).__name__, str(error), None, True)
     if isinstance(error, BotoCoreError):
         return NeptuneCallError(operation, type(error).__name__, str(error), None, False)

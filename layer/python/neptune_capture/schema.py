@@ -22,6 +22,13 @@ ELEMENT_ID = "elementId"
 # Zero-padded "commitNum:opNum", so string order is stream order (GSI and history sort key).
 POSITION = "position"
 
+# An RDF record's statement: its terms in N-Quads syntax, and the kind of its object (iri, bnode, literal).
+SUBJECT = "subject"
+PREDICATE = "predicate"
+OBJECT = "object"
+GRAPH = "graph"
+OBJECT_TYPE = "objectType"
+
 # Update history and latest checkpoint tables.
 STREAM_ID = "streamId"
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .contract import DEFAULT_STREAM_ID, METRICS_NAMESPACE, SERVICE_NAME, StartFrom
+from .contract import DEFAULT_STREAM_ID, METRICS_NAMESPACE, SERVICE_NAME, GraphModel, StartFrom
 from .schema import TableNames
 
 # An idle poller waits 0.1 s, then twice as long each time up to the max: the first change after a
@@ -47,6 +47,8 @@ class Env(StrEnum):
     MAX_EXECUTION_AGE_DAYS = "MAX_EXECUTION_AGE_DAYS"
     # Where the first capture on the stream begins unless the execution says (TRIM_HORIZON or LATEST).
     START_FROM = "START_FROM"
+    # Which stream the handler reads: propertygraph (PG_JSON) or rdf (NQUADS).
+    GRAPH_MODEL = "GRAPH_MODEL"
     # Read by Powertools itself.
     POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
     POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
@@ -79,6 +81,7 @@ class HandlerSettings:
     # Hand over long before Step Functions' one-year limit, whatever the iteration count.
     max_execution_age_days: float = 30.0
     start_from: StartFrom = StartFrom.TRIM_HORIZON
+    graph_model: GraphModel = GraphModel.PROPERTY_GRAPH
 
     def __post_init__(self) -> None:
         if not 1 <= self.in_flight <= MAX_IN_FLIGHT:
@@ -100,6 +103,7 @@ class HandlerSettings:
             Env.LEASE_TTL_SECONDS: str(self.lease_ttl_seconds),
             Env.MAX_EXECUTION_AGE_DAYS: str(self.max_execution_age_days),
             Env.START_FROM: str(self.start_from),
+            Env.GRAPH_MODEL: str(self.graph_model),
             **powertools_env(),
         }
         if self.dynamodb_endpoint is not None:
@@ -131,6 +135,7 @@ class HandlerSettings:
             lease_ttl_seconds=int(e.get(Env.LEASE_TTL_SECONDS, d.lease_ttl_seconds)),
             max_execution_age_days=float(e.get(Env.MAX_EXECUTION_AGE_DAYS, d.max_execution_age_days)),
             start_from=parse_start_from(e.get(Env.START_FROM) or d.start_from, Env.START_FROM),
+            graph_model=parse_graph_model(e.get(Env.GRAPH_MODEL) or d.graph_model, Env.GRAPH_MODEL),
         )
 
 
@@ -140,3 +145,12 @@ def parse_start_from(value: object, name: str) -> StartFrom:
     if text not in StartFrom.__members__:
         raise ValueError(f"{name} must be one of {', '.join(StartFrom)}, got {value!r}")
     return StartFrom[text]
+
+
+def parse_graph_model(value: object, name: str) -> GraphModel:
+    """propertygraph or rdf (any case); anything else is refused with the name of what carried it."""
+    text = str(value).strip().lower()
+    try:
+        return GraphModel(text)
+    except ValueError:
+        raise ValueError(f"{name} must be one of {', '.join(GraphModel)}, got {value!r}") from None

@@ -1,5 +1,8 @@
 """Reads Neptune Streams pages through boto3 `neptunedata`: retries what Neptune says to retry (with
-backoff and jitter), treats 404 as "no new records", and hands the core the documented PG_JSON shape.
+backoff and jitter), treats 404 as "no new records", and hands the core the documented shape. The property
+graph's pages come from GetPropertygraphStream (PG_JSON), the RDF graph's from GetSparqlStream (NQUADS,
+https://docs.aws.amazon.com/neptune/latest/data-api/API_GetSparqlStream.html): the same iterator types,
+limits, errors and IAM action (neptune-db:GetStreamRecords).
 
 A malformed page is read again (a damaged response is often a one-off); one still malformed after the
 retries fails the invocation with the problem named, and nothing of it is written."""
@@ -16,6 +19,7 @@ from botocore.parsers import ResponseParserError
 from . import metrics as m
 from .backoff import RetryPolicy
 from .clock import Clock
+from .contract import GraphModel
 from .errors import MalformedPageError, NeptuneCallError, StreamExpiredError, TransientCaptureError
 from .events import EMPTY_PAGE, EventId, StreamEvent, StreamPage, parse_page
 from .metrics import MetricsSink
@@ -54,12 +58,22 @@ def to_documented_shape(response: dict[str, Any]) -> dict[str, Any]:
 
 class NeptuneStreamSource:
     def __init__(
-        self, client: NeptuneDataClient, *, limit: int, clock: Clock, metrics: MetricsSink, retry: RetryPolicy | None = None
+        self,
+        client: NeptuneDataClient,
+        *,
+        limit: int,
+        clock: Clock,
+        metrics: MetricsSink,
+        retry: RetryPolicy | None = None,
+        model: GraphModel = GraphModel.PROPERTY_GRAPH,
     ) -> None:
         if not 1 <= limit <= MAX_LIMIT:
             raise ValueError(f"limit must be 1..{MAX_LIMIT}, got {limit}")
         self.client, self.limit, self.clock, self.metrics = client, limit, clock, metrics
         self.retry = retry or RetryPolicy()
+        self.model = model
+        # Both calls take the same parameters and answer the same envelope.
+        self._get = client.get_sparql_stream if model == GraphModel.RDF else client.get_propertygraph_stream
 
     def request(self, after: EventId | None) -> dict[str, Any]:
         if after is None:
@@ -85,8 +99,8 @@ class NeptuneStreamSource:
         delays = self.retry.delays()
         while True:
             try:
-                response = self.client.get_propertygraph_stream(**params)
-                return parse_page(to_documented_shape(dict(response)), after)
+                response = self._get(**params)
+                return parse_page(to_documented_shape(dict(response)), after, self.model)
             except (MalformedPageError, ResponseParserError) as error:
                 self.metrics.add(m.MALFORMED, 1)
                 delay = next(delays, None)

@@ -39,7 +39,7 @@ def dynamodb_client(endpoint_url: str | None = None) -> DynamoDBClient:
 def build_poller(settings: HandlerSettings, metrics: MetricsSink, clock: Clock | None = None) -> Poller:
     clock = clock or SystemClock()
     neptune = make_client(settings.neptune_endpoint)
-    source = NeptuneStreamSource(neptune, limit=settings.page_limit, clock=clock, metrics=metrics)
+    source = NeptuneStreamSource(neptune, limit=settings.page_limit, clock=clock, metrics=metrics, model=settings.graph_model)
     store = DynamoStore(
         dynamodb_client(settings.dynamodb_endpoint), settings.tables, settings.stream_id, clock=clock, metrics=metrics
     )

@@ -1,0 +1,109 @@
+"""The RDF graph captured end to end on the local stack synthesized with `-c neptune-stream:graphModel=rdf`:
+`make demo DEMO_ARGS="--model rdf"`'s own path, small; a resource's timeline through `neptune-stream history
+<IRI>`; and a --model the synthesized stack does not match, refused before anything starts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from neptune_capture.events import EventId
+from neptune_cli.exit_codes import ExitCode
+from neptune_local.rdf_workload import PREFIXES, sparql_update
+from neptune_local.runtime import LocalOptions, LocalPipeline
+from tests.cli_entry import assert_fails, run_cli
+from tests.conftest import Synth
+
+pytestmark = pytest.mark.e2e  # starts servers: not part of `make unit`
+
+ROOT = Path(__file__).resolve().parents[2]
+CAPTURE_TIMEOUT_SECONDS = 60  # a bound: capturing a few changes takes well under a second
+
+
+def demo(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "neptune_local.demo", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+def test_the_rdf_demo_captures_every_statement_exactly_once(rdf_synth: Synth, tmp_path: Path) -> None:
+    result = demo(
+        "--model", "rdf", "--changes", "300", "--iterations-per-execution", "2", "--time-budget", "0.5",
+        "--schedule-period", "2", "--cdk-out", str(rdf_synth.outdir), "--data-dir", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(summary) == {
+        "changes_written", "stream_events", "records", "duplicates", "missing", "history_items", "checkpoint",
+        "executions", "max_history_events",
+    }, "the property-graph demo's last line, key for key"  # fmt: skip
+    assert summary["changes_written"] == 300 and summary["duplicates"] == 0 and summary["missing"] == 0
+    assert summary["records"] == summary["stream_events"] > 300
+    assert summary["checkpoint"]["commitNum"] == 300, "one transaction per update, each update a change"
+    assert summary["executions"] >= 2, "continue-as-new happened"
+    flat = " ".join(result.stdout.split())  # the console wraps its lines
+    assert "OK: RDF content: " in flat and " 0 differ from the stream's statements" in flat
+    assert "(0 conflicts) it equals the graph" in flat
+
+
+def test_a_model_the_stack_was_not_synthesized_for_is_refused(synth: Synth, tmp_path: Path) -> None:
+    result = demo("--model", "rdf", "--changes", "1", "--cdk-out", str(synth.outdir), "--data-dir", str(tmp_path), timeout=120)
+    assert result.returncode == ExitCode.USAGE, result.stdout + result.stderr
+    assert "--model rdf, but" in result.stderr and "graphModel=rdf" in result.stderr
+    assert not (tmp_path / "graph.db").exists(), "nothing started"
+
+
+def test_history_shows_a_resource_s_timeline(rdf_synth: Synth, tmp_path: Path) -> None:
+    options = LocalOptions(data_dir=tmp_path, time_budget_seconds=0.5)
+    with LocalPipeline(rdf_synth.stack, options) as pipeline:
+        assert pipeline.emulator is not None
+        sparql = f"{pipeline.emulator.endpoint}/sparql"
+        sparql_update(sparql, PREFIXES + 'INSERT DATA { ex:ana foaf:name "Ana"@pt . GRAPH ex:g { ex:ana foaf:knows ex:bob } }')
+        sparql_update(sparql, PREFIXES + 'DELETE DATA { ex:ana foaf:name "Ana"@pt } ; INSERT DATA { ex:ana foaf:name "Anna"@pt }')
+        sparql_update(sparql, PREFIXES + "INSERT DATA { ex:bob foaf:knows ex:ana }")  # another subject
+        pipeline.start_execution()
+        assert pipeline.wait_for_checkpoint(EventId(3, 1), CAPTURE_TIMEOUT_SECONDS), "capture did not reach 3:1"
+        d = ("--data-dir", str(tmp_path))
+        for given in ("http://example.org/neptune-stream/ana", "<http://example.org/neptune-stream/ana>"):
+            result = run_cli("history", given, *d, "--json")
+            assert result.returncode == 0, result.stderr
+            page = json.loads(result.stdout)
+            assert [(c["op"], c["predicate"], c["object"], c["graph"]) for c in page["changes"]] == [
+                (
+                    "ADD",
+                    "<http://xmlns.com/foaf/0.1/knows>",
+                    "<http://example.org/neptune-stream/bob>",
+                    "<http://example.org/neptune-stream/g>",
+                ),
+                (
+                    "ADD",
+                    "<http://xmlns.com/foaf/0.1/name>",
+                    '"Ana"@pt',
+                    "<http://aws.amazon.com/neptune/vocab/v01/DefaultNamedGraph>",
+                ),
+                (
+                    "REMOVE",
+                    "<http://xmlns.com/foaf/0.1/name>",
+                    '"Ana"@pt',
+                    "<http://aws.amazon.com/neptune/vocab/v01/DefaultNamedGraph>",
+                ),
+                (
+                    "ADD",
+                    "<http://xmlns.com/foaf/0.1/name>",
+                    '"Anna"@pt',
+                    "<http://aws.amazon.com/neptune/vocab/v01/DefaultNamedGraph>",
+                ),
+            ]
+        plain = run_cli("history", "http://example.org/neptune-stream/ana", *d)
+        assert plain.returncode == 0 and '"Anna"@pt' in plain.stdout
+        assert_fails(run_cli("history", "http://example.org/nobody", *d), ExitCode.NO_DATA, "no captured change")
