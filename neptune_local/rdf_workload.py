@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from neptune_local.workload import drive
 
 EX = "http://example.org/neptune-stream/"
 PREFIXES = f"PREFIX ex: <{EX}> PREFIX xsd: <http://www.w3.org/2001/XMLSchema#> PREFIX foaf: <http://xmlns.com/foaf/0.1/> "
@@ -159,13 +160,5 @@ def run_rdf_workload(
     workload = RdfWorkload(lambda update: sparql_update(sparql_url, update, iam_region=iam_region), seed=seed)
     if on_start is not None:
         on_start(workload)
-    start = time.monotonic()
-    for i in range(changes):
-        if stop is not None and stop.is_set():
-            break
-        if rate:
-            delay = start + i / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-        workload.step()
+    drive(workload.step, changes, rate=rate, stop=stop)
     return workload

@@ -160,15 +160,21 @@ def run_workload(
         workload = Workload(traversal().with_(connection), seed=seed)
         if on_start is not None:
             on_start(workload)
-        start = time.monotonic()
-        for i in range(changes):
-            if stop is not None and stop.is_set():
-                break
-            if rate:
-                delay = start + i / rate - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            workload.step()
+        drive(workload.step, changes, rate=rate, stop=stop)
         return workload
     finally:
         connection.close()
+
+
+def drive(step: Callable[[], None], changes: int, *, rate: float | None, stop: threading.Event | None) -> None:
+    """Calls `step` `changes` times, at `rate` calls/s if given (as fast as possible otherwise), until `stop`.
+    (Pacing a load generator, not synchronizing a test: sleeping is its job.)"""
+    start = time.monotonic()
+    for i in range(changes):
+        if stop is not None and stop.is_set():
+            break
+        if rate:
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        step()
