@@ -20,7 +20,7 @@ from rich.live import Live
 from rich.table import Table
 
 from neptune_capture.contract import DEFAULT_STREAM_ID as STREAM_ID
-from neptune_capture.contract import LOCAL_ENDPOINTS_FILE, LOCAL_FUNCTION_LOG, GraphModel
+from neptune_capture.contract import LOCAL_ENDPOINTS_FILE, LOCAL_FUNCTION_LOG, ExecutionStatus, GraphModel
 from neptune_cli.arguments import float_above, int_at_least, synthesized_app, writable_directory
 from neptune_cli.errors import BusyError, CheckFailedError, UsageError
 from neptune_cli.runner import run_entry_point
@@ -238,9 +238,13 @@ def finish(
         "history_items": report.history_items,
         "checkpoint": report.checkpoint.as_dict() if report.checkpoint else None,
         "executions": len(executions),
+        # Each execution hands over to the next and ends SUCCEEDED; the last one still runs.
+        "failed_executions": sum(
+            e["status"] != ExecutionStatus.SUCCEEDED and e["status"] != ExecutionStatus.RUNNING for e in executions
+        ),
         "max_history_events": max(histories, default=0),
     }
-    ok = report.ok and written == args.changes
+    ok = report.ok and written == args.changes and summary["failed_executions"] == 0
     elapsed = time.monotonic() - progress.started
     history_state = "complete, ordered" if report.history_complete and report.history_ordered else "INCOMPLETE"
     console.print(
@@ -248,7 +252,8 @@ def finish(
         f"{report.records:,} records in {elapsed:.1f} s; duplicates {report.duplicates}, missing {report.missing}; "
         f"history {report.history_items:,} batches ({history_state}); "
         f"checkpoint {report.checkpoint} ({'= last event' if report.checkpoint_is_last else 'NOT the last event'}); "
-        f"{len(executions)} executions (continue-as-new), largest history {summary['max_history_events']} events"
+        f"{len(executions)} executions (continue-as-new; {summary['failed_executions']} did not succeed), "
+        f"largest history {summary['max_history_events']} events"
     )
     summary["ok"] = ok
     return summary

@@ -5,6 +5,11 @@ run only (the deployed definition is executed unchanged):
   to boto3 unconverted, which boto3 rejects;
 - an execution started without a name is named "None" (AWS generates a UUID), so two continue-as-new
   executions would collide;
+- nor does it give that integration's answer the API's member names (`ExecutionArn`, `StartDate`), as
+  the service does for its optimized integrations and as moto's own `.sync` path does; boto3's
+  `executionArn` reaches the state, and ContinueAsNew's ResultSelector (`$.ExecutionArn`) fails the
+  parent execution after it has started its child. (The Step Functions pages show no response of the
+  request-response integration; LocalStack's interpreter, from which moto's comes, converts it.)
 - its AWS SDK integrations (`arn:aws:states:::aws-sdk:SERVICE:ACTION`) neither convert the request's
   parameter names (ASL uses the API's, `ExecutionArn`) to boto3's (`executionArn`) nor the response's back
   (`Status`), as the service does (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html):
@@ -29,11 +34,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import botocore.session
+
 # One DynamoDB write at a time in moto's backend (reentrant: a transaction's actions call the single-item
 # writes). The local run's handlers are threads of this process: a process-wide lock covers them all.
 _WRITES = threading.RLock()
 _SINGLE_WRITES = ("put_item", "update_item", "delete_item")
 
+_START_EXECUTION = botocore.session.get_session().get_service_model("stepfunctions").operation_model("StartExecution")
 _BOTO_NAMES = {"StateMachineArn": "stateMachineArn", "Input": "input", "Name": "name", "TraceHeader": "traceHeader"}
 
 
@@ -161,8 +169,16 @@ def _sfn_start_execution() -> Iterator[None]:
                     parameters[boto_name] = parameters.pop(asl_name)
             parameters.setdefault("name", str(uuid.uuid4()))
 
+    def normalise_response(self: Any, response: Any, boto_service_name: Any = None, service_action_name: Any = None) -> None:
+        # boto3 answers `executionArn`; a state reads the API's `ExecutionArn`, as after an aws-sdk task.
+        if self._get_boto_service_action() == "start_execution" and service_action_name is None:
+            self._from_boto_response(response, _START_EXECUTION.output_shape)
+
+    original_response = StateTaskServiceSfn._normalise_response
     StateTaskServiceSfn._normalise_parameters = normalise  # type: ignore[method-assign]
+    StateTaskServiceSfn._normalise_response = normalise_response  # type: ignore[method-assign]
     try:
         yield
     finally:
         StateTaskServiceSfn._normalise_parameters = original  # type: ignore[method-assign]
+        StateTaskServiceSfn._normalise_response = original_response  # type: ignore[method-assign]

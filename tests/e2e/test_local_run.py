@@ -25,6 +25,7 @@ def test_demo_captures_every_change_exactly_once_across_continue_as_new(synth: S
     assert summary["history_items"] >= 1
     assert summary["checkpoint"]["commitNum"] == 400
     assert summary["executions"] >= 2, "continue-as-new happened"
+    assert summary["failed_executions"] == 0, "every execution handed over and succeeded"
     assert 0 < summary["max_history_events"] < 25_000
     outputs = json.loads((tmp_path / LOCAL_ENDPOINTS_FILE).read_text())["outputs"]
     assert outputs[Output.STREAM_ID] == DEFAULT_STREAM_ID
