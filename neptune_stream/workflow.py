@@ -6,8 +6,8 @@ whether the holder still runs (CheckLeaseHolder: DescribeExecution, which the La
 their isolated subnets). A running holder keeps the stream and this execution ends at once; a holder that
 is not running (stopped, failed, timed out: killed without releasing its lease) is taken over by a second
 Poll whose lease condition names it, so a third execution that took the lease meanwhile still wins. Taking
-the lease rewrites every fence slot with the new lease id in the same transaction, so a late data write of
-the dead holder's last invocation fails its fence check, and a late checkpoint update its lease condition."""
+the lease gives it a new id and then rewrites every fence slot with it, so a late checkpoint update of the
+dead holder's last invocation fails its lease condition, and a late data write its fence check."""
 
 from __future__ import annotations
 

@@ -140,7 +140,7 @@ def test_the_handlers_requests_get_the_same_outcomes_from_moto_and_the_model(  #
         assert verify(moto, tables, STREAM, stream.ids()).ok
         assert verify_model(model, tables, STREAM, stream.ids()).ok
         assert model_contents(model, tables) == table_contents(moto, tables)
-        assert {"transact_write_items", "get_item"} <= set(client.calls)
+        assert {"transact_write_items", "update_item"} <= set(client.calls)
 
 
 def test_limits_and_failed_conditions_get_the_same_answers(twin: tuple[Twin, DynamoModel, Any, TableNames]) -> None:

@@ -10,6 +10,7 @@ https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWrite
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Iterator
@@ -118,13 +119,20 @@ class DynamoStore:
         Each alternative is part of one conditional update: if someone else took the lease meanwhile,
         the condition fails and this owner is fenced, whatever it was told about the holder before.
 
-        The lease gets a fresh id and every fence slot is rewritten with it in the same transaction: from
-        then on a data transaction of any earlier holder (or an earlier invocation of the same execution)
-        fails its fence check, and no write of anyone can land between the lease changing hands and the
-        fences following it."""
+        The lease gets a fresh id, then every fence slot is rewritten with it: from then on a data
+        transaction of any earlier holder (or an earlier invocation of the same execution) fails its fence
+        check. Two steps, not one transaction: an earlier writer still sending a backlog keeps up to
+        `inFlight` data transactions in flight, each on a fence slot, and DynamoDB cancels a transaction
+        that touches an item of another one in progress
+        (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-conflict-handling),
+        so a take-over naming every slot would be cancelled again and again while that writer goes on. The
+        lease update touches the checkpoint item alone; the earlier writer's next checkpoint update then
+        fails its lease condition and it stops, and the fences follow. A data transaction of its that lands
+        in between holds a batch cut greedily from a checkpoint, which the new holder cuts the same way and
+        finds stored; its short tail batch travels with a checkpoint update, which fails."""
         now = self.clock.now_ms()
         lease = Lease(owner=owner, expires_at_ms=now + ttl_ms, id=self.lease_ids())
-        update: dict[str, Any] = {
+        request: dict[str, Any] = {
             "TableName": self.tables.checkpoint,
             "Key": self.key,
             "UpdateExpression": f"SET {C.LEASE_OWNER} = :me, {C.LEASE_ID} = :lease, {C.LEASE_EXPIRES_AT} = :exp, "
@@ -136,59 +144,75 @@ class DynamoStore:
                 ":now": {"N": str(now)},
                 ":zero": {"N": "0"},
             },
+            "ReturnValues": "ALL_NEW",
         }
         if not force:
-            update["ConditionExpression"] = (
+            request["ConditionExpression"] = (
                 f"attribute_not_exists({C.LEASE_OWNER}) OR {C.LEASE_OWNER} = :me OR {C.LEASE_OWNER} = :parent "
                 f"OR {C.LEASE_OWNER} = :dead OR {C.LEASE_EXPIRES_AT} < :now"
             )
-            update["ExpressionAttributeValues"][":parent"] = {"S": parent or NO_PARENT}
-            update["ExpressionAttributeValues"][":dead"] = {"S": take_over_from or NO_PARENT}
-        token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"lease|{self.stream_id}|{lease.id}"))
+            request["ExpressionAttributeValues"][":parent"] = {"S": parent or NO_PARENT}
+            request["ExpressionAttributeValues"][":dead"] = {"S": take_over_from or NO_PARENT}
         try:
-            self._transact([{"Update": update}, *self._fence_puts(lease)], token)
+            response = self._call(lambda: self.client.update_item(**request))
         except ClientError as error:
-            if CONDITION_FAILED in _reasons(error):
+            if _code(error) == "ConditionalCheckFailedException":
                 self.metrics.add(m.FENCED, 1)
                 holder = self.read_checkpoint().lease_owner
                 log.warning("fenced: stream %s is leased to %s; %s stops", self.stream_id, holder, owner)
                 raise FencedError(f"stream {self.stream_id} is leased to {holder}; {owner} stops", holder=holder) from error
             raise
-        # TransactWriteItems returns no item: read it back, consistently. Someone may have taken the lease
-        # over in between (its transaction rewrote the fences too): then this owner never held it.
-        checkpoint = self.read_checkpoint()
-        if checkpoint.lease_id != lease.id:
-            self.metrics.add(m.FENCED, 1)
-            raise FencedError(
-                f"the lease of stream {self.stream_id} was taken over by {checkpoint.lease_owner} while {owner} took it",
-                holder=checkpoint.lease_owner,
-            )
-        return checkpoint, lease
+        self._write_fences(lease)
+        return checkpoint_from_item(self.stream_id, response["Attributes"]), lease
+
+    def _write_fences(self, lease: Lease) -> None:
+        # Only while the lease is still ours: a poller that took it over meanwhile keeps its own fences.
+        items = [
+            *self._fence_puts(lease),
+            {
+                "ConditionCheck": {
+                    "TableName": self.tables.checkpoint,
+                    "Key": self.key,
+                    "ConditionExpression": f"{C.LEASE_ID} = :lease",
+                    "ExpressionAttributeValues": {":lease": {"S": lease.id}},
+                }
+            },
+        ]
+        token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"fences|{self.stream_id}|{lease.id}"))
+        try:
+            self._transact(items, token)
+        except ClientError as error:
+            if CONDITION_FAILED in _reasons(error):
+                self.metrics.add(m.FENCED, 1)
+                holder = self.read_checkpoint().lease_owner
+                raise FencedError(
+                    f"the lease of stream {self.stream_id} was taken over by {holder} while {lease.owner} took it",
+                    holder=holder,
+                ) from error
+            raise
 
     def release_lease(self, owner: str) -> bool:
         """Gives the lease up if `owner` still holds it (a stopped execution), so a new one can start at
-        once. The owner is removed, not just expired, and every fence slot is rewritten with an id no
-        writer holds, in one transaction: an invocation of the stopped execution still running is fenced
-        at its next write (a data transaction or a checkpoint update) instead of going on writing."""
+        once. The owner is removed, not just expired, and the lease id replaced by one no writer holds;
+        then every fence slot is rewritten with that id, in two steps for the reason acquire_lease gives:
+        an invocation of the stopped execution still running fails its next checkpoint update at once and
+        its next data transaction once the fences follow, instead of going on writing."""
         released = Lease(owner=owner, expires_at_ms=0, id=f"released-{self.lease_ids()}")
-        items: list[dict[str, Any]] = [
-            {
-                "Update": {
-                    "TableName": self.tables.checkpoint,
-                    "Key": self.key,
-                    "UpdateExpression": f"REMOVE {C.LEASE_OWNER}, {C.LEASE_EXPIRES_AT}",
-                    "ConditionExpression": f"{C.LEASE_OWNER} = :owner",
-                    "ExpressionAttributeValues": {":owner": {"S": owner}},
-                }
-            },
-            *self._fence_puts(released),
-        ]
+        request: dict[str, Any] = {
+            "TableName": self.tables.checkpoint,
+            "Key": self.key,
+            "UpdateExpression": f"REMOVE {C.LEASE_OWNER}, {C.LEASE_EXPIRES_AT} SET {C.LEASE_ID} = :released",
+            "ConditionExpression": f"{C.LEASE_OWNER} = :owner",
+            "ExpressionAttributeValues": {":owner": {"S": owner}, ":released": {"S": released.id}},
+        }
         try:
-            self._transact(items, str(uuid.uuid5(uuid.NAMESPACE_URL, f"release|{self.stream_id}|{released.id}")))
+            self._call(lambda: self.client.update_item(**request))
         except ClientError as error:
-            if CONDITION_FAILED in _reasons(error):
+            if _code(error) == "ConditionalCheckFailedException":
                 return False
             raise
+        with contextlib.suppress(FencedError):  # taken meanwhile: the new holder wrote its own fences
+            self._write_fences(released)
         return True
 
     def _fence_puts(self, lease: Lease) -> list[dict[str, Any]]:
