@@ -85,15 +85,7 @@ def sized_record_item(event: StreamEvent, stream_id: str) -> tuple[Item, int]:
     if size > MAX_ITEM_BYTES:
         # Only pathological ids, keys or dataType names get here (the value is already capped): cap them
         # too. A dataType is stored as Neptune sent it, whatever the name, so it can be as long as anything.
-        truncated = []
-        for field in ("id", "from", "to", "key", "dataType"):
-            raw = item.get(field, {}).get("S", "").encode()
-            if len(raw) > MAX_INDEXED_ID_BYTES:
-                item[field] = _s(raw[:MAX_INDEXED_ID_BYTES].decode(errors="ignore"))
-                truncated.append(field)
-        item["truncatedFields"] = {"SS": truncated}
-        item["truncated"] = {"BOOL": True}
-        size = item_size(item)
+        size = _cap_fields(item, ("id", "from", "to", "key", "dataType"))
     return item, size
 
 
@@ -135,16 +127,21 @@ def _sized_quad_item(event: StreamEvent, statement: Statement, stream_id: str) -
     size = item_size(item)
     if size > MAX_ITEM_BYTES:
         # Only IRIs hundreds of KB long get here (the object is already capped): cap them too.
-        truncated = []
-        for field in (schema.SUBJECT, schema.PREDICATE, schema.GRAPH):
-            raw = item[field]["S"].encode()
-            if len(raw) > MAX_INDEXED_ID_BYTES:
-                item[field] = _s(raw[:MAX_INDEXED_ID_BYTES].decode(errors="ignore"))
-                truncated.append(field)
-        item["truncatedFields"] = {"SS": truncated}
-        item["truncated"] = {"BOOL": True}
-        size = item_size(item)
+        size = _cap_fields(item, (schema.SUBJECT, schema.PREDICATE, schema.GRAPH))
     return item, size
+
+
+def _cap_fields(item: Item, fields: tuple[str, ...]) -> int:
+    """Caps each of `fields` longer than an indexed id may be, flags the item, and returns its new size."""
+    truncated = []
+    for field in fields:
+        raw = item.get(field, {}).get("S", "").encode()
+        if len(raw) > MAX_INDEXED_ID_BYTES:
+            item[field] = _s(raw[:MAX_INDEXED_ID_BYTES].decode(errors="ignore"))
+            truncated.append(field)
+    item["truncatedFields"] = {"SS": truncated}
+    item["truncated"] = {"BOOL": True}
+    return item_size(item)
 
 
 def attribute_size(value: AttributeValue) -> int:
