@@ -374,6 +374,18 @@ def test_only_an_invocation_that_holds_the_lease_counts_as_polling(dynamo: tuple
     assert turned_away.totals[m.POLLING_INVOCATIONS] == 0 and holder.totals[m.POLLING_INVOCATIONS] == 1
 
 
+def test_an_execution_whose_lease_stop_released_never_takes_it_again(dynamo: tuple[Any, TableNames]) -> None:
+    client, tables = dynamo
+    stream, clock = FakeStream(make_stream([3])), FakeClock()
+    store = DynamoStore(client, tables, STREAM, clock=clock, metrics=CountingMetrics())
+    store.acquire_lease("exec-a", None, 60_000)
+    assert store.release_lease("exec-a")
+    # An invocation of the stopped execution that was already starting finds the lease free, and is refused.
+    assert drain(poller_for(client, tables, stream, clock), "exec-a", clock).status == Status.FENCED
+    assert drain(poller_for(client, tables, stream, clock), "exec-b", clock).status == Status.ACTIVE
+    assert verify(client, tables, STREAM, stream.ids()).ok
+
+
 def test_continue_as_new_hands_the_lease_to_the_child_execution(dynamo: tuple[Any, TableNames]) -> None:
     client, tables = dynamo
     stream = FakeStream(make_stream([5] * 4), limit=5)

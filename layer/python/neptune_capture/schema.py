@@ -48,6 +48,8 @@ class CheckpointAttr(StrEnum):
     LEASE_ID = "leaseId"
     LEASE_EXPIRES_AT = "leaseExpiresAt"
     LEASE_ACQUIRED_AT = "leaseAcquiredAt"
+    # The execution whose lease `neptune-stream stop` released: it may never take the lease again.
+    LEASE_RELEASED_FROM = "leaseReleasedFrom"
     # Written by the state machine's RecordFailure state when a Poll fails for good.
     LAST_FAILURE = "lastFailure"
     LAST_FAILURE_CAUSE = "lastFailureCause"

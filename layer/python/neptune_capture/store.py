@@ -147,9 +147,14 @@ class DynamoStore:
             "ReturnValues": "ALL_NEW",
         }
         if not force:
+            # Not an execution whose lease `stop` released: an invocation of it already under way when it was
+            # stopped would otherwise find the lease free and take it again (the StopExecution page does not
+            # say an invocation under way is stopped, and the local run shows one going on:
+            # https://docs.aws.amazon.com/step-functions/latest/apireference/API_StopExecution.html).
             request["ConditionExpression"] = (
-                f"attribute_not_exists({C.LEASE_OWNER}) OR {C.LEASE_OWNER} = :me OR {C.LEASE_OWNER} = :parent "
-                f"OR {C.LEASE_OWNER} = :dead OR {C.LEASE_EXPIRES_AT} < :now"
+                f"(attribute_not_exists({C.LEASE_OWNER}) OR {C.LEASE_OWNER} = :me OR {C.LEASE_OWNER} = :parent "
+                f"OR {C.LEASE_OWNER} = :dead OR {C.LEASE_EXPIRES_AT} < :now) "
+                f"AND NOT ({C.LEASE_RELEASED_FROM} = :me)"
             )
             request["ExpressionAttributeValues"][":parent"] = {"S": parent or NO_PARENT}
             request["ExpressionAttributeValues"][":dead"] = {"S": take_over_from or NO_PARENT}
@@ -201,7 +206,8 @@ class DynamoStore:
         request: dict[str, Any] = {
             "TableName": self.tables.checkpoint,
             "Key": self.key,
-            "UpdateExpression": f"REMOVE {C.LEASE_OWNER}, {C.LEASE_EXPIRES_AT} SET {C.LEASE_ID} = :released",
+            "UpdateExpression": f"REMOVE {C.LEASE_OWNER}, {C.LEASE_EXPIRES_AT} "
+            f"SET {C.LEASE_ID} = :released, {C.LEASE_RELEASED_FROM} = :owner",
             "ConditionExpression": f"{C.LEASE_OWNER} = :owner",
             "ExpressionAttributeValues": {":owner": {"S": owner}, ":released": {"S": released.id}},
         }
