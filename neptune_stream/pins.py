@@ -74,6 +74,6 @@ def end_of_life_warning(release: EngineRelease, today: date) -> str | None:
         return None
     return (
         f"Neptune engine {release.version} ends on {release.end_of_life.isoformat()} ({RELEASES_PAGE}); after a grace "
-        "period Neptune schedules the upgrade itself. Pin a newer engine in neptune_stream/graph.py (ENGINE_RELEASES) "
+        "period Neptune schedules the upgrade itself. Pin a newer engine in neptune_stream/pins.py (ENGINE_RELEASES) "
         "and upgrade deliberately: docs/deploying.md, 'Engine version'."
     )
