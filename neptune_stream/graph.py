@@ -61,7 +61,8 @@ class Graph(Construct):
         # AutoMinorVersionUpgrade on, "minor version upgrades are applied automatically to the DB instance
         # during the maintenance window" (https://docs.aws.amazon.com/neptune/latest/apiref/API_ModifyDBInstance.html,
         # https://docs.aws.amazon.com/neptune/latest/userguide/engine-maintenance-management.html); here an
-        # upgrade is a deliberate change of ENGINE_VERSION and a deploy (README, "Deploying for real").
+        # upgrade is a deliberate change of the release table (pins.ENGINE_RELEASES) and a deploy
+        # (docs/deploying.md, "Engine version").
         self.cluster = neptune.DatabaseCluster(
             self,
             "Cluster",
