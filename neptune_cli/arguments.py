@@ -143,6 +143,13 @@ def region(text: str) -> str:
     raise argparse.ArgumentTypeError(f"{text!r} is not an AWS region name (e.g. us-east-1, eu-west-2)")
 
 
+def existing_file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a file")
+    return path
+
+
 def non_empty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")

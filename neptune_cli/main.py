@@ -212,6 +212,42 @@ def watch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per view, a line each")
 
 
+# -- preflight
+def preflight(args: argparse.Namespace, context: Context, console: Console) -> int:
+    from neptune_cli.commands import preflight as p
+
+    plan = p.plan_from(args)
+    checks = p.run_checks(p.Clients.from_session(p.session_for(plan.region, args.profile)), plan)
+    if args.json:
+        render.show_json(console, {"region": plan.region, "checks": [c.as_dict() for c in checks]})
+    else:
+        for check in checks:
+            for text in check.lines():
+                render.show_line(console, text)
+    p.verdict(checks)
+    return 0
+
+
+def preflight_arguments(parser: argparse.ArgumentParser) -> None:
+    from neptune_cli.arguments import existing_file, region
+
+    parser.add_argument("--region", type=region, help="the region to deploy to (default: AWS_REGION or your profile's)")
+    parser.add_argument("--profile", type=non_empty, help="an AWS profile from ~/.aws/config (default: AWS_PROFILE)")
+    parser.add_argument(
+        "--instance-class",
+        type=non_empty,
+        metavar="CLASS",
+        help="the Neptune instance class (default: cdk.json's, else db.r6g.large)",
+    )
+    parser.add_argument(
+        "--existing-cluster",
+        type=existing_file,
+        metavar="FILE",
+        help="the file naming an existing cluster to capture (default: cdk.json's neptune-stream:existingCluster)",
+    )
+    parser.add_argument("--json", action="store_true", help="the checks as JSON")
+
+
 # -- demo, emulator: their own parsers' arguments, run in this process
 def demo(args: argparse.Namespace, context: Context, console: Console) -> int:
     from neptune_local.demo import run_demo
@@ -251,6 +287,15 @@ COMMANDS: dict[str, Command] = {
         "run the local Neptune emulator alone",
         "The local Neptune emulator, for your own Gremlin code.",
         emulator_arguments,
+        target=False,
+    ),
+    "preflight": Command(
+        preflight,
+        "before the first deploy: what would make it fail (read-only)",
+        "Asks AWS, with your credentials and read-only calls, whether a `cdk deploy` would succeed: the region offers "
+        "the pinned Neptune engine and instance class, the account is CDK-bootstrapped there, Lambda knows the runtime, "
+        "an existing cluster is what its file says, the quotas hold. One line per check; exit code 1 on any problem.",
+        preflight_arguments,
         target=False,
     ),
     "status": Command(

@@ -20,6 +20,7 @@ from neptune_capture.settings import (
 from neptune_stream import existing_spec
 from neptune_stream.defaults import Defaults
 from neptune_stream.existing_spec import ExistingCluster
+from neptune_stream.pins import DEFAULT_INSTANCE_CLASS
 
 PREFIX = "neptune-stream:"
 MODES = ("demo", "production")
@@ -32,7 +33,7 @@ POWERTOOLS_SOURCES = ("bundled", "public-layer")
 class StackConfig:
     # "demo" lets `cdk destroy` remove every resource; "production" keeps data and blocks deletion.
     mode: str = "demo"
-    instance_class: str = "db.r6g.large"
+    instance_class: str = DEFAULT_INSTANCE_CLASS
     streams_expiry_days: int = 7
     # A loop iteration writes at most ~10 history events; 500 keeps an execution far below 25,000.
     iterations_per_execution: int = 500

@@ -40,7 +40,11 @@ class Defaults:
         """A demo's key goes with `cdk destroy`, after KMS's shortest waiting period; production retains it."""
         return Duration.days(7 if not self.production else 30)
 
-    def log_group(self, scope: Construct, construct_id: str) -> logs.LogGroup:
+    def log_group(self, scope: Construct, construct_id: str, log_group_name: str | None = None) -> logs.LogGroup:
         return logs.LogGroup(
-            scope, construct_id, retention=retention(self.log_retention_days), removal_policy=self.removal_policy
+            scope,
+            construct_id,
+            log_group_name=log_group_name,
+            retention=retention(self.log_retention_days),
+            removal_policy=self.removal_policy,
         )

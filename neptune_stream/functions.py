@@ -159,24 +159,28 @@ class Functions(Construct):
         # statements: Table.grant would add the records table's index ARNs, which writes never need.
         # TransactWriteItems has no IAM action of its own: each item is authorized as its Put, Update or
         # ConditionCheck (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
-        # The checkpoint item is only ever updated; the lease's fence slots beside it are checked in every
-        # data transaction and rewritten whole (Put) when the lease is taken: PutItem there is limited to
-        # the fence slots' keys (dynamodb:LeadingKeys,
-        # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html).
-        whole_items: list[tuple[ddb.ITable, list[str]]] = [
-            (records, ["dynamodb:PutItem"]),
-            (history, ["dynamodb:PutItem"]),
-            (checkpoint, ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]),
-        ]
-        for table, actions in whole_items:
+        # On the checkpoint table every action is held to the keys it is used on (dynamodb:LeadingKeys,
+        # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html), since
+        # UpdateItem and Put create any item they name (store.py): the stream's checkpoint item is read and
+        # updated (the lease, every checkpoint move); transactions ConditionCheck it (taking the lease) or a
+        # fence slot (every data transaction); the fence slots beside it are rewritten whole (Put) when the
+        # lease is taken. ForAllValues with StringEquals/StringLike, as the page's examples: every partition
+        # key the request names must match.
+        for table, actions in [(records, ["dynamodb:PutItem"]), (history, ["dynamodb:PutItem"])]:
             self.stream_handler.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[table.table_arn]))
-        self.stream_handler.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["dynamodb:PutItem"],
-                resources=[checkpoint.table_arn],
-                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{settings.stream_id}{schema.FENCE_INFIX}*"]}},
+        checkpoint_item = [settings.stream_id]
+        fence_slots = [f"{settings.stream_id}{schema.FENCE_INFIX}*"]
+        for actions, keys in [
+            (["dynamodb:GetItem", "dynamodb:UpdateItem"], checkpoint_item),
+            (["dynamodb:ConditionCheckItem"], checkpoint_item + fence_slots),
+            (["dynamodb:PutItem"], fence_slots),
+        ]:
+            operator = "ForAllValues:StringLike" if any("*" in k for k in keys) else "ForAllValues:StringEquals"
+            self.stream_handler.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=actions, resources=[checkpoint.table_arn], conditions={operator: {"dynamodb:LeadingKeys": keys}}
+                )
             )
-        )
         # What the DynamoDB endpoint admits for this role (its policy carries no condition keys).
         self.stream_handler_table_grants: list[tuple[str, list[str]]] = [
             (records.table_arn, ["dynamodb:PutItem"]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from aws_cdk import Acknowledgment, Annotations, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
@@ -10,9 +12,10 @@ from aws_cdk.aws_neptune import CfnDBInstance
 from constructs import Construct
 
 from neptune_stream.defaults import Defaults, retention
+from neptune_stream.pins import PINNED, end_of_life_warning
 
 NEPTUNE_PORT = 8182
-ENGINE_VERSION = neptune.EngineVersion.V1_4_6_1
+ENGINE_VERSION = neptune.EngineVersion(PINNED.version)
 
 
 class Graph(Construct):
@@ -27,6 +30,7 @@ class Graph(Construct):
         instance_class: str,
         streams_expiry_days: int,
         defaults: Defaults,
+        today: date | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -43,7 +47,7 @@ class Graph(Construct):
         self.parameter_group = neptune.ClusterParameterGroup(
             self,
             "ClusterParameters",
-            family=neptune.ParameterGroupFamily.NEPTUNE_1_4,
+            family=neptune.ParameterGroupFamily(PINNED.family),
             description="neptune-stream: streams enabled",
             parameters={
                 "neptune_streams": "1",
@@ -57,7 +61,8 @@ class Graph(Construct):
         # AutoMinorVersionUpgrade on, "minor version upgrades are applied automatically to the DB instance
         # during the maintenance window" (https://docs.aws.amazon.com/neptune/latest/apiref/API_ModifyDBInstance.html,
         # https://docs.aws.amazon.com/neptune/latest/userguide/engine-maintenance-management.html); here an
-        # upgrade is a deliberate change of ENGINE_VERSION and a deploy (README, "Deploying for real").
+        # upgrade is a deliberate change of the release table (pins.ENGINE_RELEASES) and a deploy
+        # (docs/deploying.md, "Engine version").
         self.cluster = neptune.DatabaseCluster(
             self,
             "Cluster",
@@ -102,6 +107,9 @@ class Graph(Construct):
                         "minor upgrade would leave the template naming an older version than the cluster runs",
                     )
                 )
+        warning = end_of_life_warning(PINNED, today or date.today())
+        if warning is not None:
+            Annotations.of(self.cluster).add_warning_v2("neptune-stream:engineEndOfLife", warning)
         # The retention is a static parameter: a change reaches Neptune only when its instances reboot
         # ("This parameter is static, meaning that changes to it do not take effect on any instance until it
         # has been rebooted": https://docs.aws.amazon.com/neptune/latest/userguide/parameters.html).

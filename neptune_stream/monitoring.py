@@ -1,4 +1,5 @@
-"""Alarms (handler errors, stream lag, expired checkpoint, a stopped state machine) and a dashboard."""
+"""Alarms on what needs a person (a stopped state machine, nothing polling, stream lag, an expired
+checkpoint) and a dashboard that also shows what does not (handler errors that Poll retries)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ class Monitoring(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        # Only this account's alarms may use the key and the topic (the confused deputy:
+        # Only this account's alarms may publish to the topic (the confused deputy:
         # https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html).
         from_this_accounts_alarms = {
             "StringEquals": {"aws:SourceAccount": stack.account},
@@ -62,12 +63,19 @@ class Monitoring(Construct):
             removal_policy=defaults.removal_policy,
             pending_window=defaults.key_pending_window,
         )
+        # The SNS guide's key policy statement for AWS service publishers, as it is written: the service
+        # principal, kms:GenerateDataKey* and kms:Decrypt, no condition
+        # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+        # No page says CloudWatch sends aws:SourceAccount or aws:SourceArn with the KMS calls SNS makes for it,
+        # and a condition that is not met drops every notification without a trace. Who may publish is the
+        # topic policy's business below, which keeps the confused-deputy conditions; this key encrypts
+        # nothing but this topic.
         key.add_to_resource_policy(
             iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToUseTheTopicKey",
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 resources=["*"],
-                conditions=from_this_accounts_alarms,
             )
         )
         self.topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True, display_name="neptune-stream alarms")
@@ -120,12 +128,13 @@ class Monitoring(Construct):
             },
             period=five_minutes,
         )
+        # No alarm on the stream handler's Lambda Errors: Poll retries them, and after every first deploy they
+        # include the 403s Neptune answers while the new role's access reaches it ("up to 10 minutes",
+        # https://docs.aws.amazon.com/neptune/latest/userguide/iam-dp-actions.html), which page a person for
+        # nothing. What needs one: an execution that failed for good (StateMachineStopped: its retries are
+        # spent), nothing holding the lease (NotPolling), a growing lag, an expired checkpoint. The errors
+        # stay on the dashboard.
         alarms = [
-            alarm(
-                "HandlerErrors",
-                "The stream handler raised errors",
-                stream_handler.metric_errors(period=five_minutes, statistic="Sum"),
-            ),
             alarm(
                 "StreamLag",
                 f"Captured changes lag Neptune commits by more than {lag_alarm_seconds} s",

@@ -11,7 +11,7 @@ dead holder's last invocation fails its lease condition, and a late data write i
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Aws, Duration, Fn, Stack, Validations
 from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -25,6 +25,7 @@ from neptune_capture.errors import iam_propagation_error_names, retried_error_na
 from neptune_capture.schema import CheckpointAttr as C
 from neptune_stream import nag_ids
 from neptune_stream.defaults import Defaults
+from neptune_stream.functions import STREAM_HANDLER_TIMEOUT
 
 # Errors worth a retry with backoff: the Lambda service itself, a timed-out or crashed invocation (its
 # work is fenced and idempotent, so the next one resumes after its last commit), and the handler's own
@@ -36,6 +37,21 @@ TRANSIENT_ERRORS = [*LambdaError, "States.Timeout", *retried_error_names()]
 # one poller, no herd to spread.
 IAM_PROPAGATION_SECONDS = 600
 IAM_RETRY = {"interval": 30, "backoff_rate": 2, "max_delay": 300, "max_attempts": 6}
+# Without TimeoutSeconds a Task waits as long as the execution may run ("Use timeouts to avoid stuck
+# executions", https://docs.aws.amazon.com/step-functions/latest/dg/sfn-best-practices.html), so the
+# States.Timeout retried below could never come. A minute above the function's own timeout: Lambda ends a
+# slow invocation first (its error is retried as Sandbox.Timedout); this catches an invocation whose answer
+# never reaches Step Functions.
+POLL_TIMEOUT = Duration.seconds(STREAM_HANDLER_TIMEOUT.to_seconds() + 60)
+# What StartExecution may answer that passes by itself
+# (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html): too many running
+# executions (ExecutionLimitExceeded: "Running executions must end or be stopped before a new execution can be
+# started"), and the client's own failures (network, timeouts). Not the service's other errors (access denied,
+# state machine deleting or gone, invalid input), which a retry only delays: the execution then fails loudly
+# (RecordFailure) and the schedule starts the next one. The docs are silent on the name a throttled
+# StartExecution gets in this integration; a throttled hand-over fails the same loud way and the schedule
+# restarts capture within one period.
+CONTINUE_AS_NEW_RETRIED = ["StepFunctions.ExecutionLimitExceededException", "StepFunctions.SdkClientException"]
 
 
 def retry_waits(interval: float, backoff_rate: float, max_delay: float, max_attempts: int) -> list[float]:
@@ -75,6 +91,7 @@ class Workflow(Construct):
                 }
             ),
             retry_on_service_exceptions=False,
+            task_timeout=sfn.Timeout.duration(POLL_TIMEOUT),
         )
         poll.add_retry(
             errors=TRANSIENT_ERRORS,
@@ -127,6 +144,13 @@ class Workflow(Construct):
             expression_attribute_values={":execution": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.execution_id)},
             result_path=sfn.JsonPath.DISCARD,
         )
+        # Both write the stream's checkpoint item and nothing else: CDK grants each task's UpdateItem on the
+        # whole table, which the state machine's role would keep for any item; limited here to that key
+        # (dynamodb:LeadingKeys, https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html)
+        # before the state machine copies the statements into its role's policy.
+        for task in (record_failure, release_lease):
+            for statement in task._task_policies or []:  # CDK's own grant (its protected taskPolicies)
+                statement.add_condition("ForAllValues:StringEquals", {"dynamodb:LeadingKeys": [stream_id]})
         record_failure.add_catch(failed, result_path=sfn.JsonPath.DISCARD)
         release_lease.add_catch(failed, result_path=sfn.JsonPath.DISCARD)
         record_failure.next(release_lease)
@@ -151,11 +175,7 @@ class Workflow(Construct):
                 },
                 "Retry": [
                     {
-                        "ErrorEquals": [
-                            "StepFunctions.SdkClientException",
-                            "StepFunctions.AWSStepFunctionsException",
-                            "States.TaskFailed",
-                        ],
+                        "ErrorEquals": CONTINUE_AS_NEW_RETRIED,
                         "IntervalSeconds": 2,
                         "BackoffRate": 2,
                         "MaxAttempts": 6,
@@ -221,7 +241,13 @@ class Workflow(Construct):
         )
         poll.next(route)
 
-        log_group = defaults.log_group(self, "Logs")
+        # Named under /aws/vendedlogs/: otherwise Step Functions adds the group to the account's CloudWatch Logs
+        # resource policy, whose 5,120 characters a few stacks use up, and logging setup then fails
+        # (https://docs.aws.amazon.com/step-functions/latest/dg/bp-cwl.html). The stack's name and the id
+        # CloudFormation gave this very stack make it unique: a second stack, or this one deployed again after a
+        # destroy that retained the old group (production), never collides with a name in use.
+        stack_uuid = Fn.select(2, Fn.split("/", Aws.STACK_ID))
+        log_group = defaults.log_group(self, "Logs", log_group_name=f"/aws/vendedlogs/states/{Aws.STACK_NAME}-{stack_uuid}")
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",

@@ -352,15 +352,19 @@ def test_durations_read_naturally() -> None:
 def test_the_readme_shows_every_command_its_options_and_the_exit_codes() -> None:
     from neptune_cli.main import build_parser
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
     section = readme[readme.index("### The CLI") : readme.index("### The local Neptune emulator")]
+    # `preflight` is documented where it is used, before the first deploy (docs/deploying.md).
+    deploying = (root / "docs" / "deploying.md").read_text()
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(commands.choices) == {"demo", "emulator", "status", "watch", "history", "start", "stop", "reset"}
+    assert set(commands.choices) == {"demo", "emulator", "status", "watch", "history", "start", "stop", "reset", "preflight"}
     for name, parser in commands.choices.items():
-        assert f"| `{name}" in section, name
+        documented = deploying if name == "preflight" else section
+        assert f"| `{name}" in documented, name
         options = {o for action in parser._actions for o in action.option_strings} - {"-h", "--help"}
         assert options, name
-        missing = [o for o in sorted(options) if f"`{o}" not in section]
+        missing = [o for o in sorted(options) if f"`{o}" not in documented]
         assert not missing, f"README's CLI section does not show {name} {missing}"
     for code in ExitCode:
         assert f"| {code.value} | {MEANINGS[code]} |" in section, code
