@@ -57,7 +57,7 @@ class Graph(Construct):
         # AutoMinorVersionUpgrade on, "minor version upgrades are applied automatically to the DB instance
         # during the maintenance window" (https://docs.aws.amazon.com/neptune/latest/apiref/API_ModifyDBInstance.html,
         # https://docs.aws.amazon.com/neptune/latest/userguide/engine-maintenance-management.html); here an
-        # upgrade is a deliberate change of ENGINE_VERSION and a deploy (README, "Deploying for real").
+        # upgrade is a deliberate change of ENGINE_VERSION and a deploy (docs/deploying-for-real.md).
         self.cluster = neptune.DatabaseCluster(
             self,
             "Cluster",
@@ -107,7 +107,7 @@ class Graph(Construct):
         # has been rebooted": https://docs.aws.amazon.com/neptune/latest/userguide/parameters.html).
         Annotations.of(self.parameter_group).add_info(
             f"neptune_streams_expiry_days={streams_expiry_days}: changing neptune-stream:streamsExpiryDays on a "
-            "deployed cluster takes effect only after its instances reboot (README, 'Deploying for real')"
+            "deployed cluster takes effect only after its instances reboot (docs/deploying-for-real.md)"
         )
 
     @property

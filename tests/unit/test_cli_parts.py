@@ -349,11 +349,10 @@ def test_durations_read_naturally() -> None:
     assert render.when(NOW - 5000, NOW).startswith("5.00 s ago (") and render.when(NOW + 60_000, NOW).startswith("in 1 min 0 s")
 
 
-def test_the_readme_shows_every_command_its_options_and_the_exit_codes() -> None:
+def test_the_cli_page_shows_every_command_its_options_and_the_exit_codes() -> None:
     from neptune_cli.main import build_parser
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme[readme.index("### The CLI") : readme.index("### The local Neptune emulator")]
+    section = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     assert set(commands.choices) == {"demo", "emulator", "status", "watch", "history", "start", "stop", "reset"}
     for name, parser in commands.choices.items():
@@ -361,7 +360,7 @@ def test_the_readme_shows_every_command_its_options_and_the_exit_codes() -> None
         options = {o for action in parser._actions for o in action.option_strings} - {"-h", "--help"}
         assert options, name
         missing = [o for o in sorted(options) if f"`{o}" not in section]
-        assert not missing, f"README's CLI section does not show {name} {missing}"
+        assert not missing, f"docs/cli.md does not show {name} {missing}"
     for code in ExitCode:
         assert f"| {code.value} | {MEANINGS[code]} |" in section, code
 
