@@ -78,6 +78,18 @@ def test_references_are_found_in_every_form_a_template_writes_them() -> None:
     assert readable("FunctionsStreamHandler1A2B3C4D") == "FunctionsStreamHandler"
 
 
+def test_the_cdks_own_custom_resource_providers_are_left_out() -> None:
+    """The CDK adds a function for its own custom resources (cdk.json's restrictDefaultSecurityGroup flag
+    adds one): plumbing, and absent from a synth without that flag, so the picture leaves it out."""
+    template = {
+        "Resources": {
+            "Handler": {"Type": "AWS::Lambda::Function", "Properties": {"Handler": "index.handler"}},
+            "Provider": {"Type": "AWS::Lambda::Function", "Properties": {"Handler": "__entrypoint__.handler"}},
+        }
+    }
+    assert [n.key for n in architecture(template).nodes] == ["Handler"]
+
+
 def test_a_template_without_resources_is_refused_naming_the_problem() -> None:
     with pytest.raises(ValueError, match="no Resources"):
         architecture({"Outputs": {}})
