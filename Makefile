@@ -1,6 +1,7 @@
 # The two set-up commands from README: `make test` and `make demo`. Both build the
 # environment from nothing (venv, the project installed editable with every package pinned, the
-# pinned CDK CLI).
+# pinned CDK CLI). Without make, the CDK Python convention works too: `pip install -r requirements.txt`
+# (what `cdk synth` needs) or `-r requirements-dev.txt` (what `make env` installs), then `npx cdk synth`.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,6 +10,8 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_CLI_TELEMETRY_DISABLED := 1
+# mkdocs-material prints a banner about its successor on every build otherwise.
+export NO_MKDOCS_2_WARNING := 1
 # Always passed to the CDK CLI; CDK_FLAGS on the command line adds to them (`make synth CDK_FLAGS="-c key=value"`).
 CDK_DEFAULT_FLAGS := --no-notices --no-version-reporting
 CDK_FLAGS ?=
@@ -20,13 +23,13 @@ EXISTING_CLUSTER_EXAMPLE := examples/existing-cluster.json
 MODEL_CONTEXT = $(if $(filter rdf --model=rdf,$(1)),-c neptune-stream:graphModel=rdf)
 DEMO_CONTEXT = $(if $(findstring --existing-graph,$(DEMO_ARGS)),-c neptune-stream:existingCluster=$(EXISTING_CLUSTER_EXAMPLE)) $(call MODEL_CONTEXT,$(DEMO_ARGS))
 
-.PHONY: env unit test lint typecheck synth deploy destroy demo bench bench-emulator chaos clean
+.PHONY: env unit test lint typecheck synth deploy destroy demo bench bench-emulator chaos docs diagram clean
 
 env: $(VENV)/.installed $(CDK)
 
-$(VENV)/.installed: pyproject.toml constraints.txt
+$(VENV)/.installed: pyproject.toml constraints.txt requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 $(CDK): package.json package-lock.json
@@ -76,5 +79,15 @@ chaos: env
 	$(CDK) synth $(CDK_ALL_FLAGS) $(call MODEL_CONTEXT,$(CHAOS_ARGS)) --quiet
 	$(PY) -m neptune_local.chaos $(CHAOS_ARGS)
 
+# The documentation site (mkdocs.yml, docs/) into site/; a warning fails the build.
+SITE_DIR ?= site
+docs: env
+	$(VENV)/bin/mkdocs build --strict --site-dir $(SITE_DIR)
+
+# The architecture picture of docs/ and README, drawn from the synthesized template.
+diagram: env
+	$(CDK) synth $(CDK_ALL_FLAGS) --quiet
+	$(PY) -m neptune_stream.diagram cdk.out/NeptuneStream.template.json docs/images/architecture.svg
+
 clean:
-	rm -rf cdk.out .cache .local .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf cdk.out .cache .local .pytest_cache .mypy_cache .ruff_cache .hypothesis site

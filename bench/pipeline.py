@@ -18,6 +18,10 @@ Prints a table, then one JSON line with the figures issue #6 asks for. Figures, 
   BENCH_TABLE_WCU a table's write units per second.
 - handler_cpu_us_per_record and projected_lambda_records_per_s: the handler's own CPU per record and the
   ceiling it gives one Lambda at the deployed memory size (bench/modelled.py).
+- modelled_quota_ceiling_records_per_s: the records/s at which the records table reaches its write-unit
+  quota (BENCH_TABLE_WCU), at the write units per record the deployed setting's run took on it.
+- machine, commit: what the figures were measured on and at (bench/chart.py), printed with them and
+  stamped on the chart the bench draws (BENCH_CHART, default docs/images/bench-in-flight.svg).
 
 Every wait (the seed's 10 s, our idle waits) is multiplied by the same WAIT_SCALE, 1 by default: no
 scaling. It is printed with the figures.
@@ -36,6 +40,7 @@ from typing import Any
 
 from gremlin_python.process.graph_traversal import __
 
+from bench.chart import DEFAULT_CHART, InFlightFigures, commit_stamp, machine_stamp, quota_ceiling_records_per_s, write_chart
 from bench.modelled import ModelledRun, measure_handler_cpu, modelled_capture, projected_records_per_s
 from neptune_capture import schema
 from neptune_capture.clock import SystemClock
@@ -164,7 +169,7 @@ def percentile(values: list[int], q: float) -> float:
 
 def main() -> int:
     stack = load_stack(os.environ.get("CDK_OUT", "cdk.out"))
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"machine": machine_stamp(), "commit": commit_stamp()}
     with tempfile.TemporaryDirectory() as tmp:
         # 1. Backlog: handler throughput, the sink's ceiling, the seed design.
         with LocalPipeline(stack, LocalOptions(data_dir=Path(tmp) / "backlog", time_budget_seconds=30)) as pipeline:
@@ -211,6 +216,10 @@ def main() -> int:
         best = max(r.records_per_s for r in runs.values())
         results["modelled_best_in_flight"] = min(k for k, r in runs.items() if r.records_per_s >= (1 - BEST_WITHIN) * best)
         results["modelled_records_table_wcu_per_s"] = max(chosen.write_units_per_s.values())
+        results["table_wcu"] = TABLE_WCU
+        results["modelled_quota_ceiling_records_per_s"] = quota_ceiling_records_per_s(
+            TABLE_WCU, results["modelled_records_table_wcu_per_s"] / chosen.records_per_s
+        )
         all_runs = [r for measured in every.values() for r in measured]
         results["modelled_runs"] = len(all_runs)
         results["modelled_conflicts"] = sum(r.conflicts for r in all_runs)
@@ -265,7 +274,8 @@ def main() -> int:
     print(f"{'figure':38s} {'value':>14s}")
     for key, value in results.items():
         print(f"{key:38s} {value:14,.2f}" if isinstance(value, float) else f"{key:38s} {value!s:>14}")
-    print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in results.items()}))
+    print(f"chart: {write_chart(InFlightFigures.from_results(results), Path(os.environ.get('BENCH_CHART', DEFAULT_CHART)))}")
+    print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in results.items()}))  # last: the figures
     return 0
 
 

@@ -1,5 +1,5 @@
 """The exit codes every `neptune-stream` command can end with, and what each means: `--help` and the
-README print this table. Standard library only (the emulator's and the demo's entry points use it)."""
+docs/cli.md print this table. Standard library only (the emulator's and the demo's entry points use it)."""
 
 from __future__ import annotations
 

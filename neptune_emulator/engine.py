@@ -158,7 +158,7 @@ class Engine:
         if not self.streams_enabled:
             # "As soon as Streams is turned off, you can't access the change-log data any more"
             # (https://docs.aws.amazon.com/neptune/latest/userguide/streams-using-disabling.html). What the endpoint
-            # then answers is not documented: this error is the emulator's choice (README).
+            # then answers is not documented: this error is the emulator's choice (docs/emulator.md).
             return _error(StreamError("UnsupportedOperationException", 400, STREAMS_DISABLED))
         fault = self.faults.pick()
         if fault == "slow":

@@ -175,7 +175,7 @@ class RdfStore:
     def _run(self, u: CompValue) -> None:
         if u.name in ("Load", "Create"):
             # LOAD fetches a document (and Neptune's UNLOAD too); CREATE makes an empty graph, which a store of
-            # quads has no way to keep. Neither is emulated (README).
+            # quads has no way to keep. Neither is emulated (docs/emulator.md).
             raise SparqlError(f"the emulator does not support {u.name.upper()}", "UnsupportedOperationException")
         _drop_hints(u)
         ctx = QueryContext(self.dataset, initBindings={})

@@ -36,7 +36,7 @@ class Float32(float):
 Long, Short, Byte = long, short, SingleByte
 
 # Java's spelling of the three non-finite doubles; JSON has no literal for them, so a record carries them
-# as strings (the user guide is silent; the emulator's choice, in the README).
+# as strings (the user guide is silent; the emulator's choice, in docs/emulator.md).
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
@@ -103,7 +103,7 @@ def pg_json_value(value: Any) -> dict[str, Any]:
 def identity(value: Any) -> tuple[str, Any]:
     """What makes two values the same member of a set-cardinality property: the type and the value (so
     True is not 1, and a Long 5 is not an Integer 5; the user guide does not say how Neptune compares
-    them, the emulator's choice is in the README)."""
+    them, the emulator's choice is in docs/emulator.md)."""
     return data_type(value), json_value(value)
 
 

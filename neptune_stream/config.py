@@ -38,7 +38,7 @@ class StackConfig:
     # A loop iteration writes at most ~10 history events; 500 keeps an execution far below 25,000.
     iterations_per_execution: int = 500
     page_limit: int = DEFAULT_PAGE_LIMIT
-    # Transactions of a backlog in flight at once (the measured best, README "Benchmarks").
+    # Transactions of a backlog in flight at once (the measured best, docs/benchmarks.md).
     in_flight: int = DEFAULT_IN_FLIGHT
     # The handler's own defaults (see neptune_capture.settings).
     idle_base_seconds: float = DEFAULT_IDLE_BASE_SECONDS

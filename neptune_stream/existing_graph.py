@@ -132,7 +132,7 @@ class ExistingGraph(Construct):
         handler would cut the owner's other workloads off DynamoDB. It keeps the default policy (full
         access, https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html), and the
         handler's role alone bounds what the handler can do. An endpoint the VPC had already keeps its
-        owner's policy, which must allow the handler's actions (README, "Capturing an existing cluster")."""
+        owner's policy, which must allow the handler's actions (docs/existing-cluster.md)."""
 
     @property
     def writer_endpoint(self) -> str:

@@ -3,7 +3,7 @@ checked before anything is synthesized: every id, endpoint and setting the stack
 that would need AWS credentials. A bad file fails the synth with the field named and what it expects.
 Standard library only.
 
-The file (README, "Capturing an existing cluster"; an example with fake ids: examples/existing-cluster.json):
+The file (docs/existing-cluster.md; an example with fake ids: examples/existing-cluster.json):
 
     {"cluster": {"identifier", "resourceId", "endpoint", "readerEndpoint", "port", "securityGroupId"},
      "network": {"vpcId", "subnets": [{"subnetId", "availabilityZone", "routeTableId"}, ...],

@@ -115,7 +115,7 @@ class Graph(Construct):
         # has been rebooted": https://docs.aws.amazon.com/neptune/latest/userguide/parameters.html).
         Annotations.of(self.parameter_group).add_info(
             f"neptune_streams_expiry_days={streams_expiry_days}: changing neptune-stream:streamsExpiryDays on a "
-            "deployed cluster takes effect only after its instances reboot (README, 'Deploying for real')"
+            "deployed cluster takes effect only after its instances reboot (docs/deploying.md)"
         )
 
     @property

@@ -145,7 +145,7 @@ class Monitoring(Construct):
             ),
             alarm(
                 "ExpiredCheckpoint",
-                "The checkpoint is older than the stream's retention: see README, 'Expired checkpoint'",
+                "The checkpoint is older than the stream's retention: see docs/operations.md, 'Expired checkpoint'",
                 capture_metric(m.EXPIRED, "Sum", five_minutes),
             ),
             alarm("StateMachineStopped", "An execution failed or timed out: capture has stopped", stopped),

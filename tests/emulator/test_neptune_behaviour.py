@@ -303,7 +303,7 @@ def test_each_gremlin_type_is_recorded_with_the_type_the_client_sent(
     https://docs.aws.amazon.com/neptune/latest/userguide/access-graph-gremlin-differences.html#gremlin-api-vertex-property-features
     lists Boolean, Byte, Double, Float, Integer, Long and String values, plus Date. GraphBinary and GraphSON carry the type,
     so a Long stays a Long even when it would fit 32 bits. The names and the Date form (ISO-8601 instant, milliseconds, Z) are
-    those of AWS's neptune-export stream format; the guide lists none of them but String (see the README)."""
+    those of AWS's neptune-export stream format; the guide lists none of them but String (see docs/emulator.md)."""
     message = (
         GraphBinarySerializersV1(writer=graphbinaryV1.GraphBinaryWriter({JavaFloat: graphbinaryV1.FloatIO}))
         if serializer == "graphbinary"

@@ -196,7 +196,7 @@ def test_crashes_and_retries_with_transactions_in_flight_never_lose_duplicate_or
         assert not scripted_lanes.shared_items_in_flight()
 
 
-def test_the_stream_expiring_under_a_pipelined_reader_records_one_gap_after_what_was_read(stack: SynthesizedStack) -> None:
+def test_i12_the_stream_expiring_under_a_pipelined_reader_records_one_gap_after_what_was_read(stack: SynthesizedStack) -> None:
     clock = FakeClock()
     model, client, tables = model_tables(stack, clock)
     stream = FakeStream(make_stream([60] * 12), limit=100)
@@ -218,7 +218,7 @@ def test_the_stream_expiring_under_a_pipelined_reader_records_one_gap_after_what
     assert model.stats.rewrites[tables.records] == model.stats.rewrites[tables.history] == 0
 
 
-def test_a_backlog_goes_out_with_several_transactions_in_flight_on_distinct_items(stack: SynthesizedStack) -> None:
+def test_i3_i5_a_backlog_goes_out_with_several_transactions_in_flight_on_distinct_items(stack: SynthesizedStack) -> None:
     clock = FakeClock()
     model, client, tables = model_tables(stack, clock)
     stream = FakeStream(make_stream([100] * 30), limit=1000)
@@ -242,7 +242,7 @@ def test_a_backlog_goes_out_with_several_transactions_in_flight_on_distinct_item
     assert max(sum(1 for a, b, _ in used.windows if a <= t < b) for t in range(used.tick)) >= 6
 
 
-def test_a_replay_after_a_crash_rewrites_nothing(stack: SynthesizedStack) -> None:
+def test_i1_i7_a_replay_after_a_crash_rewrites_nothing(stack: SynthesizedStack) -> None:
     """Transactions committed beyond the checkpoint when the process died are found by the next
     invocation (their history items are there) and are not written again: their items, processedAt
     included, stay exactly as first written, so a DynamoDB Streams consumer of the tables sees nothing."""
@@ -280,7 +280,7 @@ class _Newest(random.Random):
         return 1.0
 
 
-def test_a_second_poller_is_fenced_by_the_lease(dynamo: tuple[Any, TableNames]) -> None:
+def test_i4_i6_a_second_poller_is_fenced_by_the_lease(dynamo: tuple[Any, TableNames]) -> None:
     client, tables = dynamo
     stream = FakeStream(make_stream([30] * 20), limit=25)
     clock = FakeClock()
@@ -312,7 +312,7 @@ def test_a_second_poller_is_fenced_by_the_lease(dynamo: tuple[Any, TableNames]) 
 
 
 @pytest.mark.parametrize("how", ["its lease expired", "its lease was released"])
-def test_a_poller_whose_lease_was_taken_over_stops_without_corrupting(dynamo: tuple[Any, TableNames], how: str) -> None:
+def test_i6_a_poller_whose_lease_was_taken_over_stops_without_corrupting(dynamo: tuple[Any, TableNames], how: str) -> None:
     client, tables = dynamo
     stream = FakeStream(make_stream([30] * 20), limit=25)
     clock = FakeClock()
@@ -335,7 +335,7 @@ def test_a_poller_whose_lease_was_taken_over_stops_without_corrupting(dynamo: tu
     assert report.ok, report
 
 
-def test_a_stopped_execution_still_running_writes_nothing_more(stack: SynthesizedStack) -> None:
+def test_i6_a_stopped_execution_still_running_writes_nothing_more(stack: SynthesizedStack) -> None:
     """`neptune-stream stop` releases the lease while an invocation of the stopped execution still runs
     with transactions to send: from the release on, none of them commits (the fence slots were
     rewritten with the release), so nothing it read later lands beyond the checkpoint."""
@@ -374,7 +374,7 @@ def test_only_an_invocation_that_holds_the_lease_counts_as_polling(dynamo: tuple
     assert turned_away.totals[m.POLLING_INVOCATIONS] == 0 and holder.totals[m.POLLING_INVOCATIONS] == 1
 
 
-def test_an_execution_whose_lease_stop_released_never_takes_it_again(dynamo: tuple[Any, TableNames]) -> None:
+def test_i6_an_execution_whose_lease_stop_released_never_takes_it_again(dynamo: tuple[Any, TableNames]) -> None:
     client, tables = dynamo
     stream, clock = FakeStream(make_stream([3])), FakeClock()
     store = DynamoStore(client, tables, STREAM, clock=clock, metrics=CountingMetrics())
@@ -398,7 +398,7 @@ def test_continue_as_new_hands_the_lease_to_the_child_execution(dynamo: tuple[An
     assert verify(client, tables, STREAM, stream.ids()).ok
 
 
-def test_expired_checkpoint_fails_loudly_then_resumes_only_when_asked(dynamo: tuple[Any, TableNames]) -> None:
+def test_i12_expired_checkpoint_fails_loudly_then_resumes_only_when_asked(dynamo: tuple[Any, TableNames]) -> None:
     client, tables = dynamo
     records = make_stream([10] * 6)
     stream = FakeStream(records[:10], limit=10)
@@ -424,7 +424,7 @@ def test_expired_checkpoint_fails_loudly_then_resumes_only_when_asked(dynamo: tu
     assert gap["lastCapturedCommitNum"] == {"N": "1"} and gap["lastCapturedOpNum"] == {"N": "10"}
 
 
-def test_an_oversized_value_is_stored_truncated_and_does_not_block(dynamo: tuple[Any, TableNames]) -> None:
+def test_i10_an_oversized_value_is_stored_truncated_and_does_not_block(dynamo: tuple[Any, TableNames]) -> None:
     client, tables = dynamo
     records = make_stream([2, 1])
     records[1]["data"]["value"]["value"] = "é" * 300_000  # 600 KB of UTF-8
@@ -440,7 +440,7 @@ def test_an_oversized_value_is_stored_truncated_and_does_not_block(dynamo: tuple
     assert verify(client, tables, STREAM, stream.ids()).ok
 
 
-def test_transient_dynamodb_failures_are_retried_with_the_same_token(dynamo: tuple[Any, TableNames]) -> None:
+def test_i8_transient_dynamodb_failures_are_retried_with_the_same_token(dynamo: tuple[Any, TableNames]) -> None:
     client, tables = dynamo
     stream = FakeStream(make_stream([5] * 3), limit=5)
     clock = FakeClock()

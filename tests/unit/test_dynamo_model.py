@@ -401,7 +401,7 @@ def test_a_store_fenced_out_through_its_slot_on_the_model(stack: SynthesizedStac
     )
 
 
-def test_a_batch_cut_differently_from_the_stored_one_stops_the_writer_naming_both(stack: SynthesizedStack) -> None:
+def test_i9_a_batch_cut_differently_from_the_stored_one_stops_the_writer_naming_both(stack: SynthesizedStack) -> None:
     """Only after a resume from TRIM_HORIZON can a batch meet a stored one cut differently at the same
     first event: the writer stops (not retried by the state machine) instead of writing over it."""
     clock = FakeClock()

@@ -113,7 +113,7 @@ def _cut(batcher: Batcher, pages: list[list[StreamEvent]]) -> list[Batch]:
 
 @settings(max_examples=30, deadline=None)
 @given(events=pages(), data=st.data())
-def test_batches_are_cut_the_same_whatever_the_pages_and_wherever_a_writer_resumes(
+def test_i2_batches_are_cut_the_same_whatever_the_pages_and_wherever_a_writer_resumes(
     events: list[StreamEvent], data: st.DataObject
 ) -> None:
     whole = _cut(Batcher("s"), [events])
@@ -141,7 +141,7 @@ def _items(txn_actions: list[dict[str, object]]) -> set[tuple[str, str]]:
     return keys
 
 
-def test_transactions_in_flight_together_touch_no_shared_item() -> None:
+def test_i5_transactions_in_flight_together_touch_no_shared_item() -> None:
     events = [StreamEvent(EventId(1, op), 0, "ADD", "v", "vp", "k", "x", "String", None, None, op == 400) for op in range(1, 401)]
     lease = Lease("owner", 10**13, id="lease-1")
     context = BatchContext("s", lease, 1, None)
@@ -166,7 +166,7 @@ def test_transactions_in_flight_together_touch_no_shared_item() -> None:
     assert history["TableName"] == "history" and history["ConditionExpression"] == "attribute_not_exists(#pos)"
 
 
-def test_tokens_repeat_for_a_retry_and_differ_for_another_lease() -> None:
+def test_i8_tokens_repeat_for_a_retry_and_differ_for_another_lease() -> None:
     batch = Batcher("s").add(
         [StreamEvent(EventId(1, op), 0, "ADD", "v", "vp", "k", "x", "String", None, None, False) for op in range(1, 100)]
     )[0]

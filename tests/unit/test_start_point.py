@@ -53,7 +53,7 @@ def test_by_default_capture_begins_with_the_oldest_record(dynamo: tuple[Any, Tab
     assert report.ok and report.starts == 0, report
 
 
-def test_from_latest_captures_exactly_the_events_after_the_newest_record(dynamo: tuple[Any, TableNames]) -> None:
+def test_i12_from_latest_captures_exactly_the_events_after_the_newest_record(dynamo: tuple[Any, TableNames]) -> None:
     """LATEST answers the newest record itself ("at most one record is returned",
     https://docs.aws.amazon.com/neptune/latest/userguide/streams-using-api-call.html): capture begins right after
     it, so the expected set is every event after that record, none of it or before it."""
@@ -131,7 +131,7 @@ def test_a_second_execution_is_fenced_before_it_can_start_anything(dynamo: tuple
     assert fenced.status == Status.FENCED and not fenced.started_from_latest and starts(client, tables) == []
 
 
-def test_streams_off_stops_the_invocation_before_anything_is_read(dynamo: tuple[Any, TableNames]) -> None:
+def test_i12_streams_off_stops_the_invocation_before_anything_is_read(dynamo: tuple[Any, TableNames]) -> None:
     client, tables = dynamo
     stream, clock = FakeStream(make_stream([2]), limit=10), FakeClock()
     metrics = CountingMetrics()

@@ -124,7 +124,7 @@ def _unknown_op(body: dict[str, Any]) -> dict[str, Any]:
     return damaged
 
 
-def test_a_malformed_page_is_read_again(setup: Any, caplog: pytest.LogCaptureFixture) -> None:
+def test_i11_a_malformed_page_is_read_again(setup: Any, caplog: pytest.LogCaptureFixture) -> None:
     stubber, source, clock, metrics = setup
     stubber.add_response("get_propertygraph_stream", _unknown_op(FIXTURE))
     stubber.add_response("get_propertygraph_stream", boto_shaped(FIXTURE))
@@ -135,7 +135,7 @@ def test_a_malformed_page_is_read_again(setup: Any, caplog: pytest.LogCaptureFix
     assert logged.startswith(f"malformed stream page after TRIM_HORIZON, reading it again in {clock.sleeps[0]:.3f} s: event ")
 
 
-def test_a_page_still_malformed_after_the_retries_fails_naming_the_event(setup: Any) -> None:
+def test_i11_a_page_still_malformed_after_the_retries_fails_naming_the_event(setup: Any) -> None:
     stubber, source, _, metrics = setup
     for _ in range(3):
         stubber.add_response("get_propertygraph_stream", _unknown_op(FIXTURE))

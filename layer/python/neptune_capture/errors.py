@@ -22,7 +22,8 @@ class NeptuneAccessDeniedError(NeptuneCallError):
 
 
 class StreamExpiredError(CaptureError):
-    """The checkpoint points before the stream's retention horizon: records between are gone."""
+    """The checkpoint points before the stream's retention horizon: records between are gone. It fails every
+    execution until an operator resumes (invariant I12, docs/exactly-once.md#i12)."""
 
 
 class TransientCaptureError(CaptureError):
@@ -45,7 +46,8 @@ class InvalidInputError(CaptureError):
 class HistoryConflictError(CaptureError):
     """The history already holds a batch at this position that covers other events: only possible when
     batches were cut differently (a resume from TRIM_HORIZON after a crash left batches beyond the
-    checkpoint). Retrying cannot help: the message names the item and both ranges."""
+    checkpoint). Retrying cannot help: the message names the item and both ranges (invariant I9,
+    docs/exactly-once.md#i9)."""
 
 
 class FencedError(CaptureError):

@@ -1,5 +1,5 @@
 """Stream events as DynamoDB items (low-level attribute values), their sizes, and the rule that keeps
-every item under DynamoDB's 400 KB limit. Pure: no I/O."""
+every item under DynamoDB's 400 KB limit (invariant I10, docs/exactly-once.md#i10). Pure: no I/O."""
 
 from __future__ import annotations
 

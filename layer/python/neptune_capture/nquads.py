@@ -3,7 +3,7 @@ grammar (https://www.w3.org/TR/n-quads/#sec-grammar). Pure, standard library onl
 
 Neptune's SPARQL stream "simply contains a stmt field that holds an N-QUADS statement expressing the changed
 quad" (https://docs.aws.amazon.com/neptune/latest/userguide/streams-change-formats.html): one statement, one
-line. Why this module and not rdflib's parser in the Lambda (README "RDF graphs (SPARQL)"): the statement's
+line. Why this module and not rdflib's parser in the Lambda (docs/rdf.md): the statement's
 grammar is regular, so one compiled expression per term reads it exactly; the terms are kept as the text
 Neptune wrote (rdflib's parser rewrites literals it normalizes, and renames blank nodes unless told not to);
 the layer stays standard-library only in both Powertools modes, with nothing more to import at a cold start;

@@ -4,7 +4,8 @@ have all committed.
 - A closed batch goes out at once as a data transaction on a free fence slot: up to `in_flight` of them
   are in flight together, on distinct slots, touching distinct items.
 - When every batch up to some point has committed and the checkpoint is behind it, one advance moves
-  the checkpoint there (one at a time: the checkpoint item is only ever in one transaction at once).
+  the checkpoint there (one at a time: the checkpoint item is only ever in one transaction at once;
+  invariant I4, docs/exactly-once.md#i4).
 - The last batch before the stream catches up (an empty page) is sent alone, once everything before it
   has committed, with the checkpoint update to its own last event. At the end of an invocation the open
   tail is not written at all: the next invocation reads it again.

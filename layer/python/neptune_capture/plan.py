@@ -3,11 +3,11 @@
 A batch is up to 98 record puts and one history item (keyed by the batch's first event). Batches are cut
 greedily (as many events as fit by count and by bytes), across page boundaries: where a batch ends
 depends only on the events from its first one on, so a writer that resumes at any batch end cuts the
-batches that follow exactly as before. Three kinds of transaction carry them:
+batches that follow exactly as before (invariant I2, docs/exactly-once.md#i2). Three kinds of transaction carry them:
 
 - a *data* transaction: a batch and a ConditionCheck on one of the lease's fence slots. Several are in
   flight at once, each on its own slot, so no two of them touch a shared item (DynamoDB cancels a
-  transaction that touches an item another ongoing transaction holds);
+  transaction that touches an item another ongoing transaction holds; I3, I5);
 - an *advance*: the checkpoint update alone, to the end of the batches that have all committed;
 - a *self-checkpointing* transaction: a batch and the checkpoint update to its own last event, sent when
   nothing else is in flight (the serial protocol, and the short tail of a page that caught up).

@@ -21,7 +21,7 @@ DEFAULT_PAGE_LIMIT = 10_000
 # Transactions of one backlog written at once (each one DynamoDB round trip). `make bench` sweeps 1..32
 # against the latency model of DynamoDB: the figure grows until the handler's CPU is the limit, which 16
 # reaches (16 x 98 records per ~60 ms round trip is more than one vCPU's ~15,000 records/s), and levels off
-# beyond (README "Benchmarks"). 1 writes one transaction at a time.
+# beyond (docs/benchmarks.md). 1 writes one transaction at a time.
 DEFAULT_IN_FLIGHT = 16
 # Fence slots the lease writes (one per transaction in flight, see plan.fence_key): the bound on in_flight.
 MAX_IN_FLIGHT = 32

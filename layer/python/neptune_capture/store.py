@@ -4,7 +4,8 @@ Every write is one TransactWriteItems guarded by the lease: a checkpoint update 
 lease owner, lease id), or a ConditionCheck on one of the lease's fence slots. TransactionCanceledException
 is read reason by reason: a failed guard means another poller holds the stream (fenced: stop), a failed
 history condition means the batch was written before (not written again); conflicts and throttling are
-retried with the same ClientRequestToken, which makes a retry of an already-applied transaction a no-op.
+retried with the same ClientRequestToken, which makes a retry of an already-applied transaction a no-op
+(invariants I6, I7 and I8, docs/exactly-once.md).
 Reasons are listed per action, in request order, "None" for an action without error:
 https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html"""
 

@@ -5,7 +5,8 @@ https://docs.aws.amazon.com/neptune/latest/data-api/API_GetSparqlStream.html): t
 limits, errors and IAM action (neptune-db:GetStreamRecords).
 
 A malformed page is read again (a damaged response is often a one-off); one still malformed after the
-retries fails the invocation with the problem named, and nothing of it is written."""
+retries fails the invocation with the problem named, and nothing of it is written (invariant I11,
+docs/exactly-once.md#i11)."""
 
 from __future__ import annotations
 
