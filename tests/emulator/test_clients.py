@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import ssl
+import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -432,3 +435,25 @@ def test_tls_clients_of_sparql_trust_the_ca_through_an_ssl_context(tls_emulator:
         assert json.loads(resp.read())["boolean"] is False
     with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
         urllib.request.urlopen(f"{tls_emulator.endpoint}/status", context=ssl.create_default_context(), timeout=10)
+
+
+def test_the_command_line_tls_switch_prints_the_ca_and_the_variables(tmp_path: Path) -> None:
+    """`neptune-stream emulator --tls`: the CA beside --db, its path printed with what makes clients trust it."""
+    db = tmp_path / "graph.db"
+    command = [sys.executable, "-m", "neptune_emulator", "--tls", "--port", "0", "--db", str(db)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as server:
+        try:
+            assert server.stdout is not None
+            lines = [server.stdout.readline() for _ in range(6)]  # the start banner: blocks until printed
+            endpoint = lines[0].split(" on ", 1)[1].split(" ", 1)[0]
+            assert endpoint.startswith("https://127.0.0.1:") and "wss://127.0.0.1:" in lines[0]
+            ca = tmp_path / CA_FILE
+            assert str(ca) in lines[1]
+            assert [line.strip() for line in lines[2:5]] == [
+                f"export {name}={ca}" for name in ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
+            ]
+            with urllib.request.urlopen(f"{endpoint}/status", context=client_context(ca), timeout=10) as resp:
+                assert json.loads(resp.read())["status"] == "healthy"
+        finally:
+            server.send_signal(signal.SIGTERM)
+        assert server.wait() == 0
