@@ -2,8 +2,9 @@
 (GraphBinary 1.0, GraphSON 3.0 and GraphSON 2.0), reusing gremlinpython's own readers and writers, plus what a
 server needs and a client library lacks: the Bytecode and predicate readers, and every enum token the clients
 send (g:Cardinality, g:T, g:Direction, g:Order, g:Pop, g:Scope, g:Operator, g:Column, g:Barrier, g:Merge,
-g:Pick, g:DT). Neptune takes all three ("Neptune supports the following serializers ..." in
-https://docs.aws.amazon.com/neptune/latest/userguide/access-graph-gremlin-differences.html#feature-gremlin-differences-serialization).
+g:Pick, g:DT). What Neptune takes is in the Serialization section of
+https://docs.aws.amazon.com/neptune/latest/userguide/access-graph-gremlin-differences.html#feature-gremlin-differences-serialization;
+the emulator takes all three serializers these clients offer.
 
 A frame the emulator cannot read is still answered: with an error naming the problem when its request id can be
 found, otherwise by closing the connection with a reason (`UnreadableFrameError`), never by silence."""
