@@ -30,7 +30,7 @@ from rdflib.plugins.serializers import nquads as _nquads
 from rdflib.plugins.serializers import nt as _nt
 from rdflib.plugins.sparql import update as sparql_update
 from rdflib.plugins.sparql.algebra import translateQuery, translateUpdate
-from rdflib.plugins.sparql.evaluate import evalBGP
+from rdflib.plugins.sparql.evaluate import evalBGP, evalPart
 from rdflib.plugins.sparql.evalutils import _fillTemplate, _join
 from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
@@ -196,11 +196,36 @@ class RdfStore:
             for template in (u.delete, u.insert):
                 if template:
                     _to_default_graph(template)
-            _run_operation(sparql_update.evalModify, ctx, u)
+            if dict.get(u, "using"):
+                self._modify_over(u)
+            else:
+                _run_operation(sparql_update.evalModify, ctx, u)
         elif u.name == "DeleteWhere":
             self._delete_where(ctx, u)
         else:
             raise SparqlError(f"unknown update operation {u.name}", "UnsupportedOperationException")
+
+    def _modify_over(self, u: CompValue) -> None:
+        """DELETE/INSERT whose WHERE reads the dataset its USING and USING NAMED name (or the protocol's
+        using-graph-uri and using-named-graph-uri): "the RDF Dataset ... for the WHERE clause"
+        (https://www.w3.org/TR/sparql11-update/#deleteInsert), so a GRAPH pattern sees the USING NAMED graphs only and
+        the default graph is the merge of the USING graphs (empty with USING NAMED alone). rdflib's own evaluation
+        narrows the default graph but not the named ones. The templates write to the database's graphs."""
+        clauses = [
+            CompValue("DatasetClause", default=d.default) if d.default else CompValue("DatasetClause", named=d.named)
+            for d in u.using
+        ]
+        where = QueryContext(self.dataset, initBindings={}, datasetClause=clauses)
+        where.prologue = u.prologue
+        for solution in list(evalPart(where, u.where)):
+            for template, remove in ((u.delete, True), (u.insert, False)):
+                for graph_term, quads in ((template or {}).get("quads") or {}).items():
+                    graph = self.dataset.get_context(solution.get(graph_term))
+                    triples = _fillTemplate(quads, solution)
+                    if remove:
+                        graph -= triples
+                    else:
+                        graph += triples
 
     def _delete_where(self, ctx: QueryContext, u: CompValue) -> None:
         """rdflib's DELETE WHERE, with the pattern matched over the union and its template's triples deleted from

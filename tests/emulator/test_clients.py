@@ -457,3 +457,24 @@ def test_the_command_line_tls_switch_prints_the_ca_and_the_variables(tmp_path: P
         finally:
             server.send_signal(signal.SIGTERM)
         assert server.wait() == 0
+
+
+def test_using_named_graph_uri_limits_the_graphs_a_graph_pattern_sees(emulator: EmulatorServer) -> None:
+    """using-named-graph-uri alone: GRAPH patterns in the WHERE see those graphs only, and the default graph is empty
+    (https://www.w3.org/TR/sparql11-update/#deleteInsert)."""
+    _sparql(
+        emulator,
+        update="INSERT DATA { <http://e/a> <http://e/p> 1 . GRAPH <http://e/g1> { <http://e/b> <http://e/p> 2 } "
+        "GRAPH <http://e/g2> { <http://e/c> <http://e/p> 3 } }",
+    )
+    marked = "INSERT { ?s <http://e/seen> true } WHERE { GRAPH ?g { ?s <http://e/p> ?o } }"
+    _sparql(emulator, update=marked, **{"using-named-graph-uri": "http://e/g2"})
+    assert _subjects(_sparql(emulator, query="SELECT ?s WHERE { ?s <http://e/seen> true }")) == ["c"]
+    _sparql(
+        emulator,
+        update="DELETE { ?s <http://e/seen> true } WHERE { ?s <http://e/p> ?o }",
+        **{"using-named-graph-uri": "http://e/g2"},
+    )
+    assert _subjects(_sparql(emulator, query="SELECT ?s WHERE { ?s <http://e/seen> true }")) == ["c"]  # default graph empty
+    _sparql(emulator, update="DELETE { ?s <http://e/seen> true } WHERE { ?s ?p ?o }", **{"using-graph-uri": "http://e/g2"})
+    assert _subjects(_sparql(emulator, query="SELECT ?s WHERE { ?s <http://e/seen> ?x }")) == []
