@@ -243,6 +243,8 @@ def local_target(data_dir: Path) -> Target:
         raise NoTargetError(f"{path} is not a local run's endpoints file ({error!r})", START_LOCAL_RUN) from None
     _require_outputs(outputs, f"the local run's {path}", START_LOCAL_RUN)
     use_local_credentials()  # SigV4 needs some credentials, even for local endpoints
+    if info.get("ca_bundle"):
+        os.environ["AWS_CA_BUNDLE"] = str(info["ca_bundle"])  # the local Neptune's certificate is signed by its own CA
 
     def client(service: str, config: Config = LOCAL_CONFIG) -> Any:
         return boto3.client(service, endpoint_url=aws_endpoint, region_name=LOCAL_REGION, config=config)  # type: ignore[call-overload]

@@ -11,7 +11,7 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,41 @@ TRIMMED_KEYS = {"PG_JSON": "trimmed_through", "NQUADS": "sparql_trimmed_through"
 FAULT_KINDS = ("ThrottlingException", "MemoryLimitExceededException", "InternalFailure", "slow", "malformed")
 FAULT_APIS = {"stream": FAULT_KINDS, "gremlin": GREMLIN_FAULT_KINDS}
 STREAMS_DISABLED = "Neptune Streams is not enabled on this cluster (its DB cluster parameter neptune_streams is 0)"
+# "the longest time Neptune can keep a script-based session open is 10 minutes. If you don't close a session
+# before that, the session times out and everything in it is rolled back"
+# (https://docs.aws.amazon.com/neptune/latest/userguide/access-graph-gremlin-sessions.html); the emulator
+# holds bytecode sessions (g.tx()) to the same limit.
+SESSION_LIMIT_SECONDS = 600.0
+SESSION_CONFLICT = (
+    "The request processing did not succeed due to a modification conflict. The client should retry the request. "
+    "(neptune-stream emulator: session {session} holds uncommitted writes; its commit or rollback frees the graph)"
+)
+
+
+@dataclass(eq=False)
+class Session:
+    """A Gremlin session (gremlinpython's and gremlin-javascript's g.tx()): everything between its begin and its
+    commit is one transaction ("When bound to a session, multiple requests can be applied within the context of a
+    single transaction": https://docs.aws.amazon.com/neptune/latest/userguide/access-graph-gremlin-transactions.html).
+    Its writes go to a private copy of the graph, made at its first write, so no other client reads them before
+    the commit ("read-only queries in Neptune never see uncommitted data from concurrent transactions":
+    https://docs.aws.amazon.com/neptune/latest/userguide/transactions-neptune.html); the commit swaps the copy in
+    and logs one commit."""
+
+    id: str
+    owner: object  # the connection it was opened on: closing that connection closes it
+    opened: float
+    graph: Graph | None = None
+    tx: Transaction | None = None
+    failed: str | None = None  # why its transaction was rolled back: later requests are refused with it
+
+
+def graph_op(bytecode: Bytecode) -> str | None:
+    """ "commit" or "rollback" for the bytecode of g.tx().commit() / .rollback() (a `tx` source instruction)."""
+    source = bytecode.source_instructions
+    if len(source) == 1 and source[0][0] == "tx" and not bytecode.step_instructions and len(source[0]) == 2:
+        return str(source[0][1])
+    return None
 
 
 @dataclass
@@ -75,6 +110,9 @@ class Engine:
         self.faults = Faults()  # the Streams API's
         self.gremlin_faults = Faults()
         self.reset_tokens: dict[str, float] = {}
+        self.sessions: dict[str, Session] = {}
+        self.writer_session: Session | None = None  # the one session holding uncommitted writes
+        self.session_limit_seconds = SESSION_LIMIT_SECONDS
         self.started = time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime())
 
     def now_ms(self) -> int:
@@ -95,21 +133,125 @@ class Engine:
         return self.sparql_stream if model == GraphModel.RDF else self.stream
 
     # -- Gremlin
-    def submit(self, bytecode: Bytecode) -> list[Any]:
+    def submit(self, bytecode: Bytecode, session: str | None = None, owner: object = None) -> list[Any]:
+        """Runs one traversal: sessionless, its own transaction; in a session (`session`, the id the client
+        sent), part of that session's transaction."""
         fault = self.gremlin_faults.pick()
         if fault is not None:  # before anything runs: a refused traversal changes nothing, as in Neptune
             self.gremlin_faults.injected += 1
             raise GraphError(DOCUMENTED_MESSAGES.get(fault, f"injected {fault}"), fault)
         with self.lock:
+            self._expire_sessions()
+            if session is not None:
+                return self._submit_in_session(bytecode, session, owner)
+            op = graph_op(bytecode)
+            if op is not None:
+                raise GraphError(f"g.tx().{op}() needs a session (begin one with g.tx().begin())", "IllegalArgumentException")
             tx = Transaction(self.graph)
             try:
                 result = Interpreter(self.graph, tx).run(bytecode)
                 wire = to_wire(result)
+                if tx.changes and self.writer_session is not None:
+                    # In Neptune a mutation locks what it writes, and one in conflict with another transaction waits,
+                    # then fails with this code (https://docs.aws.amazon.com/neptune/latest/userguide/transactions-neptune.html,
+                    # transactions-exceptions.html). The emulator's lock is the whole graph and it does not wait:
+                    # while a session holds uncommitted writes, every other write is refused at once (README).
+                    raise GraphError(SESSION_CONFLICT.format(session=self.writer_session.id), "ConcurrentModificationException")
                 self._commit(tx)
             except BaseException:
                 tx.rollback()
                 raise
             return wire  # type: ignore[no-any-return]
+
+    def _submit_in_session(self, bytecode: Bytecode, sid: str, owner: object) -> list[Any]:
+        s = self.sessions.get(sid)
+        if s is None:
+            s = self.sessions[sid] = Session(sid, owner, self.clock())
+        op = graph_op(bytecode)
+        if op == "commit":
+            self._commit_session(s)
+            return []
+        if op == "rollback":
+            self._reset_session(s)
+            return []
+        if s.failed is not None:
+            raise GraphError(s.failed, "BadRequestException")
+        try:
+            if s.graph is None:
+                # No writes yet: read the shared graph. A request that writes runs again on a private copy.
+                probe = Transaction(self.graph)
+                try:
+                    wire = to_wire(Interpreter(self.graph, probe).run(bytecode))
+                finally:
+                    wrote = bool(probe.changes)
+                    probe.rollback()
+                if not wrote:
+                    return wire  # type: ignore[no-any-return]
+                if self.writer_session is not None and self.writer_session is not s:
+                    raise GraphError(SESSION_CONFLICT.format(session=self.writer_session.id), "ConcurrentModificationException")
+                s.graph = self.graph.copy()
+                s.tx = Transaction(s.graph)
+                self.writer_session = s
+            assert s.tx is not None
+            return to_wire(Interpreter(s.graph, s.tx).run(bytecode))  # type: ignore[no-any-return]
+        except GraphError as error:
+            # "If a query fails ... the session transaction is not committed, and all the queries in it are rolled
+            # back" (access-graph-gremlin-sessions.html): later requests say so rather than commit a part of it.
+            self._fail_session(
+                s,
+                f"session {sid}: its transaction was rolled back after an earlier request failed "
+                f"({error.code}: {error.message}); roll back or close the session and retry the whole transaction",
+            )
+            raise
+        except BaseException:
+            self._fail_session(
+                s, f"session {sid}: its transaction was rolled back after an internal failure; retry the whole transaction"
+            )
+            raise
+
+    def _commit_session(self, s: Session) -> None:
+        if s.failed is not None:
+            message = s.failed
+            self._reset_session(s)
+            raise GraphError(f"nothing was committed: {message}", "BadRequestException")
+        if s.tx is not None and s.graph is not None:
+            self._commit(s.tx)  # one commit for the whole session, persisted before the graph changes
+            self.graph = s.graph
+        self._reset_session(s)
+
+    def _reset_session(self, s: Session) -> None:
+        """Ends the session's transaction without committing it: its private graph is dropped whole."""
+        s.graph, s.tx, s.failed = None, None, None
+        if self.writer_session is s:
+            self.writer_session = None
+
+    def _fail_session(self, s: Session, why: str) -> None:
+        self._reset_session(s)
+        s.failed = why
+
+    def close_session(self, sid: str) -> None:
+        """The client closed the session: what it did not commit is rolled back (the user guide describes the close
+        of a script-based session only; a bytecode transaction is committed by its commit, never by a close)."""
+        with self.lock:
+            s = self.sessions.pop(sid, None)
+            if s is not None:
+                self._reset_session(s)
+
+    def close_sessions_of(self, owner: object) -> None:
+        """The connection went away: its sessions are closed, and what they did not commit is rolled back."""
+        with self.lock:
+            for sid in [sid for sid, s in self.sessions.items() if s.owner is owner]:
+                self._reset_session(self.sessions.pop(sid))
+
+    def _expire_sessions(self) -> None:
+        now = self.clock()
+        for s in self.sessions.values():
+            if s.failed is None and now - s.opened > self.session_limit_seconds:
+                self._fail_session(
+                    s,
+                    f"session {s.id} was open longer than {self.session_limit_seconds:g} seconds, Neptune's limit: "
+                    "everything in it was rolled back; retry the whole transaction in a new session",
+                )
 
     def _commit(self, tx: Transaction) -> None:
         records = tx.records()
@@ -127,11 +269,11 @@ class Engine:
             self.stream.append((c, op), t, body)
 
     # -- SPARQL
-    def sparql_update(self, text: str) -> int:
+    def sparql_update(self, text: str, using: Sequence[str] = (), using_named: Sequence[str] = ()) -> int:
         """One SPARQL Update request, one transaction: its changes (quads added and removed, as a diff) are the
         transaction's NQUADS records. Returns how many; a refused update (SparqlError) changes nothing."""
         with self.lock:
-            changes = self.rdf.update(text)
+            changes = self.rdf.update(text, using, using_named)
             if not changes:
                 return 0
             commit, ts = self.next_commit, self.now_ms()
@@ -146,9 +288,11 @@ class Engine:
                 self.sparql_stream.append((c, op), t, body)
             return len(changes)
 
-    def sparql_query(self, text: str, accept: str | None) -> tuple[str, bytes]:
+    def sparql_query(
+        self, text: str, accept: str | None, default_graphs: Sequence[str] = (), named_graphs: Sequence[str] = ()
+    ) -> tuple[str, bytes]:
         with self.lock:
-            return self.rdf.query(text, accept)
+            return self.rdf.query(text, accept, default_graphs, named_graphs)
 
     # -- Streams
     def read_stream(
@@ -217,7 +361,7 @@ class Engine:
             "dfeQueryEngine": "viaQueryHint",
             "gremlin": {"version": "tinkerpop-3.7.3"},
             "sparql": {"version": "sparql-1.1"},
-            "opencypher": {"version": "Neptune-9.0.20190305-1.0"},
+            # No "opencypher" entry: the emulator does not serve /openCypher, and /status says only what it serves.
             "labMode": {"ObjectIndex": "disabled", "ReadWriteConflictDetection": "enabled"},
             "features": {
                 "ResultCache": {"status": "disabled"},
@@ -238,6 +382,9 @@ class Engine:
                 if not token or self.reset_tokens.get(token, 0) < self.clock():
                     return 400, {"code": "InvalidParameterException", "detailedMessage": "invalid or expired reset token"}
                 self.reset_tokens.clear()
+                for s in self.sessions.values():
+                    self._reset_session(s)
+                self.sessions.clear()
                 self.persistence.reset()
                 self.graph = Graph()
                 self.rdf.clear()

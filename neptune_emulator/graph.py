@@ -65,6 +65,20 @@ class Graph:
         self.vertices: dict[str, Vertex] = {}
         self.edges: dict[str, Edge] = {}
 
+    def copy(self) -> Graph:
+        """A private copy for a session's transaction: its writes stay out of the shared graph, which the
+        copy replaces whole when the session commits."""
+        other = Graph()
+        for vid, v in self.vertices.items():
+            other.vertices[vid] = Vertex(vid, list(v.labels), {k: list(vs) for k, vs in v.properties.items()})
+        for eid, e in self.edges.items():
+            out_v, in_v = other.vertices[e.out_v.id], other.vertices[e.in_v.id]
+            copied = Edge(eid, e.label, out_v, in_v, dict(e.properties))
+            other.edges[eid] = copied
+            out_v.out_edges[eid] = copied
+            in_v.in_edges[eid] = copied
+        return other
+
 
 class Transaction:
     """Mutations of one traversal: applied to the graph at once (reads see them), undone on error,

@@ -43,20 +43,29 @@ def _test(predicate: Any, value: Any) -> bool:
         return bool((value in members) == (op == "within"))
     if value is None:
         return False
+    checks: dict[str, Callable[[], object]] = {
+        "eq": lambda: value == arg,
+        "neq": lambda: value != arg,
+        "lt": lambda: value < arg,
+        "lte": lambda: value <= arg,
+        "gt": lambda: value > arg,
+        "gte": lambda: value >= arg,
+        "between": lambda: arg <= value < predicate.other,
+        "inside": lambda: arg < value < predicate.other,
+        "outside": lambda: value < arg or value > predicate.other,
+        # TextP (https://tinkerpop.apache.org/docs/current/reference/#a-note-on-predicates): strings only.
+        "containing": lambda: isinstance(value, str) and arg in value,
+        "notContaining": lambda: isinstance(value, str) and arg not in value,
+        "startingWith": lambda: isinstance(value, str) and value.startswith(arg),
+        "notStartingWith": lambda: isinstance(value, str) and not value.startswith(arg),
+        "endingWith": lambda: isinstance(value, str) and value.endswith(arg),
+        "notEndingWith": lambda: isinstance(value, str) and not value.endswith(arg),
+    }
+    check = checks.get(op)
+    if check is None:
+        raise unsupported(f"neptune-stream emulator does not support the predicate P.{op}")
     try:
-        return bool(
-            {
-                "eq": lambda: value == arg,
-                "neq": lambda: value != arg,
-                "lt": lambda: value < arg,
-                "lte": lambda: value <= arg,
-                "gt": lambda: value > arg,
-                "gte": lambda: value >= arg,
-                "between": lambda: arg <= value < predicate.other,
-            }[op]()
-        )
-    except KeyError:
-        raise unsupported(f"neptune-stream emulator does not support the predicate P.{op}") from None
+        return bool(check())
     except TypeError:
         return False
 
@@ -90,30 +99,71 @@ def _labels(element: Any) -> list[str]:
     return element.labels if isinstance(element, Vertex) else [element.label]
 
 
+# Steps that see every traverser at once: a step label (as()) is bound per traverser up to the first of these.
+BARRIERS = frozenset(
+    {
+        "count",
+        "fold",
+        "limit",
+        "range",
+        "tail",
+        "dedup",
+        "order",
+        "group",
+        "groupCount",
+        "sum",
+        "max",
+        "min",
+        "mean",
+        "barrier",
+        "cap",
+        "aggregate",
+        "store",
+        "sample",
+    }
+)
+# Steps that take the modulators right after them as arguments.
+MODULATED = {"addE": ("from", "to"), "mergeV": ("option",), "mergeE": ("option",), "select": ("by",)}
+UNSUPPORTED_METHODS = "https://docs.aws.amazon.com/neptune/latest/userguide/access-graph-gremlin-differences.html"
+
+
 class Interpreter:
     def __init__(self, graph: Graph, tx: Transaction) -> None:
         self.graph, self.tx = graph, tx
+        self.scopes: list[dict[str, Any]] = [{}]  # step labels (as()) bound for the traverser being run
 
     def run(self, bytecode: Bytecode, start: Objects | None = None) -> Objects:
         for source in bytecode.source_instructions:
             raise unsupported(f"neptune-stream emulator does not support the traversal source step '{source[0]}'")
-        steps = list(bytecode.step_instructions)
-        objects: Objects = [] if start is None else list(start)
-        first = start is None
+        return self._steps(list(bytecode.step_instructions), [] if start is None else list(start), start is None)
+
+    def _steps(self, steps: list[list[Any]], objects: Objects, first: bool) -> Objects:
         i = 0
         while i < len(steps):
             name, *args = steps[i]
-            handler: Callable[..., Objects] | None = getattr(self, f"step_{name}", None)
-            if name in ("addE", "mergeV", "mergeE"):
-                # These take the modulators that follow them (from/to, option) as arguments.
+            if name == "as":
+                # Each traverser runs the steps up to the next barrier with the labels bound to it (TinkerPop's
+                # path, kept only as far as select() can reach it here).
+                end = next((j for j in range(i + 1, len(steps)) if steps[j][0] in BARRIERS), len(steps))
+                out: Objects = []
+                for o in [None] if first else objects:
+                    self.scopes.append({**self.scopes[-1], **dict.fromkeys((str(a) for a in args), o)})
+                    try:
+                        out.extend(self._steps(steps[i + 1 : end], [] if o is None else [o], first and o is None))
+                    finally:
+                        self.scopes.pop()
+                objects, first, i = out, False, end
+                continue
+            if name in MODULATED:
                 modulators = []
-                while i + 1 < len(steps) and steps[i + 1][0] in ("from", "to", "option"):
+                while i + 1 < len(steps) and steps[i + 1][0] in MODULATED[name]:
                     modulators.append(steps[i + 1])
                     i += 1
                 objects = getattr(self, f"step_{name}")(objects, first, args, modulators)
-            elif handler is None:
-                raise unsupported(f"neptune-stream emulator does not support the Gremlin step '{name}'")
             else:
+                handler: Callable[..., Objects] | None = getattr(self, f"step_{name}", None)
+                if handler is None:
+                    raise unsupported(f"neptune-stream emulator does not support the Gremlin step '{name}'")
                 objects = handler(objects, first, *args)
             first = False
             i += 1
@@ -297,6 +347,8 @@ class Interpreter:
         return out
 
     def step_count(self, objects: Objects, first: bool, *args: Any) -> Objects:
+        if args and _is(args[0], "Scope", "local"):
+            raise unsupported("neptune-stream emulator does not support count(local)")
         return [len(objects)]
 
     def step_fold(self, objects: Objects, first: bool) -> Objects:
@@ -329,6 +381,67 @@ class Interpreter:
                     break
         return out
 
+    def step_by(self, objects: Objects, first: bool, *args: Any) -> Objects:
+        raise unsupported("neptune-stream emulator supports by() only after select()")
+
+    def step_sideEffect(self, objects: Objects, first: bool, traversal: Any) -> Objects:  # noqa: N802
+        """sideEffect(traversal): the traversal runs for each traverser, which goes on unchanged. A lambda
+        (sideEffect(Consumer)) never gets here: "Neptune does not support Lambda Steps" (the Gremlin differences page)."""
+        if not isinstance(traversal, Bytecode):
+            raise unsupported(f"Neptune supports sideEffect() with a traversal only, got {type(traversal).__name__}")
+        for o in objects:
+            self.run(traversal, [o])
+        return objects
+
+    def _lookup(self, o: Any, key: Any) -> tuple[bool, Any]:
+        """select(key) for one traverser: the entry of a map it is at, else the step labeled `key` (TinkerPop's order)."""
+        if isinstance(o, dict) and key in o:
+            return True, o[key]
+        scope = self.scopes[-1]
+        if key in scope:
+            return True, scope[key]
+        return False, None
+
+    def _by(self, value: Any, modulator: list[Any]) -> Any:
+        args = modulator[1:]
+        if not args:
+            return value
+        how = args[0]
+        if isinstance(how, Bytecode):
+            result = self.run(how, [value])
+            if not result:
+                raise GraphError("select().by(traversal): the traversal produced nothing")
+            return result[0]
+        if _is(how, "T", "id"):
+            return value.id
+        if _is(how, "T", "label"):
+            return value.label
+        if isinstance(how, str):
+            if isinstance(value, dict):
+                if how not in value:
+                    raise GraphError(f"select().by('{how}'): the map has no key '{how}'")
+                return value[how]
+            found = self._value(value, how)
+            if not found:
+                raise GraphError(f"select().by('{how}'): the element has no property '{how}'")
+            return found[0]
+        raise unsupported(f"neptune-stream emulator does not support by({how!r}) after select()")
+
+    def step_select(self, objects: Objects, first: bool, args: list[Any], modulators: list[list[Any]]) -> Objects:
+        keys = [a for a in args if type(a).__name__ != "Pop"]
+        if not keys or not all(isinstance(k, str) for k in keys):
+            raise unsupported(f"neptune-stream emulator supports select() with step labels or map keys only, got {keys!r}")
+        out: Objects = []
+        for o in objects:
+            found = [self._lookup(o, k) for k in keys]
+            if not all(ok for ok, _ in found):
+                continue  # a traverser without the key is filtered out, as in TinkerPop
+            values_ = [v for _, v in found]
+            if modulators:
+                values_ = [self._by(v, modulators[n % len(modulators)]) for n, v in enumerate(values_)]
+            out.append(values_[0] if len(keys) == 1 else dict(zip(keys, values_, strict=True)))
+        return out
+
     def step_discard(self, objects: Objects, first: bool) -> Objects:
         return []
 
@@ -346,9 +459,21 @@ class Interpreter:
         for o in starts:
             ends: dict[str, Vertex] = {}
             for name, *margs in modulators:
-                if name == "option":
-                    raise GraphError("option() does not modulate addE()")
-                ends[name] = self._vertex(self._sub(margs[0], o), f"addE().{name}()")
+                raw = margs[0] if margs else None
+                if isinstance(raw, gp.Element):
+                    # Neptune lists GraphTraversal.from(Vertex) and to(Vertex) among the Gremlin methods it does not
+                    # support (the "Unsupported Gremlin methods" of the differences page).
+                    raise unsupported(
+                        f"Neptune does not support addE().{name}(Vertex) (a vertex object, here {raw.id!r}): pass a "
+                        f"traversal such as __.V({raw.id!r}) or a step label ({UNSUPPORTED_METHODS})"
+                    )
+                if isinstance(raw, str):
+                    ok, bound = self._lookup(None, raw)
+                    if not ok:
+                        raise GraphError(f"addE().{name}('{raw}'): no step is labeled '{raw}' (as('{raw}'))")
+                    ends[name] = self._vertex(bound, f"addE().{name}()")
+                    continue
+                ends[name] = self._vertex(self._sub(raw, o), f"addE().{name}()")
             if "from" not in ends or "to" not in ends:
                 if not isinstance(o, Vertex):
                     raise GraphError("addE() needs from() and to() when it does not start from a vertex")

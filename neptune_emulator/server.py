@@ -4,7 +4,13 @@ injection. Runs in a thread for tests and the demo,
 or in the foreground from the command line.
 
 A Gremlin request Neptune would refuse gets Neptune's error: its JSON body ({"requestId", "code",
-"detailedMessage"}) as the status message and the code's HTTP status as the status code (see errors.py)."""
+"detailedMessage"}) as the status message and the code's HTTP status as the status code (see errors.py). Every
+HTTP path or method the emulator does not serve (openCypher, Gremlin scripts over HTTP, the loader, ...) answers
+the same JSON body, with the x-amzn-ErrorType header and a 4xx status, which the AWS SDKs parse into their
+UnsupportedOperationException ("Graph Engine Error Messages and Codes":
+https://docs.aws.amazon.com/neptune/latest/userguide/errors-engine-codes.html).
+
+With TLS (`EmulatorServer(..., tls=...)`) the same port serves https:// and wss:// only, as Neptune does."""
 
 from __future__ import annotations
 
@@ -17,30 +23,93 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 from aiohttp.web_response import ContentCoding
+from multidict import MultiDict
 
 from neptune_capture.contract import GraphModel
 from neptune_emulator import protocol
 from neptune_emulator.engine import FAULT_APIS, Engine, Faults
 from neptune_emulator.errors import STATUSES, GraphError, error_body
 from neptune_emulator.sparql import SparqlError
+from neptune_emulator.tls import ServerTls
 
 log = logging.getLogger("neptune_stream.emulator")
 SUCCESS, NO_CONTENT = 200, 204
+# The dataset parameters that do not belong to a query (True) or to an update (False).
+DATASET_PARAMETERS = {True: ("using-graph-uri", "using-named-graph-uri"), False: ("default-graph-uri", "named-graph-uri")}
+
+
+# What each path the emulator does not serve is, for the message a client gets.
+UNSERVED = {
+    "/opencypher": "openCypher",
+    "/gremlin": "Gremlin over HTTP (scripts): send bytecode over a WebSocket to /gremlin",
+    "/gremlin/status": "the Gremlin query status API",
+    "/gremlin/explain": "Gremlin explain",
+    "/gremlin/profile": "Gremlin profile",
+    "/sparql/status": "the SPARQL query status API",
+    "/loader": "the bulk loader",
+    "/ml": "Neptune ML",
+    "/propertygraph/statistics": "graph statistics",
+    "/pg/statistics": "graph statistics",
+    "/rdf/statistics": "graph statistics",
+    "/propertygraph/summary": "the graph summary API",
+}
+SERVED = (
+    "Gremlin bytecode over WebSocket (/gremlin), SPARQL 1.1 (/sparql), the Streams API (/propertygraph/stream, "
+    "/sparql/stream), /status and /system"
+)
+
+
+def unserved(request: web.Request, what: str | None = None) -> web.Response:
+    path = request.path.rstrip("/") or "/"
+    name = what or UNSERVED.get(path.lower()) or next((v for k, v in UNSERVED.items() if path.lower().startswith(k + "/")), None)
+    detail = f"{request.method} {request.path}" + (f" ({name})" if name else "")
+    message = f"neptune-stream emulator does not serve {detail}; it serves {SERVED}"
+    code = "UnsupportedOperationException"
+    body = json.loads(error_body(code, message, secrets.token_hex(8)))
+    return web.json_response(body, status=STATUSES[code], headers={"x-amzn-ErrorType": code})
+
+
+@web.middleware
+async def neptune_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """No path answers in plain text: aiohttp's 404 and 405 become Neptune's JSON error."""
+    try:
+        response: web.StreamResponse = await handler(request)
+    except web.HTTPException as error:
+        if error.status in (404, 405):
+            return unserved(request)
+        raise
+    return response
 
 
 def build_app(engine: Engine) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[neptune_errors])
 
-    async def gremlin(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(max_msg_size=64 * 1024 * 1024)
+    async def gremlin(request: web.Request) -> web.StreamResponse:
+        # autoclose off: a client's close is answered only once its sessions are rolled back, so the client knows.
+        ws = web.WebSocketResponse(max_msg_size=64 * 1024 * 1024, autoclose=False)
+        if not ws.can_prepare(request).ok:  # a plain GET: Neptune's HTTP endpoint takes Gremlin scripts
+            return unserved(request, UNSERVED["/gremlin"])
         await ws.prepare(request)
-        async for msg in ws:
-            if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
-                continue
-            frame = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
-            reply = _handle(engine, frame)
-            if reply is not None:
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.CLOSE:
+                    engine.close_sessions_of(ws)
+                    await ws.close()
+                    break
+                if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
+                    continue
+                frame = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
+                try:
+                    reply = _handle(engine, frame, ws)
+                except protocol.UnreadableFrameError as error:
+                    # No request id to answer to: close with the reason rather than leave the client waiting.
+                    log.warning("unreadable Gremlin request: %s", error)
+                    await ws.close(code=1003, message=str(error)[:120].encode())
+                    break
                 await (ws.send_str(reply) if isinstance(reply, str) else ws.send_bytes(reply))
+        finally:
+            # A session lives as long as its connection: what it did not commit is rolled back.
+            engine.close_sessions_of(ws)
         return ws
 
     async def stream(request: web.Request) -> web.Response:
@@ -62,26 +131,43 @@ def build_app(engine: Engine) -> web.Application:
         """The SPARQL 1.1 Protocol as Neptune takes it (https://docs.aws.amazon.com/neptune/latest/userguide/
         access-graph-sparql-http-rest.html): `query=` or `update=` form-encoded in a POST (or a GET's `query`),
         or the text itself as application/sparql-query or application/sparql-update
-        (https://www.w3.org/TR/sparql11-protocol/#query-operation)."""
-        fields: dict[str, str] = dict(request.query)
+        (https://www.w3.org/TR/sparql11-protocol/#query-operation), with the protocol's dataset parameters
+        (default-graph-uri and named-graph-uri for a query, using-graph-uri and using-named-graph-uri for an update;
+        each may be repeated), from the URL or the form."""
+        fields: MultiDict[str] = MultiDict(request.query)
         if request.method == "POST":
             if request.content_type == "application/sparql-query":
-                fields["query"] = await request.text()
+                fields.add("query", await request.text())
             elif request.content_type == "application/sparql-update":
-                fields["update"] = await request.text()
+                fields.add("update", await request.text())
             else:
-                fields.update({k: str(v) for k, v in (await request.post()).items()})
+                for k, v in (await request.post()).items():
+                    fields.add(k, str(v))
         query, update = fields.get("query"), fields.get("update")
         if (query is None) == (update is None) or (update is not None and request.method != "POST"):
             return _sparql_error(
                 SparqlError("give one of query (GET or POST) or update (POST only)", "MissingParameterException")
             )
+        wrong = [k for k in DATASET_PARAMETERS[update is None] if k in fields]
+        if wrong:
+            kind = "a query" if update is None else "an update"
+            return _sparql_error(
+                SparqlError(f"{', '.join(wrong)} does not apply to {kind} (SPARQL 1.1 Protocol)", "InvalidParameterException")
+            )
         try:
             if update is not None:
                 # The answer to an update is not documented: an empty 200, its effect being in the graph.
-                await asyncio.to_thread(engine.sparql_update, update)
+                await asyncio.to_thread(
+                    engine.sparql_update, update, fields.getall("using-graph-uri", []), fields.getall("using-named-graph-uri", [])
+                )
                 return web.Response(status=SUCCESS)
-            media, body = await asyncio.to_thread(engine.sparql_query, query or "", request.headers.get("Accept"))
+            media, body = await asyncio.to_thread(
+                engine.sparql_query,
+                query or "",
+                request.headers.get("Accept"),
+                fields.getall("default-graph-uri", []),
+                fields.getall("named-graph-uri", []),
+            )
         except SparqlError as error:
             return _sparql_error(error)
         return web.Response(status=SUCCESS, body=body, content_type=media, charset="utf-8")
@@ -159,31 +245,30 @@ def accepts_gzip(header: str) -> bool:
     return False
 
 
-def _handle(engine: Engine, frame: bytes) -> bytes | str | None:
-    try:
-        request = protocol.parse(frame)
-    except Exception as error:  # an unreadable frame has no request id to answer to
-        log.warning("unreadable Gremlin request: %s", error)
-        return None
+def _handle(engine: Engine, frame: bytes, owner: object = None) -> bytes | str:
+    request = protocol.parse(frame)  # Unreadable: the caller closes the connection
     if request.error is not None:
-        return _error(request, GraphError(request.error, "BadRequestException"))
-    if request.op == "bytecode":
-        try:
-            result = engine.submit(request.args["gremlin"])
-        except GraphError as error:
-            return _error(request, error)
-        except Exception as error:
-            log.exception("traversal failed")
-            return _error(request, GraphError(f"{type(error).__name__}: {error}", "InternalFailureException"))
-        return protocol.response(request, SUCCESS, "", result)
-    if request.op == "close":
-        return protocol.response(request, NO_CONTENT, "", None)
-    return _error(
-        request,
-        GraphError(
-            f"neptune-stream emulator supports bytecode requests only, not op {request.op!r}", "UnsupportedOperationException"
-        ),
-    )
+        return _error(request, GraphError(request.error, request.error_code))
+    session = request.args.get("session") if request.processor == "session" else None
+    if session is not None:
+        session = str(session)
+    try:
+        if request.op == "bytecode":
+            result = engine.submit(request.args["gremlin"], session=session, owner=owner)
+            return protocol.response(request, SUCCESS, "", result)
+        if request.op == "close":
+            if session is not None:
+                engine.close_session(session)
+            return protocol.response(request, NO_CONTENT, "", None)
+        raise GraphError(
+            f"neptune-stream emulator supports bytecode requests only, not op {request.op!r} (Gremlin scripts are not emulated)",
+            "UnsupportedOperationException",
+        )
+    except GraphError as error:
+        return _error(request, error)
+    except Exception as error:
+        log.exception("traversal failed")
+        return _error(request, GraphError(f"{type(error).__name__}: {error}", "InternalFailureException"))
 
 
 def _sparql_error(error: SparqlError) -> web.Response:
@@ -198,19 +283,19 @@ def _error(request: protocol.Request, error: GraphError) -> bytes | str:
 class EmulatorServer:
     """Serves an Engine on 127.0.0.1 from a background thread."""
 
-    def __init__(self, engine: Engine, port: int = 0, host: str = "127.0.0.1") -> None:
-        self.engine, self.host, self.port = engine, host, port
+    def __init__(self, engine: Engine, port: int = 0, host: str = "127.0.0.1", *, tls: ServerTls | None = None) -> None:
+        self.engine, self.host, self.port, self.tls = engine, host, port, tls
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, name="neptune-emulator", daemon=True)
 
     @property
     def endpoint(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def gremlin_url(self) -> str:
-        return f"ws://{self.host}:{self.port}/gremlin"
+        return f"{'wss' if self.tls else 'ws'}://{self.host}:{self.port}/gremlin"
 
     def start(self) -> EmulatorServer:
         self._thread.start()
@@ -220,7 +305,7 @@ class EmulatorServer:
     async def _start(self) -> None:
         self._runner = web.AppRunner(build_app(self.engine), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.tls.context if self.tls else None)
         await site.start()
         server: Any = site._server  # aiohttp exposes the bound port only on the underlying server
         self.port = server.sockets[0].getsockname()[1]

@@ -20,7 +20,7 @@ serializers (`_nq_row`, `_quoteLiteral`): the pinned version's, tested through t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -30,7 +30,7 @@ from rdflib.plugins.serializers import nquads as _nquads
 from rdflib.plugins.serializers import nt as _nt
 from rdflib.plugins.sparql import update as sparql_update
 from rdflib.plugins.sparql.algebra import translateQuery, translateUpdate
-from rdflib.plugins.sparql.evaluate import evalBGP
+from rdflib.plugins.sparql.evaluate import evalBGP, evalPart
 from rdflib.plugins.sparql.evalutils import _fillTemplate, _join
 from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
@@ -154,12 +154,16 @@ class RdfStore:
         self.default_graph = self.dataset.graph(DEFAULT_GRAPH)
 
     # -- update
-    def update(self, text: str) -> list[Change]:
-        """Runs one SPARQL Update request (one transaction): its changes, or SparqlError and no change."""
+    def update(self, text: str, using: Sequence[str] = (), using_named: Sequence[str] = ()) -> list[Change]:
+        """Runs one SPARQL Update request (one transaction): its changes, or SparqlError and no change.
+        `using` and `using_named` are the protocol's using-graph-uri and using-named-graph-uri: the dataset of each
+        DELETE/INSERT's WHERE, as USING and USING NAMED would give it (https://www.w3.org/TR/sparql11-protocol/#update-dataset)."""
         try:
             algebra = translateUpdate(parseUpdate(text))
         except Exception as error:
             raise SparqlError(f"malformed SPARQL update: {error}") from None
+        if using or using_named:
+            _protocol_using(algebra.algebra, using, using_named)
         self.store.before = {}
         try:
             for operation in algebra.algebra:
@@ -192,11 +196,36 @@ class RdfStore:
             for template in (u.delete, u.insert):
                 if template:
                     _to_default_graph(template)
-            _run_operation(sparql_update.evalModify, ctx, u)
+            if dict.get(u, "using"):
+                self._modify_over(u)
+            else:
+                _run_operation(sparql_update.evalModify, ctx, u)
         elif u.name == "DeleteWhere":
             self._delete_where(ctx, u)
         else:
             raise SparqlError(f"unknown update operation {u.name}", "UnsupportedOperationException")
+
+    def _modify_over(self, u: CompValue) -> None:
+        """DELETE/INSERT whose WHERE reads the dataset its USING and USING NAMED name (or the protocol's
+        using-graph-uri and using-named-graph-uri): "the RDF Dataset ... for the WHERE clause"
+        (https://www.w3.org/TR/sparql11-update/#deleteInsert), so a GRAPH pattern sees the USING NAMED graphs only and
+        the default graph is the merge of the USING graphs (empty with USING NAMED alone). rdflib's own evaluation
+        narrows the default graph but not the named ones. The templates write to the database's graphs."""
+        clauses = [
+            CompValue("DatasetClause", default=d.default) if d.default else CompValue("DatasetClause", named=d.named)
+            for d in u.using
+        ]
+        where = QueryContext(self.dataset, initBindings={}, datasetClause=clauses)
+        where.prologue = u.prologue
+        for solution in list(evalPart(where, u.where)):
+            for template, remove in ((u.delete, True), (u.insert, False)):
+                for graph_term, quads in ((template or {}).get("quads") or {}).items():
+                    graph = self.dataset.get_context(solution.get(graph_term))
+                    triples = _fillTemplate(quads, solution)
+                    if remove:
+                        graph -= triples
+                    else:
+                        graph += triples
 
     def _delete_where(self, ctx: QueryContext, u: CompValue) -> None:
         """rdflib's DELETE WHERE, with the pattern matched over the union and its template's triples deleted from
@@ -211,12 +240,24 @@ class RdfStore:
                 self.dataset.get_context(solution.get(graph_term)).__isub__(_fillTemplate(u.quads[graph_term], solution))
 
     # -- query
-    def query(self, text: str, accept: str | None) -> tuple[str, bytes]:
-        """(content type, body) of a SPARQL query's answer, in the format asked for (Accept), else Neptune's default."""
+    def query(
+        self, text: str, accept: str | None, default_graphs: Sequence[str] = (), named_graphs: Sequence[str] = ()
+    ) -> tuple[str, bytes]:
+        """(content type, body) of a SPARQL query's answer, in the format asked for (Accept), else Neptune's default.
+        `default_graphs` and `named_graphs` are the protocol's default-graph-uri and named-graph-uri: when given they
+        are the query's dataset, in place of its FROM and FROM NAMED (https://www.w3.org/TR/sparql11-protocol/#dataset).
+        With none, the default graph is Neptune's: "the union of all named graphs"
+        (https://docs.aws.amazon.com/neptune/latest/userguide/best-practices-sparql-query.html); with named graphs only,
+        it is empty ("If there is no FROM clause and there are one or more FROM NAMED clauses, then the default graph
+        is empty": https://docs.aws.amazon.com/neptune/latest/userguide/sparql-default-describe.html)."""
         try:
             parsed = translateQuery(parseQuery(text))
         except Exception as error:
             raise SparqlError(f"malformed SPARQL query: {error}") from None
+        if default_graphs or named_graphs:
+            parsed.algebra["datasetClause"] = [CompValue("DatasetClause", default=URIRef(g)) for g in default_graphs] + [
+                CompValue("DatasetClause", named=URIRef(g)) for g in named_graphs
+            ]
         _drop_hints(parsed.algebra)
         if _mentions_service(parsed.algebra):
             raise SparqlError("the emulator does not run SERVICE (federated) queries", "UnsupportedOperationException")
@@ -311,6 +352,25 @@ def _fresh_blank_nodes(u: CompValue) -> None:
 
     for graph_term, triples in (u.get("quads") or {}).items():
         u["quads"][graph_term] = [tuple(rename(t) for t in triple) for triple in triples]
+
+
+def _protocol_using(operations: Iterable[CompValue], using: Sequence[str], using_named: Sequence[str]) -> None:
+    """The protocol's using-graph-uri and using-named-graph-uri as USING and USING NAMED clauses of each DELETE/INSERT.
+    "It is an error to supply the using-graph-uri or using-named-graph-uri parameters when using this protocol to
+    convey a SPARQL 1.1 Update request that contains an operation that uses the USING, USING NAMED, or WITH clause"
+    (https://www.w3.org/TR/sparql11-protocol/#update-operation)."""
+    clauses = [CompValue("UsingClause", default=URIRef(g)) for g in using] + [
+        CompValue("UsingClause", named=URIRef(g)) for g in using_named
+    ]
+    for u in operations:
+        if u.name != "Modify":
+            continue
+        if dict.get(u, "using") or dict.get(u, "withClause"):  # CompValue.get answers a missing key with its name
+            raise SparqlError(
+                "using-graph-uri or using-named-graph-uri was given for an update that has USING, USING NAMED or WITH: "
+                "give the dataset one way only (SPARQL 1.1 Protocol, 2.2.3)"
+            )
+        u["using"] = clauses
 
 
 def _run_operation(evaluate: Any, ctx: QueryContext, u: CompValue) -> None:

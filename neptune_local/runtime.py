@@ -40,6 +40,7 @@ from neptune_capture.schema import TableNames
 from neptune_capture.settings import DEFAULT_IN_FLIGHT, Env, HandlerSettings, parse_graph_model
 from neptune_emulator.engine import Engine
 from neptune_emulator.server import EmulatorServer
+from neptune_emulator.tls import server_tls
 from neptune_local import moto_gaps, use_local_credentials
 from neptune_local.lambda_runtime import LambdaRegistry, function_output_to, load_handler
 from neptune_local.template import REGION, SynthesizedStack, function_arn
@@ -179,10 +180,15 @@ class LocalPipeline:
             self._schedule_stopped.wait(period)  # the schedule's own period: this is the timer being emulated
 
     def _start_emulator(self, port: int) -> EmulatorServer:
+        # Neptune over HTTPS only, as in AWS (https://docs.aws.amazon.com/neptune/latest/userguide/security-ssl.html):
+        # the emulator's certificate is signed by a local CA kept in the data folder, and this process (the handlers,
+        # which verify it with botocore, and every local client) trusts that CA and nothing else for TLS.
+        tls = server_tls(self.options.data_dir)
+        os.environ.update({**tls.client_variables(), "SSL_CERT_FILE": str(tls.ca_file)})
         engine = Engine(
             str(self.graph_file), expiry_seconds=self.options.expiry_seconds, streams_enabled=self.options.streams_enabled
         )
-        return EmulatorServer(engine, port=port).start()
+        return EmulatorServer(engine, port=port, tls=tls).start()
 
     def restart_emulator(self, outage_seconds: float) -> None:
         """Neptune goes away for `outage_seconds` and comes back on the same endpoint with its data, as
@@ -338,6 +344,7 @@ class LocalPipeline:
             "neptune": self.emulator.endpoint,
             "sparql": f"{self.emulator.endpoint}/sparql",
             "gremlin": self.emulator.gremlin_url,
+            "ca_bundle": str(self.emulator.tls.ca_file) if self.emulator.tls else None,
             "aws": self.moto_endpoint,
             # The same outputs a deployed stack has: the CLI finds everything through them either way.
             "outputs": {

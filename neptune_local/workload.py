@@ -12,6 +12,7 @@ with properties().drop(). Every step changes the graph, so each one is exactly o
 from __future__ import annotations
 
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -43,7 +44,10 @@ def iam_headers(gremlin_url: str, region: str) -> dict[str, str]:
 
 def connect(gremlin_url: str, *, iam_region: str | None = None) -> DriverRemoteConnection:
     headers = iam_headers(gremlin_url, iam_region) if iam_region else None
-    return DriverRemoteConnection(gremlin_url, "g", headers=headers)
+    # wss://: the trust this process has now (the local run points SSL_CERT_FILE at the emulator's CA); aiohttp's
+    # own default context was made when it was first imported.
+    tls = {"ssl": ssl.create_default_context()} if gremlin_url.startswith("wss://") else {}
+    return DriverRemoteConnection(gremlin_url, "g", headers=headers, **tls)
 
 
 @dataclass

@@ -27,7 +27,12 @@ def test_demo_captures_every_change_exactly_once_across_continue_as_new(synth: S
     assert summary["executions"] >= 2, "continue-as-new happened"
     assert summary["failed_executions"] == 0, "every execution handed over and succeeded"
     assert 0 < summary["max_history_events"] < 25_000
-    outputs = json.loads((tmp_path / LOCAL_ENDPOINTS_FILE).read_text())["outputs"]
+    endpoints = json.loads((tmp_path / LOCAL_ENDPOINTS_FILE).read_text())
+    # The handler reached Neptune over HTTPS, verifying its certificate against the local CA, as in AWS
+    # (https://docs.aws.amazon.com/neptune/latest/userguide/security-ssl.html).
+    assert endpoints["neptune"].startswith("https://") and endpoints["gremlin"].startswith("wss://")
+    assert Path(endpoints["ca_bundle"]).read_text().startswith("-----BEGIN CERTIFICATE-----")
+    outputs = endpoints["outputs"]
     assert outputs[Output.STREAM_ID] == DEFAULT_STREAM_ID
     assert set(outputs) >= {
         Output.RECORDS_TABLE,
