@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import threading
 from collections.abc import Callable
@@ -325,6 +326,9 @@ def build_parser() -> CliParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    # The capture core logs its retries (reset reads the stream with them); a command's failure is its two
+    # lines, not the core's log too.
+    logging.getLogger("neptune_capture").addHandler(logging.NullHandler())
     console = render.make_console()
     command = COMMANDS[args.command]
 

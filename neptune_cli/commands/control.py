@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from neptune_capture import schema
@@ -40,8 +41,15 @@ def _set_schedule(target: Target, state: str) -> dict[str, Any] | None:
 
 
 def start(
-    target: Target, *, resume_from_trim_horizon: bool, force_lease: bool, start_from: StartFrom | None = None
+    target: Target,
+    *,
+    resume_from_trim_horizon: bool,
+    force_lease: bool,
+    start_from: StartFrom | None = None,
+    stopped: Collection[str] = (),
 ) -> dict[str, Any]:
+    """`stopped`: executions just stopped (by `reset`), which Step Functions may still list as running for a
+    moment: they do not count as capture running."""
     payload: dict[str, Any] = {}
     if resume_from_trim_horizon:
         payload[Key.RESUME_FROM_TRIM_HORIZON] = True
@@ -49,7 +57,7 @@ def start(
         payload[Key.FORCE_LEASE] = True
     if start_from is not None:
         payload[Key.START_FROM] = str(start_from)
-    already = running(target)
+    already = [arn for arn in running(target) if arn not in stopped]
     if already and (resume_from_trim_horizon or start_from) and not force_lease:
         # The running execution holds the lease: a second one would be fenced and the flag lost.
         raise BusyError(
@@ -126,13 +134,14 @@ def reset(target: Target, *, discard_uncaptured: bool = False) -> dict[str, Any]
     A refused reset changes nothing: capture is started again as it was, and the refusal raised."""
     was_running = bool(running(target))
     stopped = stop(target) if was_running else None
+    gone = stopped["stopped"] if stopped else []
     try:
         result = target.reset(discard_uncaptured=discard_uncaptured)
     except BaseException:
         if was_running:
-            start(target, resume_from_trim_horizon=False, force_lease=False)
+            start(target, resume_from_trim_horizon=False, force_lease=False, stopped=gone)
         raise
-    restarted = start(target, resume_from_trim_horizon=False, force_lease=False) if was_running else None
+    restarted = start(target, resume_from_trim_horizon=False, force_lease=False, stopped=gone) if was_running else None
     return result | {"stopped": stopped, "restarted": restarted}
 
 

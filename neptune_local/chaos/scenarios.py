@@ -423,7 +423,7 @@ def reset_through_project(c: Chaos) -> Outcome:
     c.drain()
     before = c.stream_ids()
     result = control.reset(local_target(c.pipeline.options.data_dir))
-    if result.get("generation") != 1 or not result.get("stopped") or not result.get("restarted"):
+    if result.get("generation") != 1 or not result.get("stopped") or not (result.get("restarted") or {}).get("started"):
         c.problems.append(f"reset did not stop capture, open generation 1 and start capture again: {result}")
     c.write(c.changes - c.changes // 2, seed_offset=1)
     after = c.stream_ids()
