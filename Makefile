@@ -27,12 +27,16 @@ DEMO_CONTEXT = $(if $(findstring --existing-graph,$(DEMO_ARGS)),-c neptune-strea
 
 env: $(VENV)/.installed $(CDK)
 
+# The first run installs everything (docs/first-run.md has the measured time and disk); later runs skip it.
 $(VENV)/.installed: pyproject.toml constraints.txt requirements.txt requirements-dev.txt
+	@echo "first run: installing the Python packages pinned in constraints.txt into $(VENV) (AWS CDK, boto3, moto, test tools; several minutes, about 1 GB; see docs/first-run.md)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
+	@echo "Python packages installed"
 
 $(CDK): package.json package-lock.json
+	@echo "first run: installing the pinned AWS CDK CLI into node_modules (npm ci; about a minute)"
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 

@@ -103,7 +103,7 @@ def modelled_capture(
     checkpoint_item = next((i for i in items[tables.checkpoint] if i[schema.STREAM_ID]["S"] == STREAM_ID), None)
     seconds = (int(checkpoint_item[C.UPDATED_AT]["N"]) - started_ms) / 1000 if checkpoint_item else float("inf")
     report = check(
-        [EventId(int(i[schema.RECORD_PK]["N"]), int(i[schema.RECORD_SK]["N"])) for i in items[tables.records]],
+        [EventId(*schema.record_generation_and_event(i)[1:]) for i in items[tables.records]],
         sorted(
             (h for h in items[tables.history] if h[schema.STREAM_ID]["S"] == STREAM_ID),
             key=lambda h: str(h[schema.POSITION]["S"]),

@@ -5,6 +5,7 @@ lines naming the argument, the value and what is accepted. Standard library only
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 import os
 import re
@@ -25,8 +26,44 @@ class CliParser(argparse.ArgumentParser):
     usage block, and exits with ExitCode.USAGE."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"error: {self.prog}: {message}\n  next: see `{self.prog} --help`\n")
+        sys.stderr.write(f"error: {self.prog}: {message}{did_you_mean(message, self)}\n  next: see `{self.prog} --help`\n")
         sys.exit(ExitCode.USAGE)
+
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)'")
+_UNRECOGNIZED = re.compile(r"unrecognized arguments: (.*)")
+
+
+def did_you_mean(message: str, parser: argparse.ArgumentParser) -> str:
+    """ "; did you mean ...?" for a mistyped command or option (argparse's own suggest_on_error exists only from
+    Python 3.14: https://docs.python.org/3.14/library/argparse.html#suggest-on-error), else nothing. Options are
+    looked for in the parser and its commands' parsers: argparse reports a command's unknown option from the
+    top-level parser."""
+    words: list[str] = []
+    if choice := _INVALID_CHOICE.search(message):
+        words = [choice[1]]
+    elif unknown := _UNRECOGNIZED.search(message):
+        words = [w.split("=", 1)[0] for w in unknown[1].split() if w.startswith("-")]
+    known = _known_words(parser)
+    guesses = []
+    for word in words:
+        close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+        if close:
+            guesses.append(close[0])
+    return f"; did you mean {', '.join(guesses)}?" if guesses else ""
+
+
+def _known_words(parser: argparse.ArgumentParser) -> list[str]:
+    words: list[str] = []
+    for action in parser._actions:  # argparse keeps no public list of its options and commands
+        words += action.option_strings
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                words.append(name)
+                words += _known_words(sub)
+        elif action.choices is not None and not action.option_strings:
+            words += [str(c) for c in action.choices]
+    return sorted(set(words))
 
 
 def add_debug_argument(parser: argparse.ArgumentParser, default: object = False) -> None:
@@ -156,11 +193,15 @@ def non_empty(text: str) -> str:
     return text
 
 
-def event_id(text: str) -> tuple[int, int]:
-    match = re.fullmatch(r"(\d+):(\d+)", text.strip())
+def event_id(text: str) -> tuple[int, int, int]:
+    """(commitNum, opNum, generation) of "COMMIT:OP", or "GENERATION/COMMIT:OP" for an event of a capture
+    generation after a reset (as `history` prints it)."""
+    match = re.fullmatch(r"(?:(\d+)/)?(\d+):(\d+)", text.strip())
     if not match:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an event id: COMMIT:OP, e.g. 1042:3 (as `history` prints it)")
-    return int(match[1]), int(match[2])
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an event id: COMMIT:OP, e.g. 1042:3, or GENERATION/COMMIT:OP after a reset (as `history` prints it)"
+        )
+    return int(match[2]), int(match[3]), int(match[1] or 0)
 
 
 _DURATION = re.compile(r"(\d+)\s*(s|m|h|d)")

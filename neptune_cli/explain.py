@@ -24,7 +24,7 @@ from botocore.exceptions import (
     UnauthorizedSSOTokenError,
 )
 
-from neptune_capture.errors import NeptuneCallError
+from neptune_capture.errors import NeptuneCallError, TransientCaptureError
 from neptune_capture.neptune_api import ResetError
 from neptune_cli.errors import OR_STACK, START_LOCAL_RUN, AwsError, CliError, NeptuneError, NoTargetError
 
@@ -65,6 +65,9 @@ def explain(error: BaseException, place: Place | None = None) -> CliError | None
         return error
     if isinstance(error, NeptuneCallError | ResetError):
         return _neptune(error, place)
+    if isinstance(error, TransientCaptureError) and isinstance(error.__cause__, NeptuneCallError | ClientError | BotoCoreError):
+        # Still failing after the capture core's own retries (`reset` reads the stream with them).
+        return _neptune(error, place) if str(error).startswith("Neptune") else AwsError(str(error), "try again")
     if isinstance(error, ProfileNotFound):
         return AwsError(f"{error}", "list the profiles with `aws configure list-profiles`, or leave --profile out")
     if isinstance(error, NoRegionError):

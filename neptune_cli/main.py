@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import threading
 from collections.abc import Callable
@@ -152,13 +153,18 @@ def reset(args: argparse.Namespace, context: Context, console: Console) -> int:
     from neptune_cli.commands import control
 
     control.confirm_reset(args.yes)  # before any target is looked up
-    result = control.reset(_target(args, context))
-    _show_result(console, args, result, [f"Neptune fast reset done: {result.get('status')}"])
+    result = control.reset(_target(args, context), discard_uncaptured=args.discard_uncaptured)
+    _show_result(console, args, result, control.reset_lines(result))
     return 0
 
 
 def reset_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--yes", action="store_true", help="confirm: the graph and its stream are erased")
+    parser.add_argument(
+        "--discard-uncaptured",
+        action="store_true",
+        help="reset even though the stream holds changes capture has not stored (they are lost)",
+    )
     parser.add_argument("--json", action="store_true", help="the result as JSON")
 
 
@@ -331,8 +337,11 @@ COMMANDS: dict[str, Command] = {
     ),
     "reset": Command(
         reset,
-        "Neptune fast reset: erase the graph and its stream (--yes)",
-        "Neptune's two-step fast reset (initiate, then perform with the token): erases the graph and its stream.",
+        "Neptune fast reset: erase the graph, begin the next capture generation (--yes)",
+        "Stops capture, runs Neptune's two-step fast reset (initiate, then perform with the token), which erases the "
+        "graph and its stream, begins the next capture generation (earlier generations' records and history are kept) "
+        "and starts capture again. Refused while the stream holds changes capture has not stored "
+        "(docs/reset-and-generations.md).",
         reset_arguments,
     ),
 }
@@ -362,7 +371,10 @@ def build_parser() -> CliParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    console = Console()
+    # The capture core logs its retries (reset reads the stream with them); a command's failure is its two
+    # lines, not the core's log too.
+    logging.getLogger("neptune_capture").addHandler(logging.NullHandler())
+    console = render.make_console()
     command = COMMANDS[args.command]
 
     def body(context: Context) -> int:

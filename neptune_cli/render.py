@@ -17,6 +17,16 @@ from rich.table import Table
 MINUTE, HOUR, DAY = 60, 3600, 86_400
 
 
+def make_console() -> Console:
+    """The console every command prints to. On a pipe or in a log file rich would wrap lines at 80 columns
+    (its width when there is no terminal, https://rich.readthedocs.io/en/stable/console.html#terminal-detection):
+    there a line is written as long as it is."""
+    console = Console()
+    if not console.is_terminal:
+        console.soft_wrap = True
+    return console
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -34,6 +44,11 @@ def duration(seconds: float) -> str:
     if whole < DAY:
         return f"{whole // HOUR} h {whole % HOUR // MINUTE} min"
     return f"{whole // DAY} d {whole % DAY // HOUR} h"
+
+
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """ "1 execution", "2 executions", "0 executions"."""
+    return f"{count:,} {noun if count == 1 else plural_form or noun + 's'}"
 
 
 def utc(ms: int) -> str:

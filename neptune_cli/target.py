@@ -24,11 +24,13 @@ from neptune_capture.contract import (
     RESET_FUNCTION_TIMEOUT_SECONDS,
     STACK_NAME,
     STATUS_FUNCTION_TIMEOUT_SECONDS,
+    GraphModel,
+    Key,
     Output,
 )
-from neptune_capture.neptune_api import fast_reset, get_engine_status, make_client
+from neptune_capture.neptune_api import get_engine_status, make_client
 from neptune_capture.schema import TableNames
-from neptune_cli.errors import OR_STACK, START_LOCAL_RUN, AwsError, NeptuneError, NoTargetError, UsageError
+from neptune_cli.errors import OR_STACK, START_LOCAL_RUN, AwsError, BusyError, NeptuneError, NoTargetError, UsageError
 from neptune_cli.explain import NO_REGION_NEXT, Place, explain
 from neptune_local.template import REGION as LOCAL_REGION
 
@@ -88,6 +90,7 @@ class Target:
     outputs: dict[str, str]
     client: Callable[[str], Any] = field(repr=False)
     neptune_endpoint: str | None = None  # the local run: the emulator is reachable directly
+    graph_model: GraphModel = GraphModel.PROPERTY_GRAPH  # the local run: which stream its handler reads
     function_log: Path | None = None  # the local run: its handlers' output (log lines, metrics)
 
     @property
@@ -142,7 +145,9 @@ class Target:
             return get_engine_status(make_client(self.neptune_endpoint, read_timeout=30))
         return self._invoke(Output.STATUS_FUNCTION)
 
-    def reset(self) -> dict[str, Any]:
+    def reset(self, *, discard_uncaptured: bool = False) -> dict[str, Any]:
+        """A reset through neptune-stream (neptune_capture.reset): the reset function's, or, for the local run,
+        the same code run here against the emulator. Raises BusyError when it was refused (nothing changed)."""
         if Output.RESET_FUNCTION not in self.outputs:
             raise NoTargetError(
                 f"{self.place.title} has no reset function: it captures a Neptune cluster it did not create, and "
@@ -151,8 +156,28 @@ class Target:
                 "Neptune's fast reset yourself: https://docs.aws.amazon.com/neptune/latest/userguide/manage-console-fast-reset.html",
             )
         if self.neptune_endpoint:
-            return fast_reset(make_client(self.neptune_endpoint, read_timeout=60))
-        return self._invoke(Output.RESET_FUNCTION)
+            from neptune_capture.clock import SystemClock
+            from neptune_capture.metrics import CountingMetrics
+            from neptune_capture.neptune_api import fast_reset
+            from neptune_capture.reset import ResetRefusedError, reset_with_new_generation
+            from neptune_capture.store import DynamoStore
+            from neptune_capture.stream_source import NeptuneStreamSource
+
+            neptune = make_client(self.neptune_endpoint, read_timeout=60)
+            clock, metrics = SystemClock(), CountingMetrics()
+            store = DynamoStore(self.dynamodb, self.tables, self.stream_id, clock=clock, metrics=metrics)
+            source = NeptuneStreamSource(neptune, limit=1, clock=clock, metrics=metrics, model=self.graph_model)
+            try:
+                return reset_with_new_generation(
+                    lambda: fast_reset(neptune), store, source, discard_uncaptured=discard_uncaptured
+                )
+            except ResetRefusedError as refused:
+                raise BusyError(refused.problem, refused.next_step) from None
+        payload: dict[str, Any] = {Key.DISCARD_UNCAPTURED.value: True} if discard_uncaptured else {}
+        result = self._invoke(Output.RESET_FUNCTION, payload)
+        if "refused" in result:
+            raise BusyError(str(result["refused"]), str(result["next"]))
+        return result
 
     def cluster_configuration(self) -> dict[str, Any] | None:
         """What the cluster is configured with, from Neptune's management API (DescribeDBClusters, then
@@ -186,12 +211,12 @@ class Target:
             },
         }
 
-    def _invoke(self, output: Output) -> dict[str, Any]:
+    def _invoke(self, output: Output, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Neptune lives in isolated subnets: a deployed stack reaches it through its own Lambdas. A
         function error comes back in the payload, flagged by FunctionError
         (https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html)."""
         function = self.outputs[output]
-        response = self.lambda_client.invoke(FunctionName=function, Payload=b"{}")
+        response = self.lambda_client.invoke(FunctionName=function, Payload=json.dumps(event or {}).encode())
         payload: dict[str, Any] = json.loads(response["Payload"].read() or b"{}")
         if response.get("FunctionError"):
             raise NeptuneError(
@@ -250,7 +275,10 @@ def local_target(data_dir: Path) -> Target:
         return boto3.client(service, endpoint_url=aws_endpoint, region_name=LOCAL_REGION, config=config)  # type: ignore[call-overload]
 
     _probe_local(cast("SFNClient", client("stepfunctions", PROBE_CONFIG)), outputs[Output.STATE_MACHINE], place)
-    return Target(place, outputs, client, neptune_endpoint=neptune_endpoint, function_log=data_dir / LOCAL_FUNCTION_LOG)
+    model = GraphModel(info.get("graphModel", GraphModel.PROPERTY_GRAPH))
+    return Target(
+        place, outputs, client, neptune_endpoint=neptune_endpoint, function_log=data_dir / LOCAL_FUNCTION_LOG, graph_model=model
+    )
 
 
 def _probe_local(sfn: SFNClient, state_machine_arn: str, place: Place) -> None:

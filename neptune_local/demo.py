@@ -23,6 +23,7 @@ from neptune_capture.contract import DEFAULT_STREAM_ID as STREAM_ID
 from neptune_capture.contract import LOCAL_ENDPOINTS_FILE, LOCAL_FUNCTION_LOG, ExecutionStatus, GraphModel
 from neptune_cli.arguments import float_above, int_at_least, synthesized_app, writable_directory
 from neptune_cli.errors import BusyError, CheckFailedError, UsageError
+from neptune_cli.render import make_console, plural
 from neptune_cli.runner import run_entry_point
 
 if TYPE_CHECKING:
@@ -97,8 +98,11 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     from neptune_local.runtime import LocalOptions, LocalPipeline
     from neptune_local.template import load_stack
 
+    check_options(args)
     stack = load_stack(args.cdk_out)
     model = check_model(stack, args)
+    check_cluster_mode(stack, args)
+    console.print(f"playing {describe_stack(stack, model)}, synthesized in {args.cdk_out}")
     if args.existing_graph:
         from neptune_local.existing_demo import run_existing
 
@@ -131,6 +135,50 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             pipeline.stop()
         else:
             serve_until_interrupted(pipeline, console)
+
+
+DEFAULT_EXISTING_CHANGES = 2_000
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Options that only mean something beside another one are refused alone, not ignored."""
+    if args.existing_changes is not None and not args.existing_graph:
+        raise UsageError(
+            "--existing-changes needs --existing-graph (it is the graph written before capture exists)",
+            "add --existing-graph, or drop --existing-changes",
+        )
+    if args.existing_changes is None:
+        args.existing_changes = DEFAULT_EXISTING_CHANGES
+
+
+# The resource type of a Neptune cluster the stack creates: an existing-cluster stack has none.
+NEPTUNE_CLUSTER_TYPE = "AWS::Neptune::DBCluster"
+EXISTING_CLUSTER_CONTEXT = "-c neptune-stream:existingCluster=examples/existing-cluster.json"
+
+
+def creates_cluster(stack: SynthesizedStack) -> bool:
+    return any(r.get("Type") == NEPTUNE_CLUSTER_TYPE for r in stack.template.get("Resources", {}).values())
+
+
+def describe_stack(stack: SynthesizedStack, model: GraphModel) -> str:
+    cluster = "a new Neptune cluster" if creates_cluster(stack) else "an existing Neptune cluster"
+    return f"the stack for {cluster}, capturing the {model} model"
+
+
+def check_cluster_mode(stack: SynthesizedStack, args: argparse.Namespace) -> None:
+    """The run plays the template as it is: one synthesized for the other cluster mode is refused, not played."""
+    new = creates_cluster(stack)
+    if args.existing_graph and new:
+        raise UsageError(
+            f"--existing-graph, but {args.cdk_out} was synthesized for a new cluster",
+            f"synthesize with {EXISTING_CLUSTER_CONTEXT} (`make demo DEMO_ARGS=--existing-graph` does), or drop --existing-graph",
+        )
+    if not args.existing_graph and not new:
+        raise UsageError(
+            f"{args.cdk_out} was synthesized for an existing cluster (-c neptune-stream:existingCluster), but "
+            "--existing-graph was not given",
+            "synthesize again without it (`make demo` does), or add --existing-graph",
+        )
 
 
 def check_model(stack: SynthesizedStack, args: argparse.Namespace) -> GraphModel:
@@ -226,7 +274,9 @@ def finish(
     from neptune_local.verify import verify
 
     assert pipeline.emulator is not None and pipeline.tables is not None
-    report = verify(pipeline.dynamodb, pipeline.tables, STREAM_ID, pipeline.stream_ids())
+    events = pipeline.stream_ids()
+    console.print(f"verifying {plural(len(events), 'record')}: each stream event captured exactly once ...")
+    report = verify(pipeline.dynamodb, pipeline.tables, STREAM_ID, events)
     executions = pipeline.executions()
     histories = [pipeline.history_length(e["executionArn"]) for e in executions]
     summary = {
@@ -252,16 +302,38 @@ def finish(
         f"{report.records:,} records in {elapsed:.1f} s; duplicates {report.duplicates}, missing {report.missing}; "
         f"history {report.history_items:,} batches ({history_state}); "
         f"checkpoint {report.checkpoint} ({'= last event' if report.checkpoint_is_last else 'NOT the last event'}); "
-        f"{len(executions)} executions (continue-as-new; {summary['failed_executions']} did not succeed), "
+        f"{plural(len(executions), 'execution')} (continue-as-new; {summary['failed_executions']} did not succeed), "
         f"largest history {summary['max_history_events']} events"
     )
     summary["ok"] = ok
+    element = an_element_id(pipeline)
+    if element is not None and not args.keep_running:
+        console.print(f"next: run with --keep-running to query the tables, then try: ./neptune-stream history {element}")
     return summary
+
+
+def an_element_id(pipeline: LocalPipeline) -> str | None:
+    """The id of an element the run captured (a vertex's or an edge's id, or an RDF subject), quoted for a
+    shell: what to try `history` with."""
+    import shlex
+
+    from neptune_capture import schema
+
+    assert pipeline.tables is not None
+    items = pipeline.dynamodb.scan(TableName=pipeline.tables.records, Limit=1).get("Items", [])
+    if not items:
+        return None
+    item = items[0]
+    element = item.get("id", item.get(schema.SUBJECT, {})).get("S")
+    return shlex.quote(element) if element else None
 
 
 def serve_until_interrupted(pipeline: LocalPipeline, console: Console) -> None:
     endpoints = Path(pipeline.options.data_dir) / LOCAL_ENDPOINTS_FILE
     console.print(f"Still running (endpoints in {endpoints}); `./neptune-stream status` works now. Ctrl-C stops.")
+    element = an_element_id(pipeline)
+    if element is not None:
+        console.print(f"try: ./neptune-stream history {element}")
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: done.set())
     done.wait()
@@ -326,13 +398,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--existing-changes",
         type=int_at_least(1),
-        default=2_000,
-        help="with --existing-graph: changes written before capture starts (default 2,000)",
+        default=None,
+        help=f"with --existing-graph: changes written before capture starts (default {DEFAULT_EXISTING_CHANGES:,})",
     )
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    console = Console(stderr=False)
+    console = make_console()
     summary = run(args, console)
     ok = summary.pop("ok")
     print(json.dumps(summary), flush=True)

@@ -23,6 +23,7 @@ from neptune_local.template import ACCOUNT, REGION, LocalFunction
 
 Handler = Callable[[dict[str, Any], Any], Any]
 DEFAULT_TIMEOUT_SECONDS = 900.0
+DEFAULT_MEMORY_MB = 128  # Lambda's default memory size
 THREAD_PREFIX = "lambda-"  # every local invocation runs in a thread named for its function
 
 
@@ -35,7 +36,7 @@ class ProcessExit(BaseException):
 class LocalContext:
     function_name: str
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
-    memory_limit_in_mb: int = 1024
+    memory_limit_in_mb: int = 128
     aws_request_id: str = "local"
 
     def __post_init__(self) -> None:
@@ -72,15 +73,19 @@ class LambdaRegistry:
     def __init__(self) -> None:
         self.handlers: dict[str, Handler] = {}
         self.timeouts: dict[str, float] = {}
+        self.memory: dict[str, int] = {}
         self.invocations: dict[str, int] = {}
         self.errors: list[str] = []
         self.lock = threading.Lock()
         self.idle = threading.Condition(self.lock)
         self.in_flight = 0
 
-    def register(self, arn: str, handler: Handler, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+    def register(
+        self, arn: str, handler: Handler, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS, memory_mb: int = DEFAULT_MEMORY_MB
+    ) -> None:
         self.handlers[arn] = handler
         self.timeouts[arn] = timeout_seconds
+        self.memory[arn] = memory_mb
 
     def invoke(self, parameters: dict[str, Any], region: str | None = None, state_credentials: Any = None) -> dict[str, Any]:
         arn = parameters["FunctionName"]
@@ -97,7 +102,8 @@ class LambdaRegistry:
         outcome: dict[str, Any] = {}
         # Its own thread, so the caller can give up at the timeout as the Lambda service does; a handler
         # still blocked then stays counted in flight until it ends.
-        context = LocalContext(name, timeout)
+        # The context reports the template's memory size, as Lambda's does (the local run does not limit it).
+        context = LocalContext(name, timeout, self.memory.get(arn, DEFAULT_MEMORY_MB))
         args = (handler, payload, context, outcome)
         worker = threading.Thread(target=self._run, args=args, name=THREAD_PREFIX + name, daemon=True)
         worker.start()

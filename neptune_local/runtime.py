@@ -250,7 +250,9 @@ class LocalPipeline:
         self._patch = ExitStack()
         self._patch.enter_context(function_output_to(self.function_log))
         for function in self.stack.functions():
-            self.registry.register(function.arn, load_handler(function), opts.lambda_timeout_seconds or function.timeout_seconds)
+            self.registry.register(
+                function.arn, load_handler(function), opts.lambda_timeout_seconds or function.timeout_seconds, function.memory_mb
+            )
         self._patch.enter_context(self.registry.installed())
         self._patch.enter_context(moto_gaps.patched())
 
@@ -346,6 +348,8 @@ class LocalPipeline:
             "gremlin": self.emulator.gremlin_url,
             "ca_bundle": str(self.emulator.tls.ca_file) if self.emulator.tls else None,
             "aws": self.moto_endpoint,
+            # Which stream the handler reads: `reset` reads the same one to see that capture has stored it all.
+            "graphModel": str(self.graph_model),
             # The same outputs a deployed stack has: the CLI finds everything through them either way.
             "outputs": {
                 Output.RECORDS_TABLE: self.tables.records,

@@ -38,6 +38,9 @@ class LocalFunction:
     handler: str  # "index.handler"
     timeout_seconds: float
     environment: dict[str, str]  # the deployed variables that are plain values (tokens left out)
+    # What the template gives it; Lambda's default is 128 MB
+    # (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-lambda-function.html).
+    memory_mb: int = 128
 
     @property
     def arn(self) -> str:
@@ -111,6 +114,7 @@ class SynthesizedStack:
             handler=props["Handler"],
             timeout_seconds=float(props.get("Timeout", 3)),
             environment={k: v for k, v in variables.items() if isinstance(v, str)},
+            memory_mb=int(props.get("MemorySize", 128)),
         )
 
     def functions(self) -> list[LocalFunction]:

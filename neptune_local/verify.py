@@ -36,6 +36,11 @@ class Verification:
     # the one there is says capture started after (None: the stream was empty then, or no such item).
     starts: int = 0
     started_after: EventId | None = None
+    # The capture generation verified, its RESET history items, and how many it must have (one for every
+    # generation but 0).
+    generation: int = 0
+    resets: int = 0
+    resets_expected: int = 0
 
     @property
     def ok(self) -> bool:
@@ -47,6 +52,7 @@ class Verification:
             and self.checkpoint_is_last
             and self.records == self.stream_events
             and self.starts <= 1
+            and self.resets == self.resets_expected
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -82,16 +88,82 @@ def read_checkpoint(client: DynamoDBClient, table: str, stream_id: str) -> Check
     return checkpoint_from_item(stream_id, item)
 
 
-def verify(client: DynamoDBClient, tables: TableNames, stream_id: str, stream: Sequence[EventId]) -> Verification:
-    """`stream`: exactly the events that must be captured, in order (all the stream's events, or those after
-    the record a capture from LATEST started after)."""
-    stored = [
-        EventId(int(i[schema.RECORD_PK]["N"]), int(i[schema.RECORD_SK]["N"]))
-        for i in _scan(client, tables.records, ProjectionExpression="commitNum, opNum")
+def verify(
+    client: DynamoDBClient, tables: TableNames, stream_id: str, stream: Sequence[EventId], generation: int | None = None
+) -> Verification:
+    """`stream`: exactly the events of capture generation `generation` (the checkpoint's, by default) that
+    must be captured, in order (all its stream's events, or those after the record a capture from LATEST
+    started after). Records and history of other generations are not looked at."""
+    checkpoint = read_checkpoint(client, tables.checkpoint, stream_id)
+    records = [
+        schema.record_generation_and_event(i)
+        for i in _scan(
+            client,
+            tables.records,
+            ProjectionExpression="#g, commitNum, opNum",
+            ExpressionAttributeNames={"#g": schema.GENERATION},
+        )
     ]
     history = history_items(client, tables.history, stream_id)
-    checkpoint = read_checkpoint(client, tables.checkpoint, stream_id).position
-    return check(stored, history, checkpoint, stream)
+    return check_generation(records, history, checkpoint, stream, checkpoint.generation if generation is None else generation)
+
+
+def verify_generations(
+    client: DynamoDBClient, tables: TableNames, stream_id: str, streams: Sequence[Sequence[EventId]]
+) -> list[Verification]:
+    """One verification per capture generation, `streams[g]` being generation g's events; a record or history
+    item of a generation past the last one given counts as a duplicate of the last verification."""
+    checkpoint = read_checkpoint(client, tables.checkpoint, stream_id)
+    records = [
+        schema.record_generation_and_event(i)
+        for i in _scan(
+            client,
+            tables.records,
+            ProjectionExpression="#g, commitNum, opNum",
+            ExpressionAttributeNames={"#g": schema.GENERATION},
+        )
+    ]
+    history = history_items(client, tables.history, stream_id)
+    results = [check_generation(records, history, checkpoint, stream, g) for g, stream in enumerate(streams)]
+    beyond = sum(1 for g, _, _ in records if g >= len(streams))
+    if beyond and results:
+        results[-1].duplicates += beyond
+    return results
+
+
+def generation_of(history: dict[str, Any]) -> int:
+    return schema.parse_position(str(history[schema.POSITION]["S"]))[0]
+
+
+def check_generation(
+    records: Iterable[tuple[int, int, int]],
+    history: Sequence[dict[str, Any]],
+    checkpoint: Checkpoint,
+    stream: Sequence[EventId],
+    generation: int,
+) -> Verification:
+    """check() on one generation: its records, its history items; its checkpoint is the checkpoint item's while
+    it is the current generation, then the position the next generation's RESET item says it ended at."""
+    stored = [EventId(c, o) for g, c, o in records if g == generation]
+    mine = [h for h in history if generation_of(h) == generation]
+    if generation == checkpoint.generation:
+        position = checkpoint.position
+    else:
+        resets = [
+            h
+            for h in history
+            if generation_of(h) == generation + 1 and h.get(schema.KIND, {}).get("S") == schema.HistoryKind.RESET
+        ]
+        position = (
+            EventId(int(resets[0]["lastCapturedCommitNum"]["N"]), int(resets[0]["lastCapturedOpNum"]["N"]))
+            if resets and "lastCapturedCommitNum" in resets[0]
+            else None
+        )
+    result = check(stored, mine, position, stream)
+    result.generation = generation
+    result.resets_expected = 1 if generation else 0
+    result.resets = sum(1 for h in mine if h.get(schema.KIND, {}).get("S") == schema.HistoryKind.RESET)
+    return result
 
 
 def check(
@@ -155,10 +227,32 @@ def _started_after(item: dict[str, Any]) -> EventId | None:
 
 def verify_model(model: DynamoModel, tables: TableNames, stream_id: str, stream: Sequence[EventId]) -> Verification:
     """The same verification on the DynamoDB model's tables (it has no Scan or Query)."""
-    stored = [EventId(int(i[schema.RECORD_PK]["N"]), int(i[schema.RECORD_SK]["N"])) for i in model.items(tables.records)]
+    records = [schema.record_generation_and_event(i) for i in model.items(tables.records)]
     history = sorted(
         (h for h in model.items(tables.history) if h[schema.STREAM_ID]["S"] == stream_id),
         key=lambda h: str(h[schema.POSITION]["S"]),
     )
     checkpoint = checkpoint_from_item(stream_id, model.get(tables.checkpoint, {schema.STREAM_ID: {"S": stream_id}}))
-    return check(stored, history, checkpoint.position, stream)
+    return check_generation(records, history, checkpoint, stream, checkpoint.generation)
+
+
+def combined(verifications: Sequence[Verification]) -> Verification:
+    """Several generations' verifications as one: counts added up, every property required of each."""
+    last = verifications[-1]
+    return Verification(
+        stream_events=sum(v.stream_events for v in verifications),
+        records=sum(v.records for v in verifications),
+        duplicates=sum(v.duplicates for v in verifications),
+        missing=sum(v.missing for v in verifications),
+        history_items=sum(v.history_items for v in verifications),
+        history_ordered=all(v.history_ordered for v in verifications),
+        history_complete=all(v.history_complete for v in verifications),
+        checkpoint=last.checkpoint,
+        checkpoint_is_last=all(v.checkpoint_is_last for v in verifications),
+        gaps=sum(v.gaps for v in verifications),
+        starts=sum(v.starts for v in verifications),
+        started_after=verifications[0].started_after,
+        generation=last.generation,
+        resets=sum(v.resets for v in verifications),
+        resets_expected=sum(v.resets_expected for v in verifications),
+    )

@@ -74,21 +74,29 @@ def graph_quads(engine: Engine) -> set[Quad]:
     return {(s.subject, s.predicate, s.object, s.graph_or_default()) for s in map(parse_statement, statements)}
 
 
-def captured(client: DynamoDBClient, table: str) -> dict[EventId, dict[str, Any]]:
+def captured(client: DynamoDBClient, table: str, generation: int = 0) -> dict[EventId, dict[str, Any]]:
+    """The records of one capture generation (the graph now is the replay of the current one alone)."""
     paginator = client.get_paginator("scan")
     items: dict[EventId, dict[str, Any]] = {}
     for page in paginator.paginate(TableName=table, ConsistentRead=True):
         for item in page.get("Items", []):
-            items[EventId(int(item[schema.RECORD_PK]["N"]), int(item[schema.RECORD_SK]["N"]))] = item
+            g, commit, op = schema.record_generation_and_event(item)
+            if g == generation:
+                items[EventId(commit, op)] = item
     return items
 
 
 def verify_rdf(
-    client: DynamoDBClient, tables: TableNames, engine: Engine, *, expected_blank_nodes: int | None = None
+    client: DynamoDBClient,
+    tables: TableNames,
+    engine: Engine,
+    *,
+    expected_blank_nodes: int | None = None,
+    generation: int = 0,
 ) -> RdfVerification:
     trimmed = engine.sparql_stream.trimmed_through
     return check_rdf(
-        captured(client, tables.records),
+        captured(client, tables.records, generation),
         stream_statements(engine),
         graph_quads(engine) if trimmed is None else None,
         expected_blank_nodes,

@@ -116,20 +116,6 @@ class Functions(Construct):
         )
         cluster.grant(self.status, "neptune-db:GetEngineStatus")
 
-        # Fast reset must reach the writer: the cluster endpoint always points at it. It erases the graph, so
-        # it exists only where the stack may do that (never, by default, on a cluster it did not create).
-        self.reset: lambda_.Function | None = None
-        if with_reset:
-            self.reset = self._function(
-                "Reset",
-                folder="reset",
-                description="Fast-resets the Neptune graph and its stream",
-                timeout=Duration.seconds(RESET_FUNCTION_TIMEOUT_SECONDS),
-                memory=256,
-                environment=neptune_env,
-            )
-            cluster.grant(self.reset, "neptune-db:ResetDatabase")
-
         handler_settings = HandlerSettings(
             stream_id=settings.stream_id,
             tables=TableNames(records=records.table_name, history=history.table_name, checkpoint=checkpoint.table_name),
@@ -141,6 +127,26 @@ class Functions(Construct):
             start_from=settings.start_from,
             graph_model=settings.graph_model,
         )
+        # Fast reset must reach the writer: the cluster endpoint always points at it. It erases the graph, so
+        # it exists only where the stack may do that (never, by default, on a cluster it did not create). It
+        # reads the checkpoint and the stream (capture must have stored everything first) and opens the next
+        # capture generation: a RESET history item and the checkpoint update (docs/reset-and-generations.md).
+        self.reset: lambda_.Function | None = None
+        if with_reset:
+            self.reset = self._function(
+                "Reset",
+                folder="reset",
+                description="Fast-resets the Neptune graph and opens the next capture generation",
+                timeout=Duration.seconds(RESET_FUNCTION_TIMEOUT_SECONDS),
+                memory=256,
+                environment=handler_settings.to_env(),
+            )
+            cluster.grant(self.reset, "neptune-db:ResetDatabase", "neptune-db:GetStreamRecords")
+            self.reset.add_to_role_policy(iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[history.table_arn]))
+            self.reset.add_to_role_policy(
+                iam.PolicyStatement(actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[checkpoint.table_arn])
+            )
+
         self.stream_handler = self._function(
             "StreamHandler",
             folder="stream_handler",

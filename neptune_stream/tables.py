@@ -27,9 +27,10 @@ class Tables(Construct):
                 removal_policy=defaults.removal_policy,
             )
 
-        n, s = ddb.AttributeType.NUMBER, ddb.AttributeType.STRING
-        # Keyed by the event id itself: two events can never share an item and a replay rewrites the same item.
-        self.records = table("StreamRecords", schema.RECORD_PK, n, schema.RECORD_SK, n)
+        s = ddb.AttributeType.STRING
+        # Keyed by the event's generation-qualified position (schema.position): two events can never share an
+        # item, a replay rewrites the same item, and a reset's reused (commitNum, opNum) is another key.
+        self.records = table("StreamRecords", schema.RECORD_PK, s, None, s)
         self.records.add_global_secondary_index(
             index_name=schema.ELEMENT_INDEX,
             partition_key=ddb.Attribute(name=schema.ELEMENT_ID, type=s),

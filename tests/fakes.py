@@ -88,6 +88,26 @@ class FakeStream:
             body = {"lastEventId": newest["eventId"], "format": "PG_JSON", "records": [newest], "totalRecords": 1}
         return parse_page(body, None).events[-1]
 
+    def at(self, position: EventId) -> StreamEvent | None:
+        """AT_SEQUENCE_NUMBER, one record: the first at or after `position`, None when there is none (404)."""
+        with self.lock:
+            self.calls += 1
+            ids = self.ids()
+            if self.horizon is not None and position < self.horizon:
+                raise StreamExpiredError(f"position {position} is older than the stream's retention")
+            index = next((i for i, e in enumerate(ids) if e >= position), None)
+            if index is None:
+                return None
+            record = self.records[index]
+            body = {"lastEventId": record["eventId"], "format": "PG_JSON", "records": [record], "totalRecords": 1}
+        return parse_page(body, None).events[0]
+
+    def reset(self, records: list[dict[str, Any]]) -> None:
+        """A fast reset, then `records`: the stream starts again (its commit numbers too)."""
+        with self.lock:
+            self.records = list(records)
+            self.horizon = None
+
 
 class FakeClock:
     """Wall and monotonic time that move only when the code under test sleeps (or a test advances it)."""

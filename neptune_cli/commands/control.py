@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from neptune_capture import schema
@@ -40,8 +41,15 @@ def _set_schedule(target: Target, state: str) -> dict[str, Any] | None:
 
 
 def start(
-    target: Target, *, resume_from_trim_horizon: bool, force_lease: bool, start_from: StartFrom | None = None
+    target: Target,
+    *,
+    resume_from_trim_horizon: bool,
+    force_lease: bool,
+    start_from: StartFrom | None = None,
+    stopped: Collection[str] = (),
 ) -> dict[str, Any]:
+    """`stopped`: executions just stopped (by `reset`), which Step Functions may still list as running for a
+    moment: they do not count as capture running."""
     payload: dict[str, Any] = {}
     if resume_from_trim_horizon:
         payload[Key.RESUME_FROM_TRIM_HORIZON] = True
@@ -49,7 +57,7 @@ def start(
         payload[Key.FORCE_LEASE] = True
     if start_from is not None:
         payload[Key.START_FROM] = str(start_from)
-    already = running(target)
+    already = [arn for arn in running(target) if arn not in stopped]
     if already and (resume_from_trim_horizon or start_from) and not force_lease:
         # The running execution holds the lease: a second one would be fenced and the flag lost.
         raise BusyError(
@@ -116,12 +124,59 @@ def confirm_reset(yes: bool) -> None:
     if not yes:
         raise UsageError(
             "reset erases the whole Neptune graph and its stream, and cannot be undone",
-            "repeat with --yes to do it (stop capture first: `./neptune-stream stop`)",
+            "repeat with --yes to do it (capture is stopped for the reset and started again after it)",
         )
 
 
-def reset(target: Target) -> dict[str, Any]:
-    return target.reset()
+def reset(target: Target, *, discard_uncaptured: bool = False) -> dict[str, Any]:
+    """Stops capture (if it runs), resets the graph and opens the next capture generation (the reset function
+    refuses while the stream holds changes capture has not stored), then starts capture again if it ran.
+    A refused reset changes nothing: capture is started again as it was, and the refusal raised."""
+    was_running = bool(running(target))
+    stopped = stop(target) if was_running else None
+    gone = stopped["stopped"] if stopped else []
+    try:
+        result = target.reset(discard_uncaptured=discard_uncaptured)
+    except BaseException:
+        if was_running:
+            start(target, resume_from_trim_horizon=False, force_lease=False, stopped=gone)
+        raise
+    restarted = start(target, resume_from_trim_horizon=False, force_lease=False, stopped=gone) if was_running else None
+    return result | {"stopped": stopped, "restarted": restarted}
+
+
+def reset_lines(result: dict[str, Any]) -> list[str]:
+    lines = []
+    if result.get("stopped"):
+        lines.append(f"capture stopped for the reset ({_executions(len(result['stopped']['stopped']))})")
+    lines.append(f"Neptune fast reset done: {result.get('status')}")
+    if result.get("discarded"):
+        lines.append(f"discarded on purpose: {result['discarded']}")
+    lines.append(
+        f"capture generation {result['generation']} began at {_utc(result['generationStartedAt'])} "
+        f"(generation {result['previousGeneration']} ended at {_event(result.get('lastCaptured'))}, its records and history kept)"
+    )
+    if result.get("restarted"):
+        lines += start_lines(result["restarted"])
+    else:
+        lines.append("capture was not running: start it with `./neptune-stream start`")
+    return lines
+
+
+def _executions(n: int) -> str:
+    from neptune_cli.render import plural
+
+    return plural(n, "execution")
+
+
+def _event(event: dict[str, int] | None) -> str:
+    return f"{event['commitNum']}:{event['opNum']}" if event else "nothing captured"
+
+
+def _utc(ms: int | None) -> str:
+    from neptune_cli.render import utc
+
+    return utc(ms) if ms is not None else "?"
 
 
 def start_lines(result: dict[str, Any]) -> list[str]:
@@ -148,7 +203,7 @@ def stop_lines(result: dict[str, Any]) -> list[str]:
     lines = [_schedule_line(result["schedule"], "paused")]
     if result["stopped"]:
         names = ", ".join(a.rsplit(":", 1)[-1] for a in result["stopped"])
-        lines.append(f"stopped {len(result['stopped'])} execution(s): {names}; lease released by {len(result['leaseReleased'])}")
+        lines.append(f"stopped {_executions(len(result['stopped']))}: {names}; lease released by {len(result['leaseReleased'])}")
     else:
         lines.append("no execution was running")
     return lines

@@ -43,6 +43,8 @@ def change(item: dict[str, Any]) -> dict[str, Any]:
     plain: dict[str, Any] = {k: next(iter(v.values())) for k, v in item.items()}
     out: dict[str, Any] = {
         "eventId": {"commitNum": int(plain["commitNum"]), "opNum": int(plain["opNum"])},
+        # The capture generation: the same event id names another change after each reset of the graph.
+        "generation": int(plain.get(schema.GENERATION, 0)),
         "commitTimestamp": int(plain["commitTimestamp"]),
         "op": plain["op"],
     }
@@ -58,7 +60,7 @@ def change(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_page(
-    target: Target, element_id: str, *, limit: int, after: tuple[int, int] | None = None, since_ms: int | None = None
+    target: Target, element_id: str, *, limit: int, after: tuple[int, int, int] | None = None, since_ms: int | None = None
 ) -> Page:
     condition = "#e = :e"
     names = {"#e": schema.ELEMENT_ID}
@@ -66,7 +68,7 @@ def read_page(
     if after is not None:
         condition += " AND #p > :after"
         names["#p"] = schema.POSITION
-        values[":after"] = {"S": schema.position(*after)}
+        values[":after"] = {"S": schema.position(after[0], after[1], after[2])}
     request: dict[str, Any] = {
         "TableName": target.tables.records,
         "IndexName": schema.ELEMENT_INDEX,
@@ -88,11 +90,16 @@ def read_page(
             break
         request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
     page, more = found[:limit], len(found) > limit
-    last = page[-1]["eventId"] if page else None
-    return Page(element_id, page, f"{last['commitNum']}:{last['opNum']}" if more and last else None)
+    return Page(element_id, page, event_label(page[-1]) if more and page else None)
 
 
-def nothing_found(element_id: str, after: tuple[int, int] | None, since_ms: int | None, where: str) -> NoDataError:
+def event_label(change: dict[str, Any]) -> str:
+    """How the CLI writes an event id: COMMIT:OP, prefixed by GENERATION/ after the graph's first reset."""
+    event = f"{change['eventId']['commitNum']}:{change['eventId']['opNum']}"
+    return f"{change['generation']}/{event}" if change.get("generation") else event
+
+
+def nothing_found(element_id: str, after: tuple[int, int, int] | None, since_ms: int | None, where: str) -> NoDataError:
     scope = "".join(
         [
             f" after event {after[0]}:{after[1]}" if after else "",
@@ -126,7 +133,7 @@ def _cell(value: object, truncated: bool) -> str:
 def table_rows(page: Page) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     for c in page.changes:
-        event = f"{c['eventId']['commitNum']}:{c['eventId']['opNum']}"
+        event = event_label(c)
         if schema.SUBJECT in c:
             graph = "" if c[schema.GRAPH] == f"<{NEPTUNE_DEFAULT_GRAPH}>" else str(c[schema.GRAPH])
             row = (event, utc(c["commitTimestamp"]), str(c["op"]), str(c[schema.PREDICATE]))
@@ -136,7 +143,7 @@ def table_rows(page: Page) -> list[tuple[str, ...]]:
         edge = f" {c['from']} -> {c['to']}" if "from" in c else ""
         rows.append(
             (
-                f"{c['eventId']['commitNum']}:{c['eventId']['opNum']}",
+                event,
                 utc(c["commitTimestamp"]),
                 str(c["op"]),
                 str(c["type"]),

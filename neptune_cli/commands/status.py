@@ -42,7 +42,13 @@ class StatusReport:
     last_batch: dict[str, Any] | None = None
     gap: dict[str, Any] | None = None
     start: dict[str, Any] | None = None  # where the first capture began, when it began from LATEST
+    # The capture generation (0 until the graph's first reset), when it began and why (docs/reset-and-generations.md).
+    generation: dict[str, Any] = field(default_factory=lambda: {"number": 0})
     lease: dict[str, Any] | None = None
+    # The execution `stop` stopped last (its lease released): Step Functions may list it RUNNING a moment
+    # more, while its last invocation ends (StopExecution does not say it stops one under way:
+    # https://docs.aws.amazon.com/step-functions/latest/apireference/API_StopExecution.html).
+    stopped_by_stop: str | None = None
     running: list[dict[str, Any]] | None = None  # None: could not be read
     last_failure: dict[str, Any] | None = None
     neptune: dict[str, Any] = field(default_factory=dict)
@@ -63,6 +69,7 @@ class StatusReport:
             "lastBatch": self.last_batch,
             "gap": self.gap,
             "start": self.start,
+            "generation": self.generation,
             "lease": lease,
             "runningExecutions": self.running,
             "lastFailure": self.last_failure,
@@ -105,11 +112,17 @@ def _checkpoint_item(target: Target) -> dict[str, Any]:
 
 
 def _from_checkpoint(report: StatusReport, item: dict[str, Any]) -> None:
+    report.generation = {
+        "number": item.get(C.GENERATION, 0),
+        **({"startedAt": item[C.GENERATION_STARTED_AT]} if C.GENERATION_STARTED_AT in item else {}),
+        **({"reason": item[C.GENERATION_REASON]} if C.GENERATION_REASON in item else {}),
+    }
     if C.COMMIT_NUM in item:
         shown = (C.COMMIT_NUM, C.OP_NUM, C.VERSION, C.COMMIT_TIMESTAMP, C.UPDATED_AT)
         report.checkpoint = {k: item[k] for k in shown if k in item}
     if C.STARTED_FROM in item:
         report.start = {k: item[k] for k in (C.STARTED_FROM, C.STARTED_AT, C.STARTED_AFTER) if k in item}
+    report.stopped_by_stop = item.get(C.LEASE_RELEASED_FROM)
     if C.LEASE_OWNER in item:
         report.lease = {
             "owner": item[C.LEASE_OWNER],
@@ -180,6 +193,7 @@ def rows(report: StatusReport, now_ms: int) -> list[Row]:
             out.append(Row("last captured change", f"committed {when(c[C.COMMIT_TIMESTAMP], now_ms)}"))
     else:
         out.append(Row("checkpoint", "none: nothing captured yet", "warn"))
+    out.append(_generation_row(report.generation, now_ms))
     if report.start:
         after = report.start.get(C.STARTED_AFTER)
         skipped = f"after event {_event(after)}: it and earlier changes were not captured" if after else "on an empty stream"
@@ -212,6 +226,14 @@ def rows(report: StatusReport, now_ms: int) -> list[Row]:
         out.append(_cluster_row(report.cluster, report.neptune))
     out.append(_schedule_row(report.schedule))
     return out
+
+
+def _generation_row(generation: dict[str, Any], now_ms: int) -> Row:
+    number = generation.get("number", 0)
+    if not number:
+        return Row("generation", "0 (the graph has not been reset since capture began)")
+    began = when(generation["startedAt"], now_ms) if "startedAt" in generation else "at an unknown time"
+    return Row("generation", f"{number}, began {began}: {generation.get('reason', 'reason not recorded')}")
 
 
 def _event(position: str) -> str:
@@ -248,11 +270,14 @@ def _lease_row(report: StatusReport, now_ms: int) -> Row:
 def _executions_row(report: StatusReport, now_ms: int) -> Row:
     if report.running is None:
         return Row("executions", "unavailable (see below)", "bad")
-    if not report.running:
-        return Row("executions", "none running: capture is stopped (`./neptune-stream start`)", "bad")
-    described = ", ".join(f"{e['name']} (started {duration((now_ms - e['startDate']) / 1000)} ago)" for e in report.running)
-    level = "warn" if len(report.running) > 1 else "ok"
-    return Row("executions", f"{len(report.running)} running: {described}", level)
+    running = [e for e in report.running if e["executionArn"] != report.stopped_by_stop]
+    stopping = len(report.running) - len(running)
+    tail = f" ({stopping} stopped by `stop`, ending its last invocation)" if stopping else ""
+    if not running:
+        return Row("executions", f"none running: capture is stopped (`./neptune-stream start`){tail}", "bad")
+    described = ", ".join(f"{e['name']} (started {duration((now_ms - e['startDate']) / 1000)} ago)" for e in running)
+    level = "warn" if len(running) > 1 else "ok"
+    return Row("executions", f"{len(running)} running: {described}{tail}", level)
 
 
 def _neptune_row(neptune: dict[str, Any]) -> Row:

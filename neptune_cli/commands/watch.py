@@ -44,17 +44,22 @@ class Snapshot:
             "at": self.at_ms,
             "windowSeconds": self.window_seconds,
             "recordsPerSecond": round(self.records_per_second, 3),
-            "records": t.sums.get(m.RECORDS, 0.0),
-            "maxLagMs": t.maxima.get(m.LAG_MS),
-            "transactions": t.sums.get(m.BATCHES, 0.0),
-            "fencedWrites": t.sums.get(m.FENCED, 0.0),
-            "throttles": t.sums.get(m.THROTTLES, 0.0),
+            # Counts are whole numbers: the metric sums are floats only because CloudWatch's are.
+            "records": _count(t.sums.get(m.RECORDS, 0)),
+            "maxLagMs": _count(t.maxima.get(m.LAG_MS)),
+            "transactions": _count(t.sums.get(m.BATCHES, 0)),
+            "fencedWrites": _count(t.sums.get(m.FENCED, 0)),
+            "throttles": _count(t.sums.get(m.THROTTLES, 0)),
             "executions": {
                 "running": self.executions.running,
                 "started": self.executions.started,
                 "failed": self.executions.failed,
             },
         }
+
+
+def _count(value: float | None) -> int | None:
+    return None if value is None else round(value)
 
 
 def source_for(target: Target) -> MetricSource:

@@ -23,6 +23,7 @@ from neptune_capture import schema
 from neptune_capture.backoff import RetryPolicy
 from neptune_capture.contract import ExecutionStatus, GraphModel, Key
 from neptune_capture.events import EventId
+from neptune_capture.neptune_api import fast_reset, make_client
 from neptune_capture.plan import MAX_RECORDS_PER_TRANSACTION
 from neptune_capture.schema import CheckpointAttr as C
 from neptune_capture.settings import DEFAULT_IN_FLIGHT
@@ -33,7 +34,7 @@ from neptune_local.chaos.injectors import Injected, dynamodb_conflicts, handler_
 from neptune_local.rdf_workload import PREFIXES, run_rdf_workload, sparql_update
 from neptune_local.runtime import STREAM_ID, LocalOptions, LocalPipeline
 from neptune_local.template import SynthesizedStack
-from neptune_local.verify import Verification, verify
+from neptune_local.verify import Verification, combined, verify, verify_generations
 from neptune_local.verify_rdf import summary_line, verify_rdf
 from neptune_local.workload import connect, run_workload
 
@@ -138,6 +139,40 @@ class Chaos:
         if not self.pipeline.wait_for_checkpoint(last, TIMEOUT_S):
             self.problems.append(f"the checkpoint did not reach {last} within {TIMEOUT_S:.0f} s")
 
+    def drain_generation(self, generation: int) -> None:
+        """Until the checkpoint is in `generation` and at the stream's last event (or the scenario's time runs
+        out): the same event id may name a change of an earlier generation."""
+        last = self.stream_ids()[-1]
+        deadline = time.monotonic() + TIMEOUT_S
+        while True:
+            item = self.checkpoint_item()
+            position = (int(item[C.COMMIT_NUM]["N"]), int(item[C.OP_NUM]["N"])) if C.COMMIT_NUM in item else None
+            if int(item.get(C.GENERATION, {"N": "0"})["N"]) == generation and position == (last.commit_num, last.op_num):
+                return
+            if time.monotonic() > deadline:
+                self.problems.append(f"the checkpoint did not reach {last} of generation {generation} within {TIMEOUT_S:.0f} s")
+                return
+            self.pipeline.registry.wait_idle(1)  # wakes when an invocation ends: then the checkpoint may have moved
+
+    def generations_outcome(self, injected: dict[str, int], streams: list[list[EventId]], reason: str) -> Outcome:
+        """The exactly-once verification of every generation, each against its own stream's events, and the
+        last generation's RESET item saying why it began."""
+        assert self.pipeline.tables is not None
+        reports = verify_generations(self.pipeline.dynamodb, self.pipeline.tables, STREAM_ID, streams)
+        for report in reports:
+            if not report.ok:
+                self.problems.append(f"generation {report.generation}: {json.dumps(report.as_dict())}")
+        item = self.checkpoint_item()
+        if item.get(C.GENERATION_REASON, {}).get("S") != reason:
+            self.problems.append(f"the checkpoint's generation reason is {item.get(C.GENERATION_REASON)}, expected {reason!r}")
+        self.details["generations"] = [
+            {"generation": r.generation, "events": r.stream_events, "lost": r.missing, "duplicated": r.duplicates}
+            for r in reports
+        ]
+        outcome = self.outcome(injected, streams[-1], generation=len(streams) - 1)
+        outcome.verification = combined(reports)
+        return outcome
+
     def wait_for(self, execution_arn: str, status: ExecutionStatus) -> None:
         deadline = time.monotonic() + TIMEOUT_S
         while (current := self.pipeline.sfn.describe_execution(executionArn=execution_arn)["status"]) != status:
@@ -159,13 +194,14 @@ class Chaos:
             self.problems.append(f"the failed execution still holds the lease: {item[C.LEASE_OWNER]['S']}")
         self.details["recorded_failure"] = f"{recorded}: {json.loads(cause).get('errorMessage', cause)[:160]}" if cause else None
 
-    def outcome(self, injected: dict[str, int], expected: list[EventId] | None = None) -> Outcome:
-        """The exactly-once verification (against `expected`, the stream's events by default)."""
+    def outcome(self, injected: dict[str, int], expected: list[EventId] | None = None, generation: int = 0) -> Outcome:
+        """The exactly-once verification (against `expected`, the stream's events by default) of the capture
+        generation `generation`."""
         assert self.pipeline.tables is not None
-        report = verify(self.pipeline.dynamodb, self.pipeline.tables, STREAM_ID, expected or self.stream_ids())
+        report = verify(self.pipeline.dynamodb, self.pipeline.tables, STREAM_ID, expected or self.stream_ids(), generation)
         statuses: list[str] = sorted(e["status"] for e in self.pipeline.executions())
         if self.rdf:
-            content = verify_rdf(self.pipeline.dynamodb, self.pipeline.tables, self.emulator.engine)
+            content = verify_rdf(self.pipeline.dynamodb, self.pipeline.tables, self.emulator.engine, generation=generation)
             if not content.ok:
                 self.problems.append(summary_line(content))
             self.details["rdf_replay"] = {True: "equals the graph", False: "differs", None: "not checked (retention)"}[
@@ -377,6 +413,46 @@ def killed_execution(c: Chaos) -> Outcome:
     return c.outcome({"execution killed with its lease": 1})
 
 
+def reset_through_project(c: Chaos) -> Outcome:
+    """`./neptune-stream reset --yes` while capture runs (and has stored everything, as `status` shows): it
+    stops capture, resets the graph, opens generation 1 and starts capture again. The changes before the reset
+    stay generation 0's, exactly once; those after it are generation 1's, exactly once, though their event ids
+    start again at 1."""
+    c.pipeline.start_execution()
+    c.write(c.changes // 2)
+    c.drain()
+    before = c.stream_ids()
+    result = control.reset(local_target(c.pipeline.options.data_dir))
+    if result.get("generation") != 1 or not result.get("stopped") or not (result.get("restarted") or {}).get("started"):
+        c.problems.append(f"reset did not stop capture, open generation 1 and start capture again: {result}")
+    c.write(c.changes - c.changes // 2, seed_offset=1)
+    after = c.stream_ids()
+    if after[0] > before[-1]:
+        c.problems.append(f"the stream did not start again after the reset: its first event is {after[0]}")
+    c.drain_generation(1)
+    return c.generations_outcome({"reset through neptune-stream": 1}, [before, after], schema.GenerationReason.RESET_BY_PROJECT)
+
+
+def reset_outside_project(c: Chaos) -> Outcome:
+    """A fast reset made directly on the emulator (as a notebook's %db_reset would), under a running capture
+    that has stored everything: the handler finds the stream restarted under its checkpoint, opens generation
+    1 itself and captures the new graph from its first change; nothing fails, nothing stalls."""
+    c.pipeline.start_execution()
+    c.write(c.changes // 2)
+    c.drain()
+    before = c.stream_ids()
+    fast_reset(make_client(c.emulator.endpoint, read_timeout=30))
+    c.write(c.changes - c.changes // 2, seed_offset=1)
+    after = c.stream_ids()
+    c.drain_generation(1)
+    outcome = c.generations_outcome(
+        {"reset outside neptune-stream": 1}, [before, after], schema.GenerationReason.STREAM_RESTARTED
+    )
+    if outcome.executions.count(ExecutionStatus.RUNNING) != 1:
+        outcome.problems.append(f"expected capture still running after the reset, executions: {outcome.executions}")
+    return outcome
+
+
 def _ended_fenced(c: Chaos) -> int:
     """Scheduled starts that found the stream leased to a running execution and ended."""
     starts = set(c.pipeline.scheduled_starts)
@@ -408,6 +484,8 @@ SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
         # that has just handed over.
         {"iterations_per_execution": 10_000},
     ),
+    "reset through neptune-stream while capture runs": (reset_through_project, {}),
+    "reset made directly on the emulator under a running capture": (reset_outside_project, {}),
 }
 
 

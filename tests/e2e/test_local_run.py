@@ -4,6 +4,7 @@ handlers, fed by the workload through the emulator, verified exactly once, conti
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,10 @@ pytestmark = pytest.mark.e2e  # starts servers: not part of `make unit`
 def test_demo_captures_every_change_exactly_once_across_continue_as_new(synth: Synth, tmp_path: Path) -> None:
     run = run_demo(synth.outdir, tmp_path, "--changes", "400")
     assert "Traceback" not in run.output, "nothing in the run (moto's servers included) failed on the way"
+    # It says what it plays, what it checks before checking, and what to try next, with a captured element's id.
+    assert "playing the stack for a new Neptune cluster, capturing the propertygraph model" in run.output
+    assert "verifying " in run.output and " records: each stream event captured exactly once" in run.output
+    assert re.search(r"try: \./neptune-stream history \S+", run.output), run.output[-2000:]
     summary = run.summary
     assert summary["changes_written"] == 400
     assert summary["duplicates"] == 0 and summary["missing"] == 0

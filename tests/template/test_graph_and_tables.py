@@ -70,12 +70,10 @@ def test_tables_are_on_demand_point_in_time_recoverable_and_encrypted(synth: Syn
         assert props["SSESpecification"] == {"SSEEnabled": True}
 
 
-def test_records_table_is_keyed_by_event_id_with_an_element_history_index(synth: Synth) -> None:
+def test_records_table_is_keyed_by_generation_qualified_position_with_an_element_history_index(synth: Synth) -> None:
     props = _table(synth, "TablesStreamRecords")
-    assert props["KeySchema"] == [
-        {"AttributeName": "commitNum", "KeyType": "HASH"},
-        {"AttributeName": "opNum", "KeyType": "RANGE"},
-    ]
+    assert props["KeySchema"] == [{"AttributeName": "position", "KeyType": "HASH"}]
+    assert {"AttributeName": "position", "AttributeType": "S"} in props["AttributeDefinitions"]
     (gsi,) = props["GlobalSecondaryIndexes"]
     assert gsi["IndexName"] == "byElement"
     assert gsi["KeySchema"] == [

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from neptune_capture import metrics as m
+from neptune_capture import schema
 from neptune_capture.contract import DEFAULT_STREAM_ID, Status
 from neptune_capture.errors import FencedError, StreamExpiredError
 from neptune_capture.events import EventId
@@ -432,7 +433,7 @@ def test_i10_an_oversized_value_is_stored_truncated_and_does_not_block(dynamo: t
     clock = FakeClock()
     metrics = CountingMetrics()
     drain(poller_for(client, tables, stream, clock, metrics), "exec-1", clock)
-    item = client.get_item(TableName=tables.records, Key={"commitNum": {"N": "1"}, "opNum": {"N": "2"}})["Item"]
+    item = client.get_item(TableName=tables.records, Key={schema.RECORD_PK: {"S": schema.position(1, 2, 0)}})["Item"]
     assert item["truncated"] == {"BOOL": True}
     assert item["originalValueBytes"] == {"N": "600000"}
     assert len(item["valueSha256"]["S"]) == 64

@@ -64,7 +64,8 @@ def test_argument_types_accept_good_values() -> None:
     arn = "arn:aws:cloudformation:eu-west-1:123456789012:stack/NeptuneStream/0c5a1e20-0000-11ef-0000-000000000000"
     assert arguments.stack_name(arn) == arn
     assert arguments.region("us-gov-west-1") == "us-gov-west-1"
-    assert arguments.event_id(" 1042:3 ") == (1042, 3)
+    assert arguments.event_id(" 1042:3 ") == (1042, 3, 0)
+    assert arguments.event_id("2/1042:3") == (1042, 3, 2)  # an event of capture generation 2
     assert arguments.int_at_least(1)("10") == 10
 
 
@@ -310,7 +311,7 @@ def _record(commit: int, op: int, element: str = "v1", **extra: str) -> dict[str
     from neptune_capture.schema import position
 
     item = {
-        "commitNum": {"N": str(commit)}, "opNum": {"N": str(op)}, "position": {"S": position(commit, op)},
+        "commitNum": {"N": str(commit)}, "opNum": {"N": str(op)}, "position": {"S": position(commit, op, 0)},
         "elementId": {"S": element}, "id": {"S": element}, "type": {"S": "vp"}, "op": {"S": "ADD"},
         "commitTimestamp": {"N": str(NOW - 100_000 + commit * 1000)}, "key": {"S": "name"}, "value": {"S": f"v{commit}"},
     }  # fmt: skip
@@ -326,8 +327,8 @@ def test_history_pages_through_an_element_in_stream_order(stack: SynthesizedStac
         dynamodb.put_item(TableName=tables.records, Item=_record(4, 2, element="v2"))
         target = _target(lambda service: boto3.client(service, region_name="us-east-1"), tables)
         first = history.read_page(target, "v1", limit=3)
-        second = history.read_page(target, "v1", limit=3, after=(3, 1))
-        last = history.read_page(target, "v1", limit=3, after=(6, 1))
+        second = history.read_page(target, "v1", limit=3, after=(3, 1, 0))
+        last = history.read_page(target, "v1", limit=3, after=(6, 1, 0))
         recent = history.read_page(target, "v1", limit=10, since_ms=NOW - 100_000 + 5000)
         none = history.read_page(target, "nobody", limit=3)
     assert [c["eventId"]["commitNum"] for c in first.changes] == [1, 2, 3] and first.next_after == "3:1"

@@ -147,7 +147,7 @@ def test_limits_and_failed_conditions_get_the_same_answers(twin: tuple[Twin, Dyn
     client, model, moto, tables = twin
 
     def put(n: int, **extra: Any) -> dict[str, Any]:
-        return {"Put": {"TableName": tables.records, "Item": {"commitNum": {"N": str(n)}, "opNum": {"N": "1"}, **extra}}}
+        return {"Put": {"TableName": tables.records, "Item": {"position": {"S": str(n)}, **extra}}}
 
     history = {"streamId": {"S": "s"}, "position": {"S": "p1"}, "lastPosition": {"S": "p9"}}
     conditioned = {
@@ -208,7 +208,7 @@ def model_client(stack: SynthesizedStack, clock: FakeClock, **options: Any) -> t
 
 
 def record_put(tables: TableNames, n: int, value: str = "v") -> dict[str, Any]:
-    return {"Put": {"TableName": tables.records, "Item": {"commitNum": {"N": str(n)}, "opNum": {"N": "1"}, "v": {"S": value}}}}
+    return {"Put": {"TableName": tables.records, "Item": {"position": {"S": str(n)}, "v": {"S": value}}}}
 
 
 def test_a_token_repeats_a_success_for_ten_minutes_then_is_a_new_request(stack: SynthesizedStack) -> None:
@@ -312,12 +312,12 @@ def test_concurrent_transactions_on_a_shared_item_conflict(held: Any) -> None:
     with pytest.raises(ClientError) as single:
         client.update_item(
             TableName=tables.records,
-            Key={"commitNum": {"N": "1"}, "opNum": {"N": "1"}},
+            Key={"position": {"S": "1"}},
             UpdateExpression="SET v = :v",
             ExpressionAttributeValues={":v": {"S": "w"}},
         )
     assert single.value.response["Error"]["Code"] == "TransactionConflictException"
-    assert "Item" not in client.get_item(TableName=tables.records, Key={"commitNum": {"N": "1"}, "opNum": {"N": "1"}})
+    assert "Item" not in client.get_item(TableName=tables.records, Key={"position": {"S": "1"}})
     # A transaction on other items runs beside it.
     client.transact_write_items(TransactItems=[record_put(tables, 3)])
     assert model.stats.max_concurrent == 2
@@ -377,7 +377,7 @@ def test_what_the_model_does_not_implement_is_named(stack: SynthesizedStack) -> 
                 }
             ]
         )
-    with pytest.raises(ClientError, match="Missing the key opNum"):
+    with pytest.raises(ClientError, match="Missing the key position"):
         client.transact_write_items(TransactItems=[{"Put": {"TableName": tables.records, "Item": {"commitNum": {"N": "1"}}}}])
 
 

@@ -14,16 +14,16 @@ from neptune_local import moto_gaps
 def test_a_cancelled_transaction_leaves_no_trace(dynamo: tuple[Any, TableNames]) -> None:
     client, tables = dynamo
     for i in range(150):  # bigger than any snapshot shortcut
-        client.put_item(TableName=tables.records, Item={"commitNum": {"N": str(i)}, "opNum": {"N": "1"}, "v": {"S": "old"}})
+        client.put_item(TableName=tables.records, Item={"position": {"S": str(i)}, "v": {"S": "old"}})
     client.put_item(TableName=tables.checkpoint, Item={"streamId": {"S": "s"}, "version": {"N": "1"}})
     with moto_gaps.patched(), pytest.raises(ClientError, match="TransactionCanceled"):
         client.transact_write_items(
             TransactItems=[
-                {"Put": {"TableName": tables.records, "Item": {"commitNum": {"N": "5"}, "opNum": {"N": "1"}, "v": {"S": "new"}}}},
+                {"Put": {"TableName": tables.records, "Item": {"position": {"S": "5"}, "v": {"S": "new"}}}},
                 {
                     "Put": {
                         "TableName": tables.records,
-                        "Item": {"commitNum": {"N": "999"}, "opNum": {"N": "1"}, "v": {"S": "new"}},
+                        "Item": {"position": {"S": "999"}, "v": {"S": "new"}},
                     }
                 },
                 {
@@ -37,19 +37,15 @@ def test_a_cancelled_transaction_leaves_no_trace(dynamo: tuple[Any, TableNames])
                 },
             ]
         )
-    assert client.get_item(TableName=tables.records, Key={"commitNum": {"N": "5"}, "opNum": {"N": "1"}})["Item"]["v"] == {
-        "S": "old"
-    }
-    assert "Item" not in client.get_item(TableName=tables.records, Key={"commitNum": {"N": "999"}, "opNum": {"N": "1"}})
+    assert client.get_item(TableName=tables.records, Key={"position": {"S": "5"}})["Item"]["v"] == {"S": "old"}
+    assert "Item" not in client.get_item(TableName=tables.records, Key={"position": {"S": "999"}})
     assert client.scan(TableName=tables.records)["Count"] == 150
 
 
 def test_a_committed_transaction_applies(dynamo: tuple[Any, TableNames]) -> None:
     client, tables = dynamo
     with moto_gaps.patched():
-        client.transact_write_items(
-            TransactItems=[{"Put": {"TableName": tables.records, "Item": {"commitNum": {"N": "1"}, "opNum": {"N": "1"}}}}]
-        )
+        client.transact_write_items(TransactItems=[{"Put": {"TableName": tables.records, "Item": {"position": {"S": "1"}}}}])
     assert client.scan(TableName=tables.records)["Count"] == 1
 
 

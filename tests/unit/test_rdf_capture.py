@@ -183,9 +183,10 @@ def _event(stmt: str, op: str = "ADD") -> Any:
 def test_a_quad_item_holds_the_four_terms_keyed_by_its_subject() -> None:
     item = record_item(_event('<http://ex/ana> <http://ex/name> "Ana"@pt <http://ex/g> .\n', "REMOVE"), "neptune")
     assert {k: next(iter(v.values())) for k, v in item.items()} == {
-        schema.RECORD_PK: "1",
-        schema.RECORD_SK: "1",
-        schema.POSITION: schema.position(1, 1),
+        schema.COMMIT_NUM: "1",
+        schema.OP_NUM: "1",
+        schema.GENERATION: "0",
+        schema.POSITION: schema.position(1, 1, 0),
         schema.ELEMENT_ID: "http://ex/ana",
         schema.STREAM_ID: "neptune",
         schema.SUBJECT: "<http://ex/ana>",

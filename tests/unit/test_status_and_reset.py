@@ -10,9 +10,13 @@ from botocore.stub import Stubber
 
 from lambdas.reset import index as reset_handler
 from lambdas.status import index as status_handler
+from neptune_capture.contract import DEFAULT_STREAM_ID
 from neptune_capture.errors import NeptuneAccessDeniedError, StreamsDisabledError, TransientCaptureError
-from neptune_capture.neptune_api import ResetError, check_streams_enabled
+from neptune_capture.neptune_api import ResetError, check_streams_enabled, fast_reset
 from neptune_capture.preconditions import engine_facts, streams_problem
+from neptune_capture.schema import TableNames
+from neptune_capture.settings import HandlerSettings
+from neptune_local.verify import read_checkpoint
 from tests.conftest import lambda_context
 
 if TYPE_CHECKING:
@@ -27,8 +31,13 @@ def neptune(monkeypatch: pytest.MonkeyPatch) -> Stubber:
     stubber = Stubber(client)
     stubber.activate()
     for module in (status_handler, reset_handler):
-        monkeypatch.setattr(module, "make_client", lambda: client)
+        monkeypatch.setattr(module, "make_client", lambda *_: client)
     return stubber
+
+
+def _reset(neptune: Stubber) -> dict[str, Any]:
+    """Neptune's fast reset alone (the reset function's step 3), on the stubbed client."""
+    return fast_reset(cast("NeptuneDataClient", neptune.client))
 
 
 def test_status_returns_the_engine_status(neptune: Stubber) -> None:
@@ -45,7 +54,14 @@ def test_status_names_the_neptune_error(neptune: Stubber) -> None:
         status_handler.handler({}, lambda_context())
 
 
-def test_reset_initiates_then_performs_with_the_token(neptune: Stubber) -> None:
+def test_reset_initiates_then_performs_with_the_token_then_opens_the_next_generation(
+    neptune: Stubber, dynamo: tuple[Any, TableNames], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, tables = dynamo
+    for name, value in HandlerSettings(tables=tables, neptune_endpoint="https://neptune.example:8182").to_env().items():
+        monkeypatch.setenv(name, value)
+    # LATEST on an empty stream: Neptune's 404 (nothing uncaptured), then the two-step reset.
+    neptune.add_client_error("get_propertygraph_stream", "StreamRecordsNotFoundException", "not found", 404)
     neptune.add_response(
         "execute_fast_reset",
         {"status": "200 OK", "payload": {"token": "abc-123"}},
@@ -53,14 +69,16 @@ def test_reset_initiates_then_performs_with_the_token(neptune: Stubber) -> None:
     )
     neptune.add_response("execute_fast_reset", {"status": "200 OK"}, {"action": "performDatabaseReset", "token": "abc-123"})
     result: dict[str, Any] = reset_handler.handler({}, lambda_context())
-    assert result == {"status": "200 OK", "token": "abc-123"}
+    assert (result["status"], result["token"], result["generation"], result["previousGeneration"]) == ("200 OK", "abc-123", 1, 0)
     neptune.assert_no_pending_responses()
+    checkpoint = read_checkpoint(client, tables.checkpoint, DEFAULT_STREAM_ID)
+    assert checkpoint.generation == 1 and checkpoint.generation_started_at == result["generationStartedAt"]
 
 
 def test_reset_reports_a_failed_initiate(neptune: Stubber) -> None:
     neptune.add_client_error("execute_fast_reset", "AccessDeniedException", "no ResetDatabase", 403)
     with pytest.raises(ResetError, match=r"initiateDatabaseReset failed: .*AccessDeniedException.*no ResetDatabase"):
-        reset_handler.handler({}, lambda_context())
+        _reset(neptune)
 
 
 def test_reset_reports_a_failed_perform(neptune: Stubber) -> None:
@@ -69,13 +87,13 @@ def test_reset_reports_a_failed_perform(neptune: Stubber) -> None:
     )
     neptune.add_client_error("execute_fast_reset", "InvalidParameterException", "token expired", 400)
     with pytest.raises(ResetError, match=r"performDatabaseReset failed: .*InvalidParameterException.*token expired"):
-        reset_handler.handler({}, lambda_context())
+        _reset(neptune)
 
 
 def test_reset_refuses_a_missing_token(neptune: Stubber) -> None:
     neptune.add_response("execute_fast_reset", {"status": "200 OK", "payload": {}}, {"action": "initiateDatabaseReset"})
     with pytest.raises(ResetError, match="returned no token"):
-        reset_handler.handler({}, lambda_context())
+        _reset(neptune)
 
 
 STREAMS_DISABLED = json.loads((Path(__file__).parent.parent / "fixtures" / "status_streams_disabled.json").read_text())

@@ -124,6 +124,11 @@ class Key(StrEnum):
     TAKE_OVER_FROM = "takeOverFrom"
     # Where the Catch puts the error of a failed Poll.
     FAILURE = "failure"
+    # The capture generation after the invocation; RESTARTED: why it opened a new one (the stream restarted).
+    GENERATION = "generation"
+    RESTARTED = "restarted"
+    # In the reset function's event: reset even though the stream holds changes capture has not stored.
+    DISCARD_UNCAPTURED = "discardUncaptured"
 
 
 def path(key: Key) -> str:

@@ -97,6 +97,8 @@ def next_state(
         Key.LEASE_HOLDER: None,  # always there: the Route state's IsString test reads it
         # Only in the state of the invocation that began the stream from LATEST (None: the stream was empty).
         **({Key.STARTED_AFTER: _as_dict(result.started_after)} if result.started_from_latest else {}),
+        # Only in the state of the invocation that found the stream restarted and opened a generation.
+        **({Key.GENERATION: result.generation, Key.RESTARTED: result.restarted} if result.restarted else {}),
     }
 
 

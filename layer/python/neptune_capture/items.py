@@ -45,16 +45,17 @@ def _n(value: int) -> AttributeValue:
     return {"N": str(value)}
 
 
-def record_item(event: StreamEvent, stream_id: str) -> Item:
-    return sized_record_item(event, stream_id)[0]
+def record_item(event: StreamEvent, stream_id: str, generation: int = 0) -> Item:
+    return sized_record_item(event, stream_id, generation)[0]
 
 
-def sized_record_item(event: StreamEvent, stream_id: str) -> tuple[Item, int]:
-    """The record item and its size, computed once: the planner needs both for every event."""
+def sized_record_item(event: StreamEvent, stream_id: str, generation: int = 0) -> tuple[Item, int]:
+    """The record item and its size, computed once: the planner needs both for every event. `generation`:
+    the capture generation the event belongs to (docs/reset-and-generations.md)."""
     if event.statement is not None:
-        return _sized_quad_item(event, event.statement, stream_id)
+        return _sized_quad_item(event, event.statement, stream_id, generation)
     item: Item = {
-        **_record_keys(event, event.element_id, stream_id),
+        **_record_keys(event, event.element_id, stream_id, generation),
         "id": _s(event.element_id),
         "type": _s(event.type),
         "op": _s(event.op),
@@ -89,25 +90,27 @@ def sized_record_item(event: StreamEvent, stream_id: str) -> tuple[Item, int]:
     return item, size
 
 
-def _record_keys(event: StreamEvent, element: str, stream_id: str) -> Item:
-    """What every record item has: its key (the event id), its place in the stream and in the element index."""
+def _record_keys(event: StreamEvent, element: str, stream_id: str, generation: int) -> Item:
+    """What every record item has: its key (the generation-qualified position, which is also its place in the
+    element index), the event id as Neptune gave it, and its generation."""
     eid = event.event_id
     return {
-        schema.RECORD_PK: _n(eid.commit_num),
-        schema.RECORD_SK: _n(eid.op_num),
-        schema.POSITION: _s(schema.position(eid.commit_num, eid.op_num)),
+        schema.POSITION: _s(schema.position(eid.commit_num, eid.op_num, generation)),
+        schema.COMMIT_NUM: _n(eid.commit_num),
+        schema.OP_NUM: _n(eid.op_num),
+        schema.GENERATION: _n(generation),
         schema.ELEMENT_ID: _s(element_key(element)),
         schema.STREAM_ID: _s(stream_id),
     }
 
 
-def _sized_quad_item(event: StreamEvent, statement: Statement, stream_id: str) -> tuple[Item, int]:
+def _sized_quad_item(event: StreamEvent, statement: Statement, stream_id: str, generation: int) -> tuple[Item, int]:
     """An RDF record: the statement's four terms as N-Quads wrote them, keyed in the element index by its
     subject (the IRI, or `_:label`), so one resource's changes read in stream order. A triple without a graph
     label is in Neptune's default named graph, and says so. Like a property value, an object literal that
     would pass the item limit is stored truncated, flagged, with its size and hash."""
     item: Item = {
-        **_record_keys(event, statement.subject_key, stream_id),
+        **_record_keys(event, statement.subject_key, stream_id, generation),
         schema.SUBJECT: _s(statement.subject),
         schema.PREDICATE: _s(statement.predicate),
         schema.GRAPH: _s(statement.graph_or_default()),

@@ -18,6 +18,9 @@ EXPIRED = "ExpiredCheckpoint"
 RETRIES = "Retries"
 TRUNCATED = "TruncatedRecords"
 MALFORMED = "MalformedPages"
+# A capture generation the handler opened because the stream restarted under its checkpoint (a reset made
+# outside neptune-stream): docs/reset-and-generations.md.
+GENERATIONS = "GenerationsOpened"
 # One per invocation that holds the lease and polls: a scheduled start turned away (fenced) counts nothing,
 # so "no polling invocation for 30 minutes" means nothing captures, however often the schedule fires.
 POLLING_INVOCATIONS = "PollingInvocations"

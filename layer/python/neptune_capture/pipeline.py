@@ -183,7 +183,12 @@ class Pipeline:
         last, commit_timestamp = self._committed_to
         if self.checkpoint.position is not None and last <= self.checkpoint.position:
             return
-        self._submit(_Job(Kind.ADVANCE, advance(last, commit_timestamp, self.checkpoint.version, self.context_now())))
+        self._submit(
+            _Job(
+                Kind.ADVANCE,
+                advance(last, commit_timestamp, self.checkpoint.version, self.context_now(), self.checkpoint.generation),
+            )
+        )
 
     def _raise_if_failed(self) -> None:
         if self._failure is None:

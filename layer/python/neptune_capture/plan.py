@@ -66,12 +66,24 @@ class Checkpoint:
     commit_timestamp: int | None = None
     lease_owner: str | None = None
     lease_id: str | None = None
+    # The capture generation (docs/reset-and-generations.md): 0 until the graph is first reset.
+    generation: int = 0
+    generation_started_at: int | None = None
 
     def after(self, txn: Transaction, owner: str) -> Checkpoint:
         """The checkpoint once `txn` has committed under `owner`'s lease."""
         if txn.checkpoint_update is None:
             return self
-        return Checkpoint(self.stream_id, txn.last, txn.new_version, txn.last_commit_timestamp, owner, self.lease_id)
+        return Checkpoint(
+            self.stream_id,
+            txn.last,
+            txn.new_version,
+            txn.last_commit_timestamp,
+            owner,
+            self.lease_id,
+            self.generation,
+            self.generation_started_at,
+        )
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,7 @@ class Batch:
     events: tuple[StreamEvent, ...]
     records: tuple[Item, ...]
     size_bytes: int
+    generation: int = 0  # of every event in it: its record items and its history item are keyed with it
 
     @property
     def first(self) -> EventId:
@@ -156,6 +169,7 @@ class Batcher:
     closed when the next event does not fit), `flush` the open tail when no more events are coming."""
 
     stream_id: str
+    generation: int = 0
     _events: list[StreamEvent] = field(default_factory=list)
     _items: list[Item] = field(default_factory=list)
     _size: int = 0
@@ -174,9 +188,9 @@ class Batcher:
     def feed(self, events: Sequence[StreamEvent]) -> Iterator[Batch]:
         """The batches `events` close, each as soon as it is closed: a writer can send the first while
         the rest of a large page is still being cut."""
-        stream_id = self.stream_id
+        stream_id, generation = self.stream_id, self.generation
         for event in events:
-            item, item_bytes = sized_record_item(event, stream_id)
+            item, item_bytes = sized_record_item(event, stream_id, generation)
             if self._items and (len(self._items) == MAX_RECORDS_PER_TRANSACTION or self._size + item_bytes > BATCH_BYTES):
                 yield self._close()
             self._events.append(event)
@@ -187,15 +201,20 @@ class Batcher:
         return self._close() if self._events else None
 
     def _close(self) -> Batch:
-        batch = Batch(tuple(self._events), tuple(self._items), self._size)
+        batch = Batch(tuple(self._events), tuple(self._items), self._size, self.generation)
         self._events, self._items, self._size = [], [], 0
         return batch
 
 
-def token_for(stream_id: str, version: int, first: EventId, last: EventId, lease_id: str = "") -> str:
+def token_for(stream_id: str, version: int, first: EventId, last: EventId, lease_id: str = "", *, generation: int = 0) -> str:
     # Same transaction, same token: a retried TransactWriteItems within 10 minutes is a no-op. The lease
-    # id keeps another invocation's transaction over the same events from reusing it with other content.
-    return str(uuid.uuid5(TOKEN_NAMESPACE, f"{stream_id}|{lease_id}|{version}|{first}|{last}"))
+    # id keeps another invocation's transaction over the same events from reusing it with other content,
+    # the generation one over the same event ids of the stream after a reset.
+    return str(
+        uuid.uuid5(
+            TOKEN_NAMESPACE, f"{stream_id}|{lease_id}|{version}|{first}|{last}" + (f"|g{generation}" if generation else "")
+        )
+    )
 
 
 def plan(events: Sequence[StreamEvent], checkpoint: Checkpoint, context: BatchContext) -> list[Transaction]:
@@ -210,7 +229,7 @@ def plan_lazily(
     if checkpoint.position is not None and events and events[0].event_id <= checkpoint.position:
         raise ValueError(f"event {events[0].event_id} is not after the checkpoint {checkpoint.position}")
     version = checkpoint.version
-    batcher = Batcher(checkpoint.stream_id)
+    batcher = Batcher(checkpoint.stream_id, checkpoint.generation)
     batches = batcher.add(events)
     tail = batcher.flush()
     for batch in [*batches, *([tail] if tail else [])]:
@@ -220,14 +239,15 @@ def plan_lazily(
 
 def data_transaction(batch: Batch, slot: int, context: BatchContext) -> Transaction:
     """A batch checked against the lease's fence slot `slot`: sent while other transactions are in flight."""
-    history = history_item(batch.events, context)
+    history = history_item(batch.events, context, batch.generation)
+    kind = f"data|{slot}" + (f"|g{batch.generation}" if batch.generation else "")
     return Transaction(
         first=batch.first,
         last=batch.last,
         records=batch.records,
         history=history,
         checkpoint_update=None,
-        token=_token(context, f"data|{slot}", batch.first, batch.last),
+        token=_token(context, kind, batch.first, batch.last),
         expected_version=0,
         size_bytes=batch.size_bytes + item_size(history),
         fence=fence_check(context.stream_id, slot, context.lease),
@@ -237,29 +257,31 @@ def data_transaction(batch: Batch, slot: int, context: BatchContext) -> Transact
 
 def self_checkpointing(batch: Batch, expected_version: int, context: BatchContext) -> Transaction:
     """A batch and the checkpoint update to its own last event: everything before it has committed."""
-    history = history_item(batch.events, context)
+    history = history_item(batch.events, context, batch.generation)
     last_event = batch.events[-1]
     return Transaction(
         first=batch.first,
         last=batch.last,
         records=batch.records,
         history=history,
-        checkpoint_update=checkpoint_update(context, expected_version, batch.last, last_event.commit_timestamp),
-        token=token_for(context.stream_id, expected_version, batch.first, batch.last, context.lease.id),
+        checkpoint_update=checkpoint_update(context, expected_version, batch.last, last_event.commit_timestamp, batch.generation),
+        token=token_for(
+            context.stream_id, expected_version, batch.first, batch.last, context.lease.id, generation=batch.generation
+        ),
         expected_version=expected_version,
         size_bytes=batch.size_bytes + item_size(history),
         last_commit_timestamp=last_event.commit_timestamp,
     )
 
 
-def advance(to: EventId, commit_timestamp: int, expected_version: int, context: BatchContext) -> Transaction:
+def advance(to: EventId, commit_timestamp: int, expected_version: int, context: BatchContext, generation: int = 0) -> Transaction:
     """The checkpoint alone, moved to `to`: every batch up to it has committed."""
     return Transaction(
         first=None,
         last=to,
         records=(),
         history=None,
-        checkpoint_update=checkpoint_update(context, expected_version, to, commit_timestamp),
+        checkpoint_update=checkpoint_update(context, expected_version, to, commit_timestamp, generation),
         token=_token(context, f"advance|{expected_version}", to, to),
         expected_version=expected_version,
         size_bytes=0,
@@ -288,19 +310,20 @@ def fence_check(stream_id: str, slot: int, lease: Lease) -> dict[str, Any]:
     }
 
 
-def history_item(events: Sequence[StreamEvent], context: BatchContext) -> Item:
+def history_item(events: Sequence[StreamEvent], context: BatchContext, generation: int = 0) -> Item:
     first, last = events[0], events[-1]
     by_op = Counter(e.op for e in events)
     by_type = Counter(e.type for e in events)
     item: Item = {
         schema.STREAM_ID: {"S": context.stream_id},
-        schema.POSITION: {"S": schema.position(first.event_id.commit_num, first.event_id.op_num)},
+        schema.POSITION: {"S": schema.position(first.event_id.commit_num, first.event_id.op_num, generation)},
         schema.KIND: {"S": schema.HistoryKind.BATCH},
+        schema.GENERATION: {"N": str(generation)},
         "firstCommitNum": {"N": str(first.event_id.commit_num)},
         "firstOpNum": {"N": str(first.event_id.op_num)},
         "lastCommitNum": {"N": str(last.event_id.commit_num)},
         "lastOpNum": {"N": str(last.event_id.op_num)},
-        "lastPosition": {"S": schema.position(last.event_id.commit_num, last.event_id.op_num)},
+        "lastPosition": {"S": schema.position(last.event_id.commit_num, last.event_id.op_num, generation)},
         "recordCount": {"N": str(len(events))},
         "countsByOp": {"M": {k: {"N": str(v)} for k, v in sorted(by_op.items())}},
         "countsByType": {"M": {k: {"N": str(v)} for k, v in sorted(by_type.items())}},
@@ -334,7 +357,9 @@ def _guarded_values(context: BatchContext, expected_version: int) -> dict[str, A
     }
 
 
-def checkpoint_update(context: BatchContext, expected_version: int, last: EventId, commit_timestamp: int) -> dict[str, Any]:
+def checkpoint_update(
+    context: BatchContext, expected_version: int, last: EventId, commit_timestamp: int, generation: int = 0
+) -> dict[str, Any]:
     return {
         "Key": {schema.STREAM_ID: {"S": context.stream_id}},
         "UpdateExpression": (
@@ -347,7 +372,7 @@ def checkpoint_update(context: BatchContext, expected_version: int, last: EventI
         "ExpressionAttributeValues": {
             ":c": {"N": str(last.commit_num)},
             ":o": {"N": str(last.op_num)},
-            ":p": {"S": schema.position(last.commit_num, last.op_num)},
+            ":p": {"S": schema.position(last.commit_num, last.op_num, generation)},
             ":t": {"N": str(commit_timestamp)},
             **_guarded_values(context, expected_version),
             ":exp": {"N": str(context.lease.expires_at_ms)},
@@ -359,12 +384,13 @@ def checkpoint_update(context: BatchContext, expected_version: int, last: EventI
 def gap_items(checkpoint: Checkpoint, context: BatchContext, reason: str) -> tuple[Item, dict[str, Any]]:
     """The operator's explicit choice after an expired checkpoint: a GAP entry in the history, and the
     checkpoint cleared so reading resumes at TRIM_HORIZON. Records between are gone from Neptune."""
-    after = checkpoint.position
-    position = schema.position(after.commit_num, after.op_num) if after else schema.position(0, 0)
+    after, generation = checkpoint.position, checkpoint.generation
+    position = schema.position(after.commit_num, after.op_num, generation) if after else schema.position(0, 0, generation)
     history: Item = {
         schema.STREAM_ID: {"S": context.stream_id},
         schema.POSITION: {"S": position + "#gap"},
         schema.KIND: {"S": schema.HistoryKind.GAP},
+        schema.GENERATION: {"N": str(generation)},
         "reason": {"S": reason},
         "processedAt": {"N": str(context.now_ms)},
     }
@@ -391,9 +417,11 @@ def start_items(checkpoint: Checkpoint, context: BatchContext, latest: StreamEve
     it starts after (None: the stream was empty, so nothing is skipped), and the checkpoint moved onto that
     record, so reading resumes right after it. Only a checkpoint that never moved (version 0) is started."""
     after = latest.event_id if latest else None
+    # Only a checkpoint that never moved is started, so this is always generation 0.
+    at = schema.position(after.commit_num, after.op_num, 0) if after else schema.position(0, 0, 0)
     history: Item = {
         schema.STREAM_ID: {"S": context.stream_id},
-        schema.POSITION: {"S": (schema.position(after.commit_num, after.op_num) if after else schema.position(0, 0)) + "#start"},
+        schema.POSITION: {"S": at + "#start"},
         schema.KIND: {"S": schema.HistoryKind.START_FROM_LATEST},
         "reason": {
             "S": f"capture began from LATEST: the changes up to and including event {after} are not captured"
@@ -418,7 +446,7 @@ def start_items(checkpoint: Checkpoint, context: BatchContext, latest: StreamEve
         values |= {
             ":c": {"N": str(after.commit_num)},
             ":o": {"N": str(after.op_num)},
-            ":p": {"S": schema.position(after.commit_num, after.op_num)},
+            ":p": {"S": schema.position(after.commit_num, after.op_num, 0)},
             ":t": {"N": str(latest.commit_timestamp)},
         }
     if context.execution_id:
@@ -432,4 +460,65 @@ def start_items(checkpoint: Checkpoint, context: BatchContext, latest: StreamEve
     }
     if names:
         update["ExpressionAttributeNames"] = names
+    return history, update
+
+
+# A generation opened outside any lease (the project's reset, capture stopped): only from the version read,
+# and only while nobody holds the lease.
+UNLEASED_GUARD = f"{C.VERSION} = :expected AND attribute_not_exists({C.LEASE_OWNER})"
+
+
+def _unleased_guard(version: int) -> str:
+    # Version 0 is also a stream never captured: no checkpoint item, or one without a version yet.
+    if version == 0:
+        return f"(attribute_not_exists({C.VERSION}) OR {C.VERSION} = :expected) AND attribute_not_exists({C.LEASE_OWNER})"
+    return UNLEASED_GUARD
+
+
+def generation_items(
+    checkpoint: Checkpoint, reason: schema.GenerationReason, now_ms: int, detail: str, context: BatchContext | None
+) -> tuple[Item, dict[str, Any]]:
+    """Generation N+1 begins: its first history item (RESET, naming where generation N's capture ended and
+    why), and the checkpoint cleared into the new generation, so reading resumes at TRIM_HORIZON of the new
+    stream. `context` is the lease holder's (the handler that detected the restart); None for the project's
+    reset, which opens it with capture stopped. Either way the version moves on: any writer still holding a
+    checkpoint of generation N is fenced by its next update."""
+    new = checkpoint.generation + 1
+    history: Item = {
+        schema.STREAM_ID: {"S": checkpoint.stream_id},
+        schema.POSITION: {"S": schema.position(0, 0, new) + "#reset"},
+        schema.KIND: {"S": schema.HistoryKind.RESET},
+        schema.GENERATION: {"N": str(new)},
+        "previousGeneration": {"N": str(checkpoint.generation)},
+        "reason": {"S": str(reason)},
+        "detail": {"S": detail},
+        "processedAt": {"N": str(now_ms)},
+    }
+    if checkpoint.position is not None:
+        previous = checkpoint.position
+        history["lastCapturedCommitNum"] = {"N": str(previous.commit_num)}
+        history["lastCapturedOpNum"] = {"N": str(previous.op_num)}
+        history["lastCapturedPosition"] = {"S": schema.position(previous.commit_num, previous.op_num, checkpoint.generation)}
+    if context is not None and context.execution_id:
+        history["executionId"] = {"S": context.execution_id}
+    values: dict[str, Any] = {
+        ":next": {"N": str(checkpoint.version + 1)},
+        ":expected": {"N": str(checkpoint.version)},
+        ":now": {"N": str(now_ms)},
+        ":gen": {"N": str(new)},
+        ":why": {"S": str(reason)},
+    }
+    if context is not None:
+        values |= _guarded_values(context, checkpoint.version) | {":now": {"N": str(now_ms)}}
+    update: dict[str, Any] = {
+        "Key": {schema.STREAM_ID: {"S": checkpoint.stream_id}},
+        "UpdateExpression": (
+            f"REMOVE {C.COMMIT_NUM}, {C.OP_NUM}, #pos, {C.COMMIT_TIMESTAMP} "
+            f"SET {C.VERSION} = :next, {C.UPDATED_AT} = :now, {C.GENERATION} = :gen, "
+            f"{C.GENERATION_STARTED_AT} = :now, {C.GENERATION_REASON} = :why"
+        ),
+        "ConditionExpression": LEASE_GUARD if context is not None else _unleased_guard(checkpoint.version),
+        "ExpressionAttributeNames": {"#pos": schema.POSITION},
+        "ExpressionAttributeValues": values,
+    }
     return history, update

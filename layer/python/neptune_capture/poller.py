@@ -22,10 +22,12 @@ from .clock import Clock
 from .contract import Key, StartFrom, Status
 from .errors import FencedError, StreamExpiredError
 from .events import EventId, StreamEvent, StreamPage
+from .generations import restart_evidence
 from .lanes import Lanes, ThreadLanes
 from .metrics import MetricsSink
 from .pipeline import Pipeline
 from .plan import BatchContext, Batcher, Checkpoint, Lease, Transaction
+from .schema import GenerationReason
 from .settings import (
     DEFAULT_IDLE_BASE_SECONDS,
     DEFAULT_IN_FLIGHT,
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 class StreamSource(Protocol):
     def fetch(self, after: EventId | None) -> StreamPage: ...
     def latest(self) -> StreamEvent | None: ...
+    def at(self, position: EventId) -> StreamEvent | None: ...
 
 
 class Store(Protocol):
@@ -50,6 +53,9 @@ class Store(Protocol):
     def record_gap(self, checkpoint: Checkpoint, context: BatchContext, reason: str) -> Checkpoint: ...
     def record_start_from_latest(
         self, checkpoint: Checkpoint, context: BatchContext, latest: StreamEvent | None
+    ) -> Checkpoint: ...
+    def open_generation(
+        self, checkpoint: Checkpoint, reason: GenerationReason, detail: str, context: BatchContext | None
     ) -> Checkpoint: ...
 
 
@@ -82,6 +88,10 @@ class PollResult:
     # stream was empty).
     started_from_latest: bool = False
     started_after: EventId | None = None
+    # The capture generation at the end of the invocation; `restarted` says why this invocation opened it
+    # (the stream restarted under the checkpoint), empty when it did not.
+    generation: int = 0
+    restarted: str = ""
 
 
 class Poller:
@@ -127,7 +137,7 @@ class Poller:
             log.warning("%s takes stream %s over from %s, which is not running", owner, self.settings.stream_id, take_over_from)
         if self.preflight is not None:
             self.preflight()
-        result = PollResult(status=Status.IDLE, checkpoint=checkpoint.position)
+        result = PollResult(status=Status.IDLE, checkpoint=checkpoint.position, generation=checkpoint.generation)
         try:
             checkpoint = self._start(checkpoint, lease, owner, start_from, result)
         except FencedError as fenced:
@@ -166,7 +176,22 @@ class Poller:
             result.records, result.transactions = progress.records, progress.transactions
             result.max_in_flight = progress.max_in_flight
             result.checkpoint = pipeline.checkpoint.position
+            result.generation = pipeline.checkpoint.generation
         return result
+
+    def _read(self, after: EventId | None, after_ts: int | None) -> tuple[StreamPage, str | None]:
+        """The page after `after`, then the event at `after` read back (generations.restart_evidence): the
+        second read comes after the first, so when it finds the same event the page came from the same
+        stream. (A reset between the two reads shows at this read or the next.)"""
+        page = self.source.fetch(after)
+        if after is None:
+            return page, None
+        try:
+            found = self.source.at(after)
+        except StreamExpiredError:
+            # Retention removed the checkpoint's own event: the stream is the one read, only older.
+            return page, None
+        return page, restart_evidence(after, after_ts, found)
 
     def _start(self, checkpoint: Checkpoint, lease: Lease, owner: str, asked: StartFrom | None, result: PollResult) -> Checkpoint:
         """The first capture on a stream begins where the execution (or the deployment) says; after that the
@@ -199,12 +224,13 @@ class Poller:
         result: PollResult,
     ) -> None:
         waits = idle_waits(self.settings.idle_base_seconds, self.settings.max_idle_wait_seconds)
-        batcher = Batcher(self.settings.stream_id)
-        pending: Future[StreamPage] = prefetch.submit(self.source.fetch, pipeline.checkpoint.position)
+        batcher = Batcher(self.settings.stream_id, pipeline.checkpoint.generation)
         read_to = pipeline.checkpoint.position  # the last event handed to the batcher
+        read_ts = pipeline.checkpoint.commit_timestamp  # and its commit timestamp
+        pending: Future[tuple[StreamPage, str | None]] = prefetch.submit(self._read, read_to, read_ts)
         while True:
             try:
-                page = pending.result()
+                page, evidence = pending.result()
             except StreamExpiredError as expired:
                 checkpoint = pipeline.checkpoint
                 self.metrics.add(m.EXPIRED, 1)
@@ -220,9 +246,30 @@ class Poller:
                 self._caught_up(pipeline, batcher, result)
                 checkpoint = pipeline.checkpoint
                 pipeline.restart_at(self.store.record_gap(checkpoint, self._context(lease, owner, None), str(expired)))
-                batcher = Batcher(self.settings.stream_id)
-                result.gap_recorded, result.checkpoint, read_to = True, None, None
-                pending = prefetch.submit(self.source.fetch, None)
+                batcher = Batcher(self.settings.stream_id, pipeline.checkpoint.generation)
+                result.gap_recorded, result.checkpoint, read_to, read_ts = True, None, None, None
+                pending = prefetch.submit(self._read, None, None)
+                continue
+            if evidence is not None:
+                # The page is of another stream: nothing of it is written. What was read before it is.
+                self._caught_up(pipeline, batcher, result)
+                self.metrics.add(m.GENERATIONS, 1)
+                checkpoint = pipeline.checkpoint
+                log.error(
+                    "stream %s restarted under checkpoint %s (a reset made outside neptune-stream): %s; capture "
+                    "generation %d begins from the new stream's first event",
+                    self.settings.stream_id,
+                    checkpoint.position,
+                    evidence,
+                    checkpoint.generation + 1,
+                )
+                opened = self.store.open_generation(
+                    checkpoint, GenerationReason.STREAM_RESTARTED, evidence, self._context(lease, owner, None)
+                )
+                pipeline.restart_at(opened)
+                batcher = Batcher(self.settings.stream_id, opened.generation)
+                result.restarted, result.checkpoint, read_to, read_ts = evidence, None, None, None
+                pending = prefetch.submit(self._read, None, None)
                 continue
             result.pages += 1
             if page.empty:
@@ -231,14 +278,14 @@ class Poller:
                 if self.clock.monotonic() + wait >= deadline:
                     return
                 self.clock.sleep(wait)
-                pending = prefetch.submit(self.source.fetch, read_to)
+                pending = prefetch.submit(self._read, read_to, read_ts)
                 continue
             waits = idle_waits(self.settings.idle_base_seconds, self.settings.max_idle_wait_seconds)
             more_time = self.clock.monotonic() < deadline
-            read_to = page.events[-1].event_id
+            read_to, read_ts = page.events[-1].event_id, page.events[-1].commit_timestamp
             if more_time:
                 # Read ahead while this page is written: reading and writing overlap.
-                pending = prefetch.submit(self.source.fetch, read_to)
+                pending = prefetch.submit(self._read, read_to, read_ts)
             pipeline.context_now = partial(self._context, lease, owner, page.last_trx_timestamp)
             for batch in batcher.feed(page.events):
                 pipeline.send(batch)

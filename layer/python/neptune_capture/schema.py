@@ -3,8 +3,10 @@ Standard library only."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -14,13 +16,16 @@ class TableNames:
     checkpoint: str
 
 
-# Stream records table: one item per stream event.
-RECORD_PK = "commitNum"
-RECORD_SK = "opNum"
+# Stream records table: one item per stream event, keyed by its generation-qualified position alone (see
+# position()): Neptune reuses (commitNum, opNum) after a fast reset, so the event id is no key by itself.
+POSITION = "position"
+RECORD_PK = POSITION
+# Plain attributes of every record item: the event id as Neptune gave it, and the capture generation.
+COMMIT_NUM = "commitNum"
+OP_NUM = "opNum"
+GENERATION = "generation"
 ELEMENT_INDEX = "byElement"
 ELEMENT_ID = "elementId"
-# Zero-padded "commitNum:opNum", so string order is stream order (GSI and history sort key).
-POSITION = "position"
 
 # An RDF record's statement: its terms in N-Quads syntax, and the kind of its object (iri, bnode, literal).
 SUBJECT = "subject"
@@ -60,6 +65,11 @@ class CheckpointAttr(StrEnum):
     STARTED_FROM = "startedFrom"
     STARTED_AT = "startedAt"
     STARTED_AFTER = "startedAfter"
+    # The capture generation (absent: 0), when it began (ms) and why (GenerationReason). A new generation
+    # begins after a fast reset of the graph: docs/reset-and-generations.md.
+    GENERATION = "generation"
+    GENERATION_STARTED_AT = "generationStartedAt"
+    GENERATION_REASON = "generationReason"
 
 
 def fence_id(stream_id: str, slot: int) -> str:
@@ -76,11 +86,60 @@ class HistoryKind(StrEnum):
     BATCH = "BATCH"  # one committed transaction's records
     GAP = "GAP"  # an expired checkpoint skipped at the operator's word: changes lost from Neptune
     START_FROM_LATEST = "START_FROM_LATEST"  # the first capture began after the newest record, not with the oldest
+    RESET = "RESET"  # the first item of a generation: the graph was reset, capture began again from its new stream
+
+
+class GenerationReason(StrEnum):
+    """Why a capture generation began."""
+
+    RESET_BY_PROJECT = "reset through neptune-stream"
+    STREAM_RESTARTED = "stream restarted (a reset made outside neptune-stream)"
 
 
 COMMIT_DIGITS = 20
 OP_DIGITS = 10
 
 
-def position(commit_num: int, op_num: int) -> str:
-    return f"{commit_num:0{COMMIT_DIGITS}d}:{op_num:0{OP_DIGITS}d}"
+GENERATION_DIGITS = 6
+# Generation 0 positions carry no prefix (so items written before generations existed keep their keys);
+# later ones start with "g" and the zero-padded generation. Digits sort before "g": string order is
+# generation order, then stream order, in the history table and the element index alike.
+GENERATION_MARK = "g"
+GENERATION_SEPARATOR = "#"
+
+
+def generation_prefix(generation: int) -> str:
+    if generation < 0:
+        raise ValueError(f"a generation is never negative, got {generation}")
+    return f"{GENERATION_MARK}{generation:0{GENERATION_DIGITS}d}{GENERATION_SEPARATOR}" if generation else ""
+
+
+def position(commit_num: int, op_num: int, generation: int) -> str:
+    """The one key of an event in the tables: the record item's key, its sort key in the element index, and
+    a history item's sort key. Every reader and writer builds it here."""
+    return f"{generation_prefix(generation)}{commit_num:0{COMMIT_DIGITS}d}:{op_num:0{OP_DIGITS}d}"
+
+
+def parse_position(text: str) -> tuple[int, int, int]:
+    """(generation, commitNum, opNum) of a position (a history item's "#gap"-style suffix is ignored)."""
+    generation = 0
+    if text.startswith(GENERATION_MARK):
+        head, _, text = text.partition(GENERATION_SEPARATOR)
+        generation = int(head[len(GENERATION_MARK) :])
+    commit, _, rest = text.partition(":")
+    return generation, int(commit), int(rest.split("#", 1)[0])
+
+
+def generation_bounds(generation: int) -> tuple[str, str]:
+    """Inclusive bounds of every position (and suffixed history key) of one generation, for a Query's
+    BETWEEN on the history table or the element index."""
+    low = position(0, 0, generation)
+    high = position(10**COMMIT_DIGITS - 1, 10**OP_DIGITS - 1, generation) + "~"  # "~" sorts after "#gap" etc.
+    return low, high
+
+
+def record_generation_and_event(item: Mapping[str, Any]) -> tuple[int, int, int]:
+    """(generation, commitNum, opNum) of a record item as DynamoDB returns it (low-level attribute values);
+    an item written before generations existed has no generation attribute: generation 0."""
+    generation = int(item[GENERATION]["N"]) if GENERATION in item else 0
+    return generation, int(item[COMMIT_NUM]["N"]), int(item[OP_NUM]["N"])

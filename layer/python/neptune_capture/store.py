@@ -35,6 +35,7 @@ from .plan import (
     Transaction,
     fence_item,
     gap_items,
+    generation_items,
     same_batch,
     start_items,
 )
@@ -84,6 +85,8 @@ def checkpoint_from_item(stream_id: str, item: dict[str, Any] | None) -> Checkpo
         commit_timestamp=int(item[C.COMMIT_TIMESTAMP]["N"]) if C.COMMIT_TIMESTAMP in item else None,
         lease_owner=item.get(C.LEASE_OWNER, {}).get("S"),
         lease_id=item.get(C.LEASE_ID, {}).get("S"),
+        generation=int(item.get(C.GENERATION, {"N": "0"})["N"]),
+        generation_started_at=int(item[C.GENERATION_STARTED_AT]["N"]) if C.GENERATION_STARTED_AT in item else None,
     )
 
 
@@ -292,7 +295,50 @@ class DynamoStore:
                     ) from error
                 self._fenced(context.lease, error)
         log.warning("gap recorded in stream %s after %s: %s", self.stream_id, checkpoint.position or "the start", reason)
-        return Checkpoint(self.stream_id, None, checkpoint.version + 1, None, context.lease.owner, context.lease.id)
+        return Checkpoint(
+            self.stream_id,
+            None,
+            checkpoint.version + 1,
+            None,
+            context.lease.owner,
+            context.lease.id,
+            checkpoint.generation,
+            checkpoint.generation_started_at,
+        )
+
+    def open_generation(
+        self, checkpoint: Checkpoint, reason: schema.GenerationReason, detail: str, context: BatchContext | None
+    ) -> Checkpoint:
+        """Generation N+1 begins (plan.generation_items): under the lease of `context`'s holder, or, with no
+        context, only while nobody holds the lease. One transaction: the RESET history item and the cleared
+        checkpoint. Raises FencedError when the checkpoint moved or the lease is held (by someone else)."""
+        now = self.clock.now_ms()
+        history, update = generation_items(checkpoint, reason, now, detail, context)
+        items = [
+            {"Put": {"TableName": self.tables.history, "Item": history, **HISTORY_PUT_CONDITION}},
+            {"Update": {"TableName": self.tables.checkpoint, **update}},
+        ]
+        new = checkpoint.generation + 1
+        token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"generation|{self.stream_id}|{checkpoint.version}|{new}"))
+        try:
+            self._transact(items, token)
+        except ClientError as error:
+            if CONDITION_FAILED not in _reasons(error):
+                raise
+            current = self.read_checkpoint()
+            if current.generation == new and current.version == checkpoint.version + 1:
+                log.info("generation %d of stream %s was opened by this same request before", new, self.stream_id)
+            elif context is not None:
+                self._fenced(context.lease, error)
+            else:
+                raise FencedError(
+                    f"generation {new} of stream {self.stream_id} not opened: the checkpoint moved (version "
+                    f"{current.version}, expected {checkpoint.version}) or capture holds the lease ({current.lease_owner})",
+                    holder=current.lease_owner,
+                ) from error
+        log.warning("stream %s: capture generation %d begins (%s): %s", self.stream_id, new, reason, detail)
+        owner, lease_id = (context.lease.owner, context.lease.id) if context else (None, checkpoint.lease_id)
+        return Checkpoint(self.stream_id, None, checkpoint.version + 1, None, owner, lease_id, new, now)
 
     def record_start_from_latest(self, checkpoint: Checkpoint, context: BatchContext, latest: StreamEvent | None) -> Checkpoint:
         """A first capture from LATEST: the START_FROM_LATEST history item and the checkpoint moved onto the

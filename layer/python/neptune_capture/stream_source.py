@@ -39,6 +39,7 @@ class IteratorType(StrEnum):
     (https://docs.aws.amazon.com/neptune/latest/userguide/streams-using-api-call.html)."""
 
     TRIM_HORIZON = "TRIM_HORIZON"
+    AT_SEQUENCE_NUMBER = "AT_SEQUENCE_NUMBER"
     AFTER_SEQUENCE_NUMBER = "AFTER_SEQUENCE_NUMBER"
     LATEST = "LATEST"
 
@@ -95,6 +96,19 @@ class NeptuneStreamSource:
         stream holds none."""
         page = self._read({"limit": 1, "iteratorType": IteratorType.LATEST.value}, None, IteratorType.LATEST)
         return page.events[-1] if page.events else None
+
+    def at(self, position: EventId) -> StreamEvent | None:
+        """The first event at or after `position` (AT_SEQUENCE_NUMBER, one record), None when the stream holds
+        none there (StreamRecordsNotFoundException): how the poller tells that the stream restarted under its
+        checkpoint (generations.restart_evidence)."""
+        params = {
+            "limit": 1,
+            "iteratorType": IteratorType.AT_SEQUENCE_NUMBER.value,
+            "commitNum": position.commit_num,
+            "opNum": position.op_num,
+        }
+        page = self._read(params, None, IteratorType.AT_SEQUENCE_NUMBER)
+        return page.events[0] if page.events else None
 
     def _read(self, params: dict[str, Any], after: EventId | None, where: object) -> StreamPage:
         delays = self.retry.delays()
