@@ -143,9 +143,19 @@ class Functions(Construct):
             )
             cluster.grant(self.reset, "neptune-db:ResetDatabase", "neptune-db:GetStreamRecords")
             self.reset.add_to_role_policy(iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[history.table_arn]))
+            # Only the stream's checkpoint item, as the handler (dynamodb:LeadingKeys, below).
             self.reset.add_to_role_policy(
-                iam.PolicyStatement(actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[checkpoint.table_arn])
+                iam.PolicyStatement(
+                    actions=["dynamodb:GetItem", "dynamodb:UpdateItem"],
+                    resources=[checkpoint.table_arn],
+                    conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [settings.stream_id]}},
+                )
             )
+        # What the DynamoDB gateway endpoint must admit for the reset function (its policy names each role).
+        self.reset_table_grants: list[tuple[str, list[str]]] = [
+            (history.table_arn, ["dynamodb:PutItem"]),
+            (checkpoint.table_arn, ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
+        ]
 
         self.stream_handler = self._function(
             "StreamHandler",

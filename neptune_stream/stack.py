@@ -80,10 +80,12 @@ class NeptuneStreamStack(Stack):
             bundled_powertools=cfg.powertools == "bundled",
             with_reset=cfg.reset_function,
         )
-        # DynamoDB through the VPC: only the stream handler, only its table actions.
+        # DynamoDB through the VPC: only the stream handler and the reset function, only their table actions.
         target.network.admit_through_dynamodb_endpoint(
             self.functions.stream_handler_role, self.functions.stream_handler_table_grants
         )
+        if self.functions.reset is not None and self.functions.reset.role is not None:
+            target.network.admit_through_dynamodb_endpoint(self.functions.reset.role, self.functions.reset_table_grants)
         self.workflow = Workflow(
             self,
             "Workflow",

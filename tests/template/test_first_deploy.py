@@ -179,10 +179,35 @@ def test_the_state_machine_updates_only_the_checkpoint_item(synth: Synth) -> Non
     assert _leading_keys(synth, machine_role) == {"dynamodb:UpdateItem": [DEFAULT_STREAM_ID]}
 
 
-def test_the_status_and_reset_functions_touch_no_table(synth: Synth) -> None:
+def test_the_status_function_touches_no_table(synth: Synth) -> None:
     for role, statement in _identity_statements(synth):
-        if role.startswith(("FunctionsStatusRole", "FunctionsResetRole")):
+        if role.startswith("FunctionsStatusRole"):
             assert not any(a.startswith("dynamodb:") for a in _actions(statement)), (role, statement)
+
+
+def test_the_reset_function_reads_and_updates_only_the_checkpoint_item(synth: Synth) -> None:
+    # It opens the next capture generation (docs/reset-and-generations.md): the checkpoint item and a RESET
+    # history item, nothing else.
+    assert _leading_keys(synth, "FunctionsResetRole") == {
+        "dynamodb:GetItem": [DEFAULT_STREAM_ID],
+        "dynamodb:UpdateItem": [DEFAULT_STREAM_ID],
+    }
+
+
+def test_the_dynamodb_endpoint_admits_each_function_that_uses_a_table(synth: Synth) -> None:
+    # The gateway endpoint's policy names each principal (aws:PrincipalArn): a role it does not name is
+    # refused there whatever its own policy says (https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-ddb.html).
+    (endpoint,) = [
+        e for e in synth.resources("AWS::EC2::VPCEndpoint").values() if "PolicyDocument" in e["Properties"]
+    ]
+    admitted = {
+        s["Condition"]["ArnEquals"]["aws:PrincipalArn"]["Fn::GetAtt"][0]
+        for s in endpoint["Properties"]["PolicyDocument"]["Statement"]
+    }
+    users = {role for role, s in _identity_statements(synth) if any(a.startswith("dynamodb:") for a in _actions(s))}
+    machine_role = _one(synth, "AWS::StepFunctions::StateMachine")[1]["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    # The state machine's DynamoDB tasks are called by Step Functions itself, not from the VPC.
+    assert users - {machine_role} == admitted
 
 
 # -- 5. The Poll task's timeout, ContinueAsNew's retries
