@@ -38,7 +38,10 @@ MEANINGS: dict[ExitCode, str] = {
         "Neptune failed: unreachable, or an error from its status or fast reset (the emulator's or the Lambda's); "
         "`start` on a cluster whose Neptune Streams is off"
     ),
-    ExitCode.BUSY: "busy: a port already in use, a local run already up in that data directory, an execution already running, `reset` while the stream holds changes capture has not stored",
+    ExitCode.BUSY: (
+        "busy: a port already in use, a local run already up in that data directory, an execution already running, "
+        "`reset` while the stream holds changes capture has not stored"
+    ),
     ExitCode.NO_DATA: "no data: `history` found no captured change of that element (in the range asked)",
     ExitCode.INTERNAL: "internal error, a bug: rerun with `--debug` for the traceback",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",

@@ -197,9 +197,7 @@ def test_the_reset_function_reads_and_updates_only_the_checkpoint_item(synth: Sy
 def test_the_dynamodb_endpoint_admits_each_function_that_uses_a_table(synth: Synth) -> None:
     # The gateway endpoint's policy names each principal (aws:PrincipalArn): a role it does not name is
     # refused there whatever its own policy says (https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-ddb.html).
-    (endpoint,) = [
-        e for e in synth.resources("AWS::EC2::VPCEndpoint").values() if "PolicyDocument" in e["Properties"]
-    ]
+    (endpoint,) = [e for e in synth.resources("AWS::EC2::VPCEndpoint").values() if "PolicyDocument" in e["Properties"]]
     admitted = {
         s["Condition"]["ArnEquals"]["aws:PrincipalArn"]["Fn::GetAtt"][0]
         for s in endpoint["Properties"]["PolicyDocument"]["Statement"]
