@@ -21,7 +21,7 @@ from neptune_capture.contract import RESET_FUNCTION_TIMEOUT_SECONDS, STATUS_FUNC
 from neptune_capture.schema import TableNames
 from neptune_capture.settings import Env, HandlerSettings, powertools_env
 from neptune_stream import nag_ids
-from neptune_stream.assets import EXCLUDES, LAMBDAS
+from neptune_stream.assets import EXCLUDES, handler_folder
 from neptune_stream.defaults import Defaults
 from neptune_stream.layer_bundle import POWERTOOLS_VERSION, layer_code
 
@@ -100,7 +100,7 @@ class Functions(Construct):
             self.layers.insert(0, lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", powertools_arn))
         writer = cluster.cluster_endpoint
         endpoint = f"https://{writer.hostname}:{writer.port}"
-        neptune_env = {Env.NEPTUNE_ENDPOINT.value: endpoint, **powertools_env()}
+        neptune_env = {Env.NEPTUNE_ENDPOINT.value: endpoint, **powertools_env(settings.stream_id)}
         # The data-plane ARN of this cluster; IAM requires the "/*" suffix on it.
         self._neptune_resource = Stack.of(self).format_arn(
             service="neptune-db", resource=cluster.cluster_resource_identifier, resource_name="*"
@@ -205,7 +205,7 @@ class Functions(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler="index.handler",
-            code=lambda_.Code.from_asset(str(LAMBDAS / folder), exclude=EXCLUDES),
+            code=lambda_.Code.from_asset(str(handler_folder(folder)), exclude=EXCLUDES),
             layers=self.layers,
             timeout=timeout,
             memory_size=memory,

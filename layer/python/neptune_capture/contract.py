@@ -24,6 +24,13 @@ STATUS_FUNCTION_TIMEOUT_SECONDS = 30
 RESET_FUNCTION_TIMEOUT_SECONDS = 300
 
 
+def service_name(stream_id: str) -> str:
+    """The service dimension of a capture's metrics. Two captures in one account and region (two clusters,
+    two stream ids) publish under the same namespace: each has its own service, so neither's alarms count
+    the other's metrics. The default stream keeps the plain name its alarms and dashboards have always read."""
+    return SERVICE_NAME if stream_id == DEFAULT_STREAM_ID else f"{SERVICE_NAME}-{stream_id}"
+
+
 class State(StrEnum):
     """The state machine's states (workflow.py builds them; the local run and the tests read them)."""
 
