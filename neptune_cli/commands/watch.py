@@ -12,7 +12,7 @@ from neptune_capture import metrics as m
 from neptune_capture.contract import ExecutionStatus, service_name
 from neptune_cli.metrics_source import CloudWatchMetrics, FunctionLog, MetricSource, Totals
 from neptune_cli.render import Row, duration, utc
-from neptune_cli.target import Target
+from neptune_ops.target import Target
 
 LOCAL_WINDOW_SECONDS = 30.0
 # A stack's figures are one-minute datapoints (metrics_source.PERIOD_SECONDS): five per view.

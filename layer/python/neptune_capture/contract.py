@@ -15,6 +15,8 @@ LOCAL_ENDPOINTS_FILE = "endpoints.json"
 # What the local run's handlers print (their log lines and their metrics, in CloudWatch's embedded metric
 # format) goes to this file of its data directory, as a Lambda's output goes to CloudWatch Logs.
 LOCAL_FUNCTION_LOG = "lambda.log"
+# The region the local run's AWS endpoints (moto) and its clients use.
+LOCAL_REGION = "us-east-1"
 # Powertools publishes every metric under this namespace with a SERVICE_DIMENSION dimension of SERVICE_NAME.
 METRICS_NAMESPACE = "NeptuneStream"
 SERVICE_DIMENSION = "service"
