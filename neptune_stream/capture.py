@@ -157,13 +157,7 @@ class NeptuneStreamCapture(Construct):
             subnets=resolved.subnets,
             security_group=self.lambda_security_group,
             settings=FunctionSettings(
-                stream_id=props.stream_id,
-                page_limit=tuning.page_limit,
-                in_flight=tuning.in_flight,
-                idle_base_seconds=tuning.idle_base_seconds,
-                max_idle_wait_seconds=tuning.max_idle_wait_seconds,
-                start_from=resolved.start_from,
-                graph_model=resolved.graph_model,
+                stream_id=props.stream_id, tuning=tuning, start_from=resolved.start_from, graph_model=resolved.graph_model
             ),
             defaults=defaults,
             bundled_powertools=props.bundled_powertools,
