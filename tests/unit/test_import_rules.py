@@ -118,3 +118,14 @@ def test_the_entry_point_plumbing_imports_only_the_standard_library() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd="/")
     added = {m.split(".")[0] for m in json.loads(result.stdout)}
     assert added - set(sys.stdlib_module_names) == {"neptune_entry", "neptune_capture"}
+
+
+def test_the_emulator_does_not_use_the_capture_nquads_code() -> None:
+    """The emulator writes the stream the capture reads: sharing the capture's N-Quads code would let one
+    mistake pass on both sides."""
+    modules = sorted(PACKAGES["neptune_emulator"].rglob("*.py"))
+    assert len(modules) > 5
+    users = [
+        str(p.relative_to(ROOT)) for p in modules if any(m.startswith("neptune_capture.nquads") for m in imported_modules(p))
+    ]
+    assert users == []
