@@ -19,11 +19,12 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from neptune_cli import render
-from neptune_cli.arguments import CliParser, add_debug_argument, event_id, float_above, int_at_least, non_empty, since
-from neptune_cli.exit_codes import epilog
-from neptune_cli.runner import Context, guarded
-from neptune_cli.target import Target, add_target_arguments, target_from
+from neptune_entry.arguments import CliParser, add_debug_argument, event_id, float_above, int_at_least, non_empty, since
+from neptune_entry.exit_codes import epilog
+from neptune_entry.runner import Context, guarded
+from neptune_ops import render
+from neptune_ops.explain import explain_at
+from neptune_ops.target import Target, add_target_arguments, target_from
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def history_arguments(parser: argparse.ArgumentParser) -> None:
 
 # -- start, stop, reset
 def start(args: argparse.Namespace, context: Context, console: Console) -> int:
-    from neptune_cli.commands import control
+    from neptune_ops import control
 
     target = _target(args, context)
     result = control.start(
@@ -119,7 +120,7 @@ def start(args: argparse.Namespace, context: Context, console: Console) -> int:
 
 
 def start_arguments(parser: argparse.ArgumentParser) -> None:
-    from neptune_cli.commands.control import START_POINTS
+    from neptune_ops.control import START_POINTS
 
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
@@ -138,7 +139,7 @@ def start_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def stop(args: argparse.Namespace, context: Context, console: Console) -> int:
-    from neptune_cli.commands import control
+    from neptune_ops import control
 
     result = control.stop(_target(args, context))
     _show_result(console, args, result, control.stop_lines(result))
@@ -150,7 +151,7 @@ def json_only(parser: argparse.ArgumentParser) -> None:
 
 
 def reset(args: argparse.Namespace, context: Context, console: Console) -> int:
-    from neptune_cli.commands import control
+    from neptune_ops import control
 
     control.confirm_reset(args.yes)  # before any target is looked up
     result = control.reset(_target(args, context), discard_uncaptured=args.discard_uncaptured)
@@ -235,7 +236,7 @@ def preflight(args: argparse.Namespace, context: Context, console: Console) -> i
 
 
 def preflight_arguments(parser: argparse.ArgumentParser) -> None:
-    from neptune_cli.arguments import existing_file, region
+    from neptune_entry.arguments import existing_file, region
 
     parser.add_argument("--region", type=region, help="the region to deploy to (default: AWS_REGION or your profile's)")
     parser.add_argument("--profile", type=non_empty, help="an AWS profile from ~/.aws/config (default: AWS_PROFILE)")
@@ -380,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     def body(context: Context) -> int:
         return command.run(args, context, console)
 
-    return guarded(body, debug=args.debug)
+    return guarded(body, debug=args.debug, explain=explain_at)
 
 
 if __name__ == "__main__":

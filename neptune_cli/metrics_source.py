@@ -107,11 +107,12 @@ class FunctionLog:
 class CloudWatchMetrics:
     """GetMetricData over the window, one-minute periods: Sum for the counts, Maximum for the lag."""
 
-    def __init__(self, client: CloudWatchClient) -> None:
+    def __init__(self, client: CloudWatchClient, service: str = SERVICE_NAME) -> None:
         self.client = client
+        # The capture's own service dimension (contract.service_name of the stack's stream id).
+        self.service = service
 
-    @staticmethod
-    def queries() -> list[MetricDataQueryTypeDef]:
+    def queries(self) -> list[MetricDataQueryTypeDef]:
         wanted = [(name, "Sum") for name in SUMMED] + [(name, "Maximum") for name in MAXIMA]
         return [
             {
@@ -121,7 +122,7 @@ class CloudWatchMetrics:
                     "Metric": {
                         "Namespace": METRICS_NAMESPACE,
                         "MetricName": name,
-                        "Dimensions": [{"Name": SERVICE_DIMENSION, "Value": SERVICE_NAME}],
+                        "Dimensions": [{"Name": SERVICE_DIMENSION, "Value": self.service}],
                     },
                     "Period": PERIOD_SECONDS,
                     "Stat": stat,

@@ -9,9 +9,9 @@ import sqlite3
 import sys
 import threading
 
-from neptune_cli.arguments import database_file, float_above, port
-from neptune_cli.errors import BusyError, UsageError
-from neptune_cli.runner import run_entry_point
+from neptune_entry.arguments import database_file, float_above, port
+from neptune_entry.errors import BusyError, UsageError
+from neptune_entry.runner import run_entry_point
 
 DEFAULT_PORT = 8182  # Neptune's port
 

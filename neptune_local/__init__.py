@@ -1,11 +1,5 @@
 """The local run: the same handlers against a local Neptune emulator and DynamoDB from moto."""
 
-import os
+from neptune_ops.target import use_local_credentials
 
-
-def use_local_credentials() -> None:
-    """SigV4 needs some credentials even for local endpoints; never overrides real ones."""
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    os.environ.setdefault("AWS_REGION", os.environ["AWS_DEFAULT_REGION"])
+__all__ = ["use_local_credentials"]

@@ -21,10 +21,11 @@ from rich.table import Table
 
 from neptune_capture.contract import DEFAULT_STREAM_ID as STREAM_ID
 from neptune_capture.contract import LOCAL_ENDPOINTS_FILE, LOCAL_FUNCTION_LOG, ExecutionStatus, GraphModel
-from neptune_cli.arguments import float_above, int_at_least, synthesized_app, writable_directory
-from neptune_cli.errors import BusyError, CheckFailedError, UsageError
-from neptune_cli.render import make_console, plural
-from neptune_cli.runner import run_entry_point
+from neptune_entry.arguments import float_above, int_at_least, synthesized_app, writable_directory
+from neptune_entry.errors import BusyError, CheckFailedError, UsageError
+from neptune_entry.runner import run_entry_point
+from neptune_ops.explain import explain_at
+from neptune_ops.render import make_console, plural
 
 if TYPE_CHECKING:
     from neptune_local.rdf_workload import RdfWorkload
@@ -342,8 +343,8 @@ def serve_until_interrupted(pipeline: LocalPipeline, console: Console) -> None:
 
 def refuse_if_running(data_dir: Path) -> None:
     """A second run in the same data directory would replace the graph file under the first one."""
-    from neptune_cli.errors import NoTargetError
-    from neptune_cli.target import local_target
+    from neptune_entry.errors import NoTargetError
+    from neptune_ops.target import local_target
 
     try:
         local_target(data_dir)
@@ -417,7 +418,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_entry_point(argv, "neptune-stream demo", __doc__, add_arguments, run_demo)
+    return run_entry_point(argv, "neptune-stream demo", __doc__, add_arguments, run_demo, explain=explain_at)
 
 
 if __name__ == "__main__":

@@ -25,10 +25,10 @@ from rich.console import Console
 from neptune_capture.contract import DEFAULT_STREAM_ID as STREAM_ID
 from neptune_capture.contract import StartFrom
 from neptune_capture.events import EventId
-from neptune_cli.commands import control
-from neptune_cli.target import local_target
 from neptune_local.demo import Progress, capture_while_writing, quiet_servers, refuse_if_running, serve_until_interrupted
 from neptune_local.verify import Verification, verify
+from neptune_ops import control
+from neptune_ops.target import local_target
 
 if TYPE_CHECKING:
     from neptune_local.runtime import LocalPipeline

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from neptune_capture.contract import STACK_NAME, Output
+from neptune_capture.contract import LOCAL_REGION, STACK_NAME, Output
 from neptune_capture.schema import TableNames
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-REGION = "us-east-1"
+REGION = LOCAL_REGION
 ACCOUNT = "123456789012"
 TABLE_OUTPUTS = {"records": Output.RECORDS_TABLE, "history": Output.HISTORY_TABLE, "checkpoint": Output.CHECKPOINT_TABLE}
 # Local function names: the local ARN of each, and how the local run and the CLI call them.

@@ -8,15 +8,8 @@ from typing import Any
 from constructs import Construct
 
 from neptune_capture.contract import GraphModel, StartFrom
-from neptune_capture.settings import (
-    DEFAULT_IDLE_BASE_SECONDS,
-    DEFAULT_IN_FLIGHT,
-    DEFAULT_MAX_IDLE_WAIT_SECONDS,
-    DEFAULT_PAGE_LIMIT,
-    MAX_IN_FLIGHT,
-    parse_graph_model,
-    parse_start_from,
-)
+from neptune_capture.settings import parse_graph_model, parse_start_from
+from neptune_capture.tuning import CaptureTuning, check
 from neptune_stream import existing_spec
 from neptune_stream.defaults import Defaults
 from neptune_stream.existing_spec import ExistingCluster
@@ -27,6 +20,17 @@ MODES = ("demo", "production")
 # "bundled": Powertools ships in the project's own layer (works wherever Neptune does); "public-layer": its
 # publisher's layer, found through the public SSM parameter it writes in the regions it publishes to.
 POWERTOOLS_SOURCES = ("bundled", "public-layer")
+# The context key of each CaptureTuning field (the stack's settings are flat in cdk.json).
+TUNING_CONTEXT_KEYS = {
+    "page_limit": "pageLimit",
+    "in_flight": "inFlight",
+    "idle_base_seconds": "idleBaseSeconds",
+    "max_idle_wait_seconds": "maxIdleWaitSeconds",
+    "iterations_per_execution": "iterationsPerExecution",
+    "start_schedule_minutes": "startScheduleMinutes",
+    "lag_alarm_seconds": "lagAlarmSeconds",
+}
+_TUNING = CaptureTuning()
 
 
 @dataclass(frozen=True)
@@ -35,18 +39,17 @@ class StackConfig:
     mode: str = "demo"
     instance_class: str = DEFAULT_INSTANCE_CLASS
     streams_expiry_days: int = 7
-    # A loop iteration writes at most ~10 history events; 500 keeps an execution far below 25,000.
-    iterations_per_execution: int = 500
-    page_limit: int = DEFAULT_PAGE_LIMIT
-    # Transactions of a backlog in flight at once (the measured best, docs/benchmarks.md).
-    in_flight: int = DEFAULT_IN_FLIGHT
-    # The handler's own defaults (see neptune_capture.settings).
-    idle_base_seconds: float = DEFAULT_IDLE_BASE_SECONDS
-    max_idle_wait_seconds: float = DEFAULT_MAX_IDLE_WAIT_SECONDS
-    lag_alarm_seconds: int = 300
-    log_retention_days: int = 30
+    # The CaptureTuning fields, flat as cdk.json holds them (`tuning` gathers them; defaults and meaning:
+    # neptune_capture.tuning).
+    iterations_per_execution: int = _TUNING.iterations_per_execution
+    page_limit: int = _TUNING.page_limit
+    in_flight: int = _TUNING.in_flight
+    idle_base_seconds: float = _TUNING.idle_base_seconds
+    max_idle_wait_seconds: float = _TUNING.max_idle_wait_seconds
+    lag_alarm_seconds: int = _TUNING.lag_alarm_seconds
     # The schedule that starts an execution (fenced at once while one runs): capture restarts by itself.
-    start_schedule_minutes: int = 5
+    start_schedule_minutes: int = _TUNING.start_schedule_minutes
+    log_retention_days: int = 30
     # True: the schedule is on from the deploy, so capture begins with `cdk deploy`. False: it is created
     # paused, and capture begins with `neptune-stream start` (which resumes it).
     auto_start: bool = True
@@ -60,6 +63,10 @@ class StackConfig:
     start_from: StartFrom = StartFrom.TRIM_HORIZON
     # Which graph's stream the handler captures: the property graph's (PG_JSON) or the RDF graph's (NQUADS).
     graph_model: GraphModel = GraphModel.PROPERTY_GRAPH
+
+    @property
+    def tuning(self) -> CaptureTuning:
+        return CaptureTuning(**{f: getattr(self, f) for f in TUNING_CONTEXT_KEYS})
 
     @property
     def production(self) -> bool:
@@ -81,22 +88,8 @@ class StackConfig:
             raise ValueError(f"{PREFIX}mode must be one of {MODES}, got {self.mode!r}")
         if not 1 <= self.streams_expiry_days <= 90:
             raise ValueError(f"{PREFIX}streamsExpiryDays must be 1..90, got {self.streams_expiry_days}")
-        if not 1 <= self.page_limit <= 100_000:
-            raise ValueError(f"{PREFIX}pageLimit must be 1..100000, got {self.page_limit}")
-        if not 1 <= self.in_flight <= MAX_IN_FLIGHT:
-            raise ValueError(f"{PREFIX}inFlight must be 1..{MAX_IN_FLIGHT}, got {self.in_flight}")
-        if not 1 <= self.iterations_per_execution <= 2_000:
-            raise ValueError(
-                f"{PREFIX}iterationsPerExecution must be 1..2000 to stay under the "
-                f"25,000-event history limit, got {self.iterations_per_execution}"
-            )
-        if not 0 < self.idle_base_seconds <= self.max_idle_wait_seconds <= 60:
-            raise ValueError(
-                f"{PREFIX}idleBaseSeconds and maxIdleWaitSeconds must satisfy 0 < base <= max <= 60, "
-                f"got {self.idle_base_seconds} and {self.max_idle_wait_seconds}"
-            )
-        if not 1 <= self.start_schedule_minutes <= 60:
-            raise ValueError(f"{PREFIX}startScheduleMinutes must be 1..60, got {self.start_schedule_minutes}")
+        # The tuning's own bounds, each named by its context key.
+        check({f: getattr(self, f) for f in TUNING_CONTEXT_KEYS}, lambda field: PREFIX + TUNING_CONTEXT_KEYS[field])
         if self.powertools not in POWERTOOLS_SOURCES:
             raise ValueError(f"{PREFIX}powertools must be one of {POWERTOOLS_SOURCES}, got {self.powertools!r}")
         self.defaults  # noqa: B018 - validates the log retention
@@ -121,14 +114,9 @@ class StackConfig:
             mode=get("mode", d.mode),
             instance_class=get("instanceClass", d.instance_class),
             streams_expiry_days=get("streamsExpiryDays", d.streams_expiry_days),
-            iterations_per_execution=get("iterationsPerExecution", d.iterations_per_execution),
-            page_limit=get("pageLimit", d.page_limit),
-            in_flight=get("inFlight", d.in_flight),
-            idle_base_seconds=get("idleBaseSeconds", d.idle_base_seconds),
-            max_idle_wait_seconds=get("maxIdleWaitSeconds", d.max_idle_wait_seconds),
-            lag_alarm_seconds=get("lagAlarmSeconds", d.lag_alarm_seconds),
             log_retention_days=get("logRetentionDays", d.log_retention_days),
-            start_schedule_minutes=get("startScheduleMinutes", d.start_schedule_minutes),
+            # The tuning's fields, each under its one context key.
+            **{field: get(key, getattr(d, field)) for field, key in TUNING_CONTEXT_KEYS.items()},
             auto_start=get("autoStart", d.auto_start),
             powertools=get("powertools", d.powertools),
             existing_cluster=existing_spec.load(str(existing)) if existing else None,

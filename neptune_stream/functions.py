@@ -4,7 +4,7 @@ the Neptune and DynamoDB actions it uses."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aws_cdk import Acknowledgment, Duration, Stack, Validations
 from aws_cdk import aws_dynamodb as ddb
@@ -20,8 +20,9 @@ from neptune_capture import schema
 from neptune_capture.contract import RESET_FUNCTION_TIMEOUT_SECONDS, STATUS_FUNCTION_TIMEOUT_SECONDS, GraphModel, StartFrom
 from neptune_capture.schema import TableNames
 from neptune_capture.settings import Env, HandlerSettings, powertools_env
+from neptune_capture.tuning import CaptureTuning
 from neptune_stream import nag_ids
-from neptune_stream.assets import EXCLUDES, LAMBDAS
+from neptune_stream.assets import EXCLUDES, handler_folder
 from neptune_stream.defaults import Defaults
 from neptune_stream.layer_bundle import POWERTOOLS_VERSION, layer_code
 
@@ -50,10 +51,8 @@ STREAM_HANDLER_MEMORY_MB = 1769
 @dataclass(frozen=True)
 class FunctionSettings:
     stream_id: str
-    page_limit: int
-    in_flight: int
-    idle_base_seconds: float
-    max_idle_wait_seconds: float
+    # The one tuning object (neptune_capture.tuning): the stream handler's settings are built from it.
+    tuning: CaptureTuning = field(default_factory=CaptureTuning)
     start_from: StartFrom = StartFrom.TRIM_HORIZON
     graph_model: GraphModel = GraphModel.PROPERTY_GRAPH
 
@@ -100,7 +99,7 @@ class Functions(Construct):
             self.layers.insert(0, lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", powertools_arn))
         writer = cluster.cluster_endpoint
         endpoint = f"https://{writer.hostname}:{writer.port}"
-        neptune_env = {Env.NEPTUNE_ENDPOINT.value: endpoint, **powertools_env()}
+        neptune_env = {Env.NEPTUNE_ENDPOINT.value: endpoint, **powertools_env(settings.stream_id)}
         # The data-plane ARN of this cluster; IAM requires the "/*" suffix on it.
         self._neptune_resource = Stack.of(self).format_arn(
             service="neptune-db", resource=cluster.cluster_resource_identifier, resource_name="*"
@@ -120,10 +119,10 @@ class Functions(Construct):
             stream_id=settings.stream_id,
             tables=TableNames(records=records.table_name, history=history.table_name, checkpoint=checkpoint.table_name),
             neptune_endpoint=endpoint,
-            page_limit=settings.page_limit,
-            in_flight=settings.in_flight,
-            idle_base_seconds=settings.idle_base_seconds,
-            max_idle_wait_seconds=settings.max_idle_wait_seconds,
+            page_limit=settings.tuning.page_limit,
+            in_flight=settings.tuning.in_flight,
+            idle_base_seconds=settings.tuning.idle_base_seconds,
+            max_idle_wait_seconds=settings.tuning.max_idle_wait_seconds,
             start_from=settings.start_from,
             graph_model=settings.graph_model,
         )
@@ -225,7 +224,7 @@ class Functions(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler="index.handler",
-            code=lambda_.Code.from_asset(str(LAMBDAS / folder), exclude=EXCLUDES),
+            code=lambda_.Code.from_asset(str(handler_folder(folder)), exclude=EXCLUDES),
             layers=self.layers,
             timeout=timeout,
             memory_size=memory,

@@ -5,9 +5,10 @@ platform (Python 3.14, arm64) into the layer's python/ folder, the folder Lambda
 
 Shipping Powertools ourselves works in every region that has Neptune, the China regions included, where
 its publisher's layer does not exist; the pins are the ones constraints.txt holds, so the deployed
-Powertools is the tested one. pip runs once per set of pins: its result is kept in .cache/layer/ (a
-synth after that only copies), and the asset hash covers the pins and the layer's sources, so changing
-either uploads a new layer version."""
+Powertools is the tested one. pip runs once per set of pins: its result is kept in the cache folder
+(assets.cache_folder: .cache/layer/ in a checkout; a synth after that only copies), and the asset hash
+covers the pins and the layer's sources, so changing either uploads a new layer version. Sources and pins
+are the installed package's data (assets.py), so a construct installed with pip builds the same layer."""
 
 from __future__ import annotations
 
@@ -24,16 +25,14 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
-from neptune_stream.assets import EXCLUDES, LAYER, ROOT
+from neptune_stream import assets
+from neptune_stream.assets import EXCLUDES
 
 POWERTOOLS_VERSION = "3.37.0"  # the version pyproject.toml pins, so what is tested is what runs
 REQUIREMENTS = (f"aws-lambda-powertools=={POWERTOOLS_VERSION}",)
-CONSTRAINTS = ROOT / "constraints.txt"
-CACHE = ROOT / ".cache" / "layer"
 # Wheels for the functions' runtime and architecture, as the Lambda guide installs them for arm64
 # (https://docs.aws.amazon.com/lambda/latest/dg/python-package.html); Powertools' are pure Python anyway.
 PIP_PLATFORM = ("--platform", "manylinux2014_aarch64", "--implementation", "cp", "--python-version", "3.14")
-PACKAGE = LAYER / "python" / "neptune_capture"
 
 
 class LayerBuildError(RuntimeError):
@@ -42,15 +41,14 @@ class LayerBuildError(RuntimeError):
 
 def _pins() -> str:
     """What decides the installed files: the requirements, the platform and every pin constraints.txt holds."""
-    if not CONSTRAINTS.exists():
-        raise LayerBuildError(f"{CONSTRAINTS} is missing: the layer's Powertools pins come from it")
-    return "\n".join([*REQUIREMENTS, *PIP_PLATFORM, CONSTRAINTS.read_text()])
+    return "\n".join([*REQUIREMENTS, *PIP_PLATFORM, assets.constraints().read_text()])
 
 
 def _sources_digest() -> str:
     digest = hashlib.sha256()
-    for path in sorted(PACKAGE.rglob("*.py")):
-        digest.update(str(path.relative_to(PACKAGE)).encode())
+    package = assets.layer_package()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -64,14 +62,15 @@ def installed_dependencies() -> Path:
     Installed into a temporary folder first and renamed into place, so a concurrent synth never sees half
     of it."""
     key = hashlib.sha256(_pins().encode()).hexdigest()[:16]
-    target = CACHE / key
+    cache = assets.cache_folder() / "layer"
+    target = cache / key
     if (target / "aws_lambda_powertools").is_dir():
         return target
-    CACHE.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=CACHE))
+    cache.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=cache))
     command = [
         sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-        "--only-binary=:all:", *PIP_PLATFORM, "--target", str(staging), "-c", str(CONSTRAINTS), *REQUIREMENTS,
+        "--only-binary=:all:", *PIP_PLATFORM, "--target", str(staging), "-c", str(assets.constraints()), *REQUIREMENTS,
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -96,7 +95,8 @@ class LocalLayerBundling:
 
     def try_bundle(self, output_dir: str, *_: Any, **__: Any) -> bool:
         python = Path(output_dir) / "python"
-        shutil.copytree(PACKAGE, python / PACKAGE.name, ignore=shutil.ignore_patterns(*EXCLUDES))
+        package = assets.layer_package()
+        shutil.copytree(package, python / package.name, ignore=shutil.ignore_patterns(*EXCLUDES))
         if self.with_powertools:
             shutil.copytree(installed_dependencies(), python, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*EXCLUDES))
             shutil.rmtree(python / "bin", ignore_errors=True)  # console scripts: nothing in Lambda runs them
@@ -106,8 +106,9 @@ class LocalLayerBundling:
 def layer_code(*, with_powertools: bool) -> lambda_.Code:
     bundling = LocalLayerBundling(with_powertools)
     digest = asset_hash() if with_powertools else _sources_digest()
+    # The source folder only anchors the asset: local bundling writes its output and the hash is our own.
     return lambda_.Code.from_asset(
-        str(LAYER),
+        str(assets.layer_package()),
         asset_hash_type=AssetHashType.CUSTOM,
         asset_hash=f"{digest}-{'powertools' if with_powertools else 'core'}",
         # Never used: local bundling always succeeds or raises. CDK requires an image all the same.

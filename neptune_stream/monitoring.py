@@ -20,12 +20,12 @@ from neptune_stream.defaults import Defaults
 ONE_MINUTE = Duration.minutes(1)
 
 
-def capture_metric(name: str, statistic: str = "Sum", period: Duration = ONE_MINUTE) -> cw.Metric:
-    # Powertools adds the service dimension to every metric it emits.
+def capture_metric_of(name: str, statistic: str = "Sum", period: Duration = ONE_MINUTE, service: str = SERVICE_NAME) -> cw.Metric:
+    # Powertools adds the service dimension to every metric it emits (contract.service_name: one per capture).
     return cw.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=name,
-        dimensions_map={SERVICE_DIMENSION: SERVICE_NAME},
+        dimensions_map={SERVICE_DIMENSION: service},
         statistic=statistic,
         period=period,
     )
@@ -41,9 +41,14 @@ class Monitoring(Construct):
         state_machine: sfn.IStateMachine,
         lag_alarm_seconds: int,
         defaults: Defaults,
+        service: str = SERVICE_NAME,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+
+        def capture_metric(name: str, statistic: str = "Sum", period: Duration = ONE_MINUTE) -> cw.Metric:
+            return capture_metric_of(name, statistic, period, service)
+
         # Only this account's alarms may publish to the topic (the confused deputy:
         # https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html).
         from_this_accounts_alarms = {

@@ -1,5 +1,6 @@
 """The whole neptune-stream stack: where Neptune is (a new VPC and cluster, or an existing cluster named by
-a file), the tables, the functions, the workflow, its start schedule, monitoring."""
+a file) and the capture of its stream (NeptuneStreamCapture: the tables, the functions, the workflow, its
+start schedule, monitoring), with the stack outputs the CLI and the local run read."""
 
 from __future__ import annotations
 
@@ -14,15 +15,11 @@ from aws_cdk import aws_neptune_alpha as neptune
 from constructs import Construct, IConstruct
 
 from neptune_capture.contract import DEFAULT_STREAM_ID, STACK_NAME, Output
+from neptune_stream.capture import NeptuneStreamCapture, NeptuneStreamCaptureProps
 from neptune_stream.config import StackConfig
 from neptune_stream.existing_graph import ExistingGraph
-from neptune_stream.functions import Functions, FunctionSettings
 from neptune_stream.graph import Graph
-from neptune_stream.monitoring import Monitoring
 from neptune_stream.network import Network
-from neptune_stream.schedule import StartSchedule
-from neptune_stream.tables import Tables
-from neptune_stream.workflow import Workflow
 
 __all__ = ["STACK_NAME", "NeptuneStreamStack"]
 
@@ -50,89 +47,63 @@ class Target:
 
 
 class NeptuneStreamStack(Stack):
+    """Where Neptune is (network + graph, or the existing cluster the context names) and one
+    NeptuneStreamCapture of its stream, with the outputs the CLI and the local run read."""
+
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig | None = None, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = cfg = config or StackConfig.from_context(self)
         defaults = cfg.defaults
 
         target = self._existing_cluster() if cfg.existing_cluster is not None else self._new_cluster()
-        self.tables = Tables(self, "Tables", defaults=defaults)
-        self.functions = Functions(
+        # "Default" is the id CDK leaves out of logical ids: the capture's resources keep the ids they had
+        # when they were the stack's own children, so a deployed stack updates in place (no table replaced).
+        self.capture = NeptuneStreamCapture(
             self,
-            "Functions",
-            cluster=target.cluster,
-            records=self.tables.records,
-            history=self.tables.history,
-            checkpoint=self.tables.checkpoint,
-            vpc=target.vpc,
-            subnets=target.subnets,
-            security_group=target.security_group,
-            settings=FunctionSettings(
-                stream_id=DEFAULT_STREAM_ID,
-                page_limit=cfg.page_limit,
-                in_flight=cfg.in_flight,
-                idle_base_seconds=cfg.idle_base_seconds,
-                max_idle_wait_seconds=cfg.max_idle_wait_seconds,
-                start_from=cfg.start_from,
+            "Default",
+            NeptuneStreamCaptureProps(
+                vpc=target.vpc,
+                cluster=target.cluster,
+                lambda_subnets=target.subnets,
+                lambda_security_group=target.security_group,
                 graph_model=cfg.graph_model,
+                stream_id=DEFAULT_STREAM_ID,
+                start_from=cfg.start_from,
+                tuning=cfg.tuning,
+                retain_data=defaults.production,
+                log_retention_days=defaults.log_retention_days,
+                reset_function=cfg.reset_function,
+                bundled_powertools=cfg.powertools == "bundled",
+                auto_start=cfg.auto_start,
             ),
-            defaults=defaults,
-            bundled_powertools=cfg.powertools == "bundled",
-            with_reset=cfg.reset_function,
         )
+        capture = self.capture
         # DynamoDB through the VPC: only the stream handler and the reset function, only their table actions.
-        target.network.admit_through_dynamodb_endpoint(
-            self.functions.stream_handler_role, self.functions.stream_handler_table_grants
-        )
-        if self.functions.reset is not None and self.functions.reset.role is not None:
-            target.network.admit_through_dynamodb_endpoint(self.functions.reset.role, self.functions.reset_table_grants)
-        self.workflow = Workflow(
-            self,
-            "Workflow",
-            stream_handler=self.functions.stream_handler,
-            checkpoint=self.tables.checkpoint,
-            stream_id=DEFAULT_STREAM_ID,
-            iterations_per_execution=cfg.iterations_per_execution,
-            defaults=defaults,
-        )
-        self.monitoring = Monitoring(
-            self,
-            "Monitoring",
-            stream_handler=self.functions.stream_handler,
-            state_machine=self.workflow.state_machine,
-            lag_alarm_seconds=cfg.lag_alarm_seconds,
-            defaults=defaults,
-        )
-        self.start_schedule = StartSchedule(
-            self,
-            "StartSchedule",
-            state_machine=self.workflow.state_machine,
-            period_minutes=cfg.start_schedule_minutes,
-            enabled=cfg.auto_start,
-        )
+        for role, grants in capture.dynamodb_endpoint_grants:
+            target.network.admit_through_dynamodb_endpoint(role, grants)
         # Its first firing comes at once: not before Neptune answers and the Lambdas can reach it.
         for construct in target.ready:
-            self.start_schedule.node.add_dependency(construct)
+            capture.start_schedule.node.add_dependency(construct)
 
         # The contract with the CLI (a deployed stack) and the local run (the synthesized template).
         outputs = {
             Output.WRITER_ENDPOINT: target.writer_endpoint,
             Output.READER_ENDPOINT: target.reader_endpoint,
-            Output.RECORDS_TABLE: self.tables.records.table_name,
-            Output.HISTORY_TABLE: self.tables.history.table_name,
-            Output.CHECKPOINT_TABLE: self.tables.checkpoint.table_name,
-            Output.STATE_MACHINE: self.workflow.state_machine.state_machine_arn,
-            Output.STATUS_FUNCTION: self.functions.status.function_name,
-            Output.STREAM_HANDLER_FUNCTION: self.functions.stream_handler.function_name,
-            Output.ALARM_TOPIC: self.monitoring.topic.topic_arn,
-            Output.STREAM_ID: DEFAULT_STREAM_ID,
-            Output.START_SCHEDULE: self.start_schedule.schedule_name,
+            Output.RECORDS_TABLE: capture.records_table.table_name,
+            Output.HISTORY_TABLE: capture.history_table.table_name,
+            Output.CHECKPOINT_TABLE: capture.checkpoint_table.table_name,
+            Output.STATE_MACHINE: capture.state_machine.state_machine_arn,
+            Output.STATUS_FUNCTION: capture.status_function.function_name,
+            Output.STREAM_HANDLER_FUNCTION: capture.stream_handler.function_name,
+            Output.ALARM_TOPIC: capture.alarm_topic.topic_arn,
+            Output.STREAM_ID: capture.stream_id,
+            Output.START_SCHEDULE: capture.start_schedule.schedule_name,
             Output.CLUSTER_IDENTIFIER: target.cluster_identifier,
             Output.LAMBDA_SECURITY_GROUP: target.security_group.security_group_id,
         }
         # No reset function, no output: the CLI's `reset` then says why it cannot.
-        if self.functions.reset is not None:
-            outputs[Output.RESET_FUNCTION] = self.functions.reset.function_name
+        if capture.reset_function is not None:
+            outputs[Output.RESET_FUNCTION] = capture.reset_function.function_name
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)
 

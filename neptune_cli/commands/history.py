@@ -14,9 +14,9 @@ from typing import Any
 from neptune_capture import schema
 from neptune_capture.items import element_key
 from neptune_capture.nquads import NEPTUNE_DEFAULT_GRAPH
-from neptune_cli.errors import NoDataError
-from neptune_cli.render import utc
-from neptune_cli.target import Target
+from neptune_entry.errors import NoDataError
+from neptune_ops.render import utc
+from neptune_ops.target import Target
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 10_000

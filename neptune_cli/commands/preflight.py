@@ -21,9 +21,9 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from neptune_cli.errors import AwsError, CheckFailedError, UsageError
-from neptune_cli.explain import CREDENTIALS_REJECTED, NO_REGION_NEXT
-from neptune_cli.target import AWS_CONFIG, STREAMS_PARAMETER
+from neptune_entry.errors import AwsError, CheckFailedError, UsageError
+from neptune_ops.explain import CREDENTIALS_REJECTED, NO_REGION_NEXT
+from neptune_ops.target import AWS_CONFIG, STREAMS_PARAMETER
 from neptune_stream import existing_spec
 from neptune_stream.existing_spec import ExistingCluster
 from neptune_stream.pins import DEFAULT_INSTANCE_CLASS, LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, PINNED

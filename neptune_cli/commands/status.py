@@ -11,11 +11,11 @@ from neptune_capture import schema
 from neptune_capture.contract import ExecutionStatus
 from neptune_capture.preconditions import ENABLE_STREAMS, engine_facts, streams_problem
 from neptune_capture.schema import CheckpointAttr as C
-from neptune_cli import schedule as schedules
-from neptune_cli.errors import CliError
-from neptune_cli.explain import explain
-from neptune_cli.render import Row, duration, when
-from neptune_cli.target import Target
+from neptune_entry.errors import CliError
+from neptune_ops import schedule as schedules
+from neptune_ops.explain import explain
+from neptune_ops.render import Row, duration, when
+from neptune_ops.target import Target
 
 T = TypeVar("T")
 HISTORY_LOOKBACK = 5  # newest history items read to find the last batch (GAP items sort beside batches)

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from neptune_capture import metrics as m
-from neptune_capture.contract import ExecutionStatus
+from neptune_capture.contract import ExecutionStatus, service_name
 from neptune_cli.metrics_source import CloudWatchMetrics, FunctionLog, MetricSource, Totals
-from neptune_cli.render import Row, duration, utc
-from neptune_cli.target import Target
+from neptune_ops.render import Row, duration, utc
+from neptune_ops.target import Target
 
 LOCAL_WINDOW_SECONDS = 30.0
 # A stack's figures are one-minute datapoints (metrics_source.PERIOD_SECONDS): five per view.
@@ -65,7 +65,7 @@ def _count(value: float | None) -> int | None:
 def source_for(target: Target) -> MetricSource:
     if target.function_log is not None:
         return FunctionLog(target.function_log)
-    return CloudWatchMetrics(target.cloudwatch)
+    return CloudWatchMetrics(target.cloudwatch, service_name(target.stream_id))
 
 
 def executions(target: Target, since_ms: int) -> Executions:

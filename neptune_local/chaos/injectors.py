@@ -75,7 +75,8 @@ def handler_process_faults(
     succeeds) are not exhausted by a run of unlucky ones, as a real crash now and then would not be."""
     from neptune_capture.plan import Lease, Transaction
     from neptune_capture.poller import Poller, PollResult
-    from neptune_capture.store import DynamoStore, Outcome
+    from neptune_capture.ports import Outcome
+    from neptune_capture.store import DynamoStore
 
     rng, injected, lock = random.Random(seed), Injected(), threading.Lock()
     released = threading.Event()

@@ -27,8 +27,6 @@ from neptune_capture.neptune_api import fast_reset, make_client
 from neptune_capture.plan import MAX_RECORDS_PER_TRANSACTION
 from neptune_capture.schema import CheckpointAttr as C
 from neptune_capture.settings import DEFAULT_IN_FLIGHT
-from neptune_cli.commands import control
-from neptune_cli.target import local_target
 from neptune_emulator.server import EmulatorServer, set_faults
 from neptune_local.chaos.injectors import Injected, dynamodb_conflicts, handler_process_faults, transactions_in_flight
 from neptune_local.rdf_workload import PREFIXES, run_rdf_workload, sparql_update
@@ -37,6 +35,8 @@ from neptune_local.template import SynthesizedStack
 from neptune_local.verify import Verification, combined, verify, verify_generations
 from neptune_local.verify_rdf import summary_line, verify_rdf
 from neptune_local.workload import connect, run_workload
+from neptune_ops import control
+from neptune_ops.target import local_target
 
 TIMEOUT_S = 240.0
 SPREAD_CHANGES_PER_SECOND = 15.0

@@ -15,7 +15,7 @@ from gremlin_python.process.traversal import Cardinality, T
 
 from neptune_capture.contract import LOCAL_ENDPOINTS_FILE, Output
 from neptune_capture.events import EventId
-from neptune_cli.exit_codes import ExitCode
+from neptune_entry.exit_codes import ExitCode
 from neptune_local.runtime import LocalOptions, LocalPipeline
 from neptune_local.template import function_arn
 from neptune_local.workload import connect

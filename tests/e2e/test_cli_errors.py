@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from neptune_capture.contract import LOCAL_ENDPOINTS_FILE, Output
-from neptune_cli.exit_codes import ExitCode
+from neptune_entry.exit_codes import ExitCode
 from tests.cli_entry import assert_fails, closed_port, run_cli, without_aws_credentials
 
 # No server, but some forty processes of the installed entry point: part of `make test`, kept out of the

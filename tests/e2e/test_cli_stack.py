@@ -20,7 +20,7 @@ import pytest
 
 from neptune_capture import metrics as m
 from neptune_capture.contract import STACK_NAME, ExecutionStatus, Output
-from neptune_cli.exit_codes import ExitCode
+from neptune_entry.exit_codes import ExitCode
 from tests.cli_entry import assert_fails, run_cli, without_aws_credentials
 from tests.conftest import Synth
 from tests.published_metrics import publish

@@ -14,7 +14,7 @@ from gremlin_python.process.anonymous_traversal import traversal
 
 from neptune_capture.contract import DEFAULT_STREAM_ID, LOCAL_ENDPOINTS_FILE, ExecutionStatus, Output
 from neptune_capture.events import EventId
-from neptune_cli.exit_codes import ExitCode
+from neptune_entry.exit_codes import ExitCode
 from neptune_local.runtime import LocalOptions, LocalPipeline
 from neptune_local.workload import connect
 from tests.cli_entry import assert_fails, run_cli

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from neptune_capture.events import EventId
-from neptune_cli.exit_codes import ExitCode
+from neptune_entry.exit_codes import ExitCode
 from neptune_local.rdf_workload import PREFIXES, sparql_update
 from neptune_local.runtime import LocalOptions, LocalPipeline
 from tests.cli_entry import assert_fails, run_cli

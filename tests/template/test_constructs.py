@@ -17,6 +17,7 @@ from aws_cdk.assertions import Match, Template
 
 from neptune_capture.contract import State
 from neptune_capture.settings import Env
+from neptune_capture.tuning import CaptureTuning
 from neptune_stream.defaults import Defaults
 from neptune_stream.functions import Functions, FunctionSettings
 from neptune_stream.graph import Graph
@@ -108,7 +109,9 @@ def test_functions_alone_with_an_imported_cluster_and_tables() -> None:
         vpc=vpc,
         subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
         security_group=ec2.SecurityGroup.from_security_group_id(stack, "LambdaSg", "sg-2"),
-        settings=FunctionSettings(stream_id="s", page_limit=500, in_flight=3, idle_base_seconds=0.2, max_idle_wait_seconds=2),
+        settings=FunctionSettings(
+            stream_id="s", tuning=CaptureTuning(page_limit=500, in_flight=3, idle_base_seconds=0.2, max_idle_wait_seconds=2)
+        ),
         defaults=DEFAULTS,
     )
     template = Template.from_stack(stack)

@@ -10,8 +10,9 @@ from aws_cdk import App
 from neptune_capture.contract import GraphModel
 from neptune_capture.schema import TableNames
 from neptune_capture.settings import DEFAULT_IN_FLIGHT, MAX_IN_FLIGHT, Env, HandlerSettings
+from neptune_stream.assets import constraints
 from neptune_stream.config import StackConfig
-from neptune_stream.layer_bundle import CONSTRAINTS, POWERTOOLS_VERSION
+from neptune_stream.layer_bundle import POWERTOOLS_VERSION
 from tests.template.conftest import Synth
 
 FUNCTIONS = ("FunctionsStatus", "FunctionsReset", "FunctionsStreamHandler")
@@ -167,7 +168,7 @@ def test_the_public_powertools_layer_is_an_option_at_the_pinned_version(options_
 def test_the_bundled_powertools_is_the_one_the_project_pins() -> None:
     pins = {
         line.split("==")[0].lower().replace("_", "-"): line.split("==")[1]
-        for line in CONSTRAINTS.read_text().splitlines()
+        for line in constraints().read_text().splitlines()
         if "==" in line
     }
     assert pins["aws-lambda-powertools"] == POWERTOOLS_VERSION
@@ -177,7 +178,7 @@ def test_an_idle_stream_handler_polls_again_within_a_second(synth: Synth) -> Non
     _, props = _function(synth, "FunctionsStreamHandler")
     env = props["Environment"]["Variables"]
     assert (float(env["IDLE_BASE_SECONDS"]), float(env["MAX_IDLE_WAIT_SECONDS"])) == (0.1, 1.0)
-    with pytest.raises(ValueError, match="idleBaseSeconds and maxIdleWaitSeconds"):
+    with pytest.raises(ValueError, match="neptune-stream:idleBaseSeconds and neptune-stream:maxIdleWaitSeconds must satisfy"):
         StackConfig(idle_base_seconds=2, max_idle_wait_seconds=1)
 
 

@@ -16,7 +16,8 @@ from tests.conftest import Synth
 ROOT = Path(__file__).resolve().parents[2]
 LAYER_PACKAGE = ROOT / "layer" / "python" / "neptune_capture"
 PROJECT_MODULES = [
-    p for folder in ("neptune_stream", "neptune_capture", "neptune_emulator", "neptune_local", "neptune_cli", "lambdas", "bench")
+    p for folder in ("neptune_stream", "neptune_capture", "neptune_emulator", "neptune_local", "neptune_cli", "neptune_entry",
+                     "neptune_ops", "lambdas", "bench")
     for p in ((LAYER_PACKAGE if folder == "neptune_capture" else ROOT / folder).rglob("*.py"))
 ]  # fmt: skip
 # What a Lambda execution environment offers besides the standard library: the runtime's AWS SDK and

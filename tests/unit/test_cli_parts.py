@@ -19,15 +19,16 @@ from neptune_capture import metrics as m
 from neptune_capture.contract import METRICS_NAMESPACE, SERVICE_DIMENSION, SERVICE_NAME, Output
 from neptune_capture.errors import NeptuneCallError
 from neptune_capture.schema import TableNames
-from neptune_cli import arguments, render
-from neptune_cli import schedule as schedules
 from neptune_cli.commands import history, status
-from neptune_cli.errors import AwsError, NeptuneError, NoTargetError
-from neptune_cli.exit_codes import MEANINGS, ExitCode, epilog
-from neptune_cli.explain import Place, explain
 from neptune_cli.metrics_source import CloudWatchMetrics, FunctionLog, aggregate, emf_points
-from neptune_cli.target import ScheduleName, Target, aws_client
+from neptune_entry import arguments
+from neptune_entry.errors import AwsError, NeptuneError, NoTargetError
+from neptune_entry.exit_codes import MEANINGS, ExitCode, epilog
 from neptune_local.template import SynthesizedStack
+from neptune_ops import render
+from neptune_ops import schedule as schedules
+from neptune_ops.explain import Place, explain
+from neptune_ops.target import ScheduleName, Target, aws_client
 from tests.published_metrics import publish
 
 NOW = 1_800_000_000_000  # a fixed "now" in epoch ms

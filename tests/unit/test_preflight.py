@@ -14,8 +14,8 @@ from botocore.stub import Stubber
 
 from neptune_cli import main as cli
 from neptune_cli.commands import preflight as p
-from neptune_cli.errors import CheckFailedError, UsageError
-from neptune_cli.exit_codes import ExitCode
+from neptune_entry.errors import CheckFailedError, UsageError
+from neptune_entry.exit_codes import ExitCode
 from neptune_stream import existing_spec
 from neptune_stream.pins import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, PINNED
 

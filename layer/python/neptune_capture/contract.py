@@ -15,6 +15,8 @@ LOCAL_ENDPOINTS_FILE = "endpoints.json"
 # What the local run's handlers print (their log lines and their metrics, in CloudWatch's embedded metric
 # format) goes to this file of its data directory, as a Lambda's output goes to CloudWatch Logs.
 LOCAL_FUNCTION_LOG = "lambda.log"
+# The region the local run's AWS endpoints (moto) and its clients use.
+LOCAL_REGION = "us-east-1"
 # Powertools publishes every metric under this namespace with a SERVICE_DIMENSION dimension of SERVICE_NAME.
 METRICS_NAMESPACE = "NeptuneStream"
 SERVICE_DIMENSION = "service"
@@ -22,6 +24,13 @@ SERVICE_NAME = "neptune-stream"
 # The timeouts of the functions an operator's command invokes synchronously: the CLI waits longer than them.
 STATUS_FUNCTION_TIMEOUT_SECONDS = 30
 RESET_FUNCTION_TIMEOUT_SECONDS = 300
+
+
+def service_name(stream_id: str) -> str:
+    """The service dimension of a capture's metrics. Two captures in one account and region (two clusters,
+    two stream ids) publish under the same namespace: each has its own service, so neither's alarms count
+    the other's metrics. The default stream keeps the plain name its alarms and dashboards have always read."""
+    return SERVICE_NAME if stream_id == DEFAULT_STREAM_ID else f"{SERVICE_NAME}-{stream_id}"
 
 
 class State(StrEnum):

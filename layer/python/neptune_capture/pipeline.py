@@ -22,20 +22,15 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol
 
 from . import metrics as m
 from .events import EventId
 from .lanes import Lanes
 from .metrics import MetricsSink
 from .plan import Batch, BatchContext, Checkpoint, Lease, Transaction, advance, data_transaction, self_checkpointing
-from .store import Outcome
+from .ports import Outcome, Writer
 
 log = logging.getLogger(__name__)
-
-
-class Writer(Protocol):
-    def write(self, txn: Transaction, lease: Lease) -> Outcome: ...
 
 
 class Kind(Enum):

@@ -14,19 +14,19 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Protocol
 
 from . import metrics as m
 from .backoff import idle_waits
 from .clock import Clock
 from .contract import Key, StartFrom, Status
 from .errors import FencedError, StreamExpiredError
-from .events import EventId, StreamEvent, StreamPage
+from .events import EventId, StreamPage
 from .generations import restart_evidence
 from .lanes import Lanes, ThreadLanes
 from .metrics import MetricsSink
 from .pipeline import Pipeline
-from .plan import BatchContext, Batcher, Checkpoint, Lease, Transaction
+from .plan import BatchContext, Batcher, Checkpoint, Lease
+from .ports import Store, StreamSource
 from .schema import GenerationReason
 from .settings import (
     DEFAULT_IDLE_BASE_SECONDS,
@@ -34,29 +34,8 @@ from .settings import (
     DEFAULT_LEASE_TTL_SECONDS,
     DEFAULT_MAX_IDLE_WAIT_SECONDS,
 )
-from .store import Outcome
 
 log = logging.getLogger(__name__)
-
-
-class StreamSource(Protocol):
-    def fetch(self, after: EventId | None) -> StreamPage: ...
-    def latest(self) -> StreamEvent | None: ...
-    def at(self, position: EventId) -> StreamEvent | None: ...
-
-
-class Store(Protocol):
-    def acquire_lease(
-        self, owner: str, parent: str | None, ttl_ms: int, *, force: bool = False, take_over_from: str | None = None
-    ) -> tuple[Checkpoint, Lease]: ...
-    def write(self, txn: Transaction, lease: Lease) -> Outcome: ...
-    def record_gap(self, checkpoint: Checkpoint, context: BatchContext, reason: str) -> Checkpoint: ...
-    def record_start_from_latest(
-        self, checkpoint: Checkpoint, context: BatchContext, latest: StreamEvent | None
-    ) -> Checkpoint: ...
-    def open_generation(
-        self, checkpoint: Checkpoint, reason: GenerationReason, detail: str, context: BatchContext | None
-    ) -> Checkpoint: ...
 
 
 @dataclass(frozen=True)

@@ -9,22 +9,32 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .contract import DEFAULT_STREAM_ID, METRICS_NAMESPACE, SERVICE_NAME, GraphModel, StartFrom
+from .contract import DEFAULT_STREAM_ID, METRICS_NAMESPACE, GraphModel, StartFrom, service_name
 from .schema import TableNames
+from .tuning import (
+    DEFAULT_IDLE_BASE_SECONDS,
+    DEFAULT_IN_FLIGHT,
+    DEFAULT_MAX_IDLE_WAIT_SECONDS,
+    DEFAULT_PAGE_LIMIT,
+    MAX_IN_FLIGHT,
+)
 
-# An idle poller waits 0.1 s, then twice as long each time up to the max: the first change after a
-# quiet spell waits at most that long. Waiting less costs nothing but Streams reads (the Lambda is
-# billed for the whole invocation either way).
-DEFAULT_IDLE_BASE_SECONDS = 0.1
-DEFAULT_MAX_IDLE_WAIT_SECONDS = 1.0
-DEFAULT_PAGE_LIMIT = 10_000
-# Transactions of one backlog written at once (each one DynamoDB round trip). `make bench` sweeps 1..32
-# against the latency model of DynamoDB: the figure grows until the handler's CPU is the limit, which 16
-# reaches (16 x 98 records per ~60 ms round trip is more than one vCPU's ~15,000 records/s), and levels off
-# beyond (docs/benchmarks.md). 1 writes one transaction at a time.
-DEFAULT_IN_FLIGHT = 16
-# Fence slots the lease writes (one per transaction in flight, see plan.fence_key): the bound on in_flight.
-MAX_IN_FLIGHT = 32
+# The tuning bounds and defaults live with the tuning dataclass; this module re-exports them for its readers.
+__all__ = [
+    "DEFAULT_IDLE_BASE_SECONDS",
+    "DEFAULT_IN_FLIGHT",
+    "DEFAULT_LEASE_TTL_SECONDS",
+    "DEFAULT_MAX_IDLE_WAIT_SECONDS",
+    "DEFAULT_PAGE_LIMIT",
+    "MAX_IN_FLIGHT",
+    "REQUIRED",
+    "Env",
+    "HandlerSettings",
+    "parse_graph_model",
+    "parse_start_from",
+    "powertools_env",
+]
+
 # Longer than one invocation plus Step Functions' retry backoff, so a live poller never loses it.
 DEFAULT_LEASE_TTL_SECONDS = 1200
 
@@ -54,9 +64,9 @@ class Env(StrEnum):
     POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 
 
-def powertools_env() -> dict[str, str]:
+def powertools_env(stream_id: str = DEFAULT_STREAM_ID) -> dict[str, str]:
     """Every function's Powertools identity: the metrics namespace and service the alarms read."""
-    return {Env.POWERTOOLS_SERVICE_NAME: SERVICE_NAME, Env.POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE}
+    return {Env.POWERTOOLS_SERVICE_NAME: service_name(stream_id), Env.POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE}
 
 
 REQUIRED = (Env.RECORDS_TABLE, Env.HISTORY_TABLE, Env.CHECKPOINT_TABLE, Env.NEPTUNE_ENDPOINT)
@@ -104,7 +114,7 @@ class HandlerSettings:
             Env.MAX_EXECUTION_AGE_DAYS: str(self.max_execution_age_days),
             Env.START_FROM: str(self.start_from),
             Env.GRAPH_MODEL: str(self.graph_model),
-            **powertools_env(),
+            **powertools_env(self.stream_id),
         }
         if self.dynamodb_endpoint is not None:
             env[Env.DYNAMODB_ENDPOINT] = self.dynamodb_endpoint

@@ -15,7 +15,6 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Iterator
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -39,6 +38,7 @@ from .plan import (
     same_batch,
     start_items,
 )
+from .ports import Outcome
 from .schema import CheckpointAttr as C
 from .schema import TableNames
 from .settings import MAX_IN_FLIGHT
@@ -65,11 +65,6 @@ RETRYABLE_CODES = frozenset(
 RETRYABLE_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
 NO_PARENT = "-"
 CONDITION_FAILED = "ConditionalCheckFailed"
-
-
-class Outcome(StrEnum):
-    WRITTEN = "written"
-    ALREADY_STORED = "already stored"  # the batch was in the tables already: nothing was written
 
 
 def checkpoint_from_item(stream_id: str, item: dict[str, Any] | None) -> Checkpoint:

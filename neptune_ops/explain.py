@@ -26,7 +26,7 @@ from botocore.exceptions import (
 
 from neptune_capture.errors import NeptuneCallError, TransientCaptureError
 from neptune_capture.neptune_api import ResetError
-from neptune_cli.errors import OR_STACK, START_LOCAL_RUN, AwsError, CliError, NeptuneError, NoTargetError
+from neptune_entry.errors import OR_STACK, START_LOCAL_RUN, AwsError, CliError, NeptuneError, NoTargetError
 
 CREDENTIALS_REJECTED = frozenset(
     {
@@ -147,3 +147,8 @@ def _client_error(error: ClientError, place: Place | None) -> CliError:
         return AwsError(f"AWS throttled {operation} ({code})", "wait a moment and try again")
     where = f" ({place.label})" if place else ""
     return AwsError(f"{operation} failed{where}: {code}: {message}", "rerun with --debug for the details")
+
+
+def explain_at(error: Exception, place: object | None) -> CliError | None:
+    """explain() as the entry-point runner calls it (neptune_entry.runner.Explainer)."""
+    return explain(error, place if isinstance(place, Place) else None)

@@ -14,10 +14,10 @@ from neptune_capture.contract import ExecutionStatus, Key, StartFrom
 from neptune_capture.metrics import CountingMetrics
 from neptune_capture.preconditions import engine_facts, streams_problem
 from neptune_capture.store import DynamoStore, checkpoint_from_item
-from neptune_cli import schedule as schedules
-from neptune_cli.errors import BusyError, NeptuneError, UsageError
-from neptune_cli.explain import explain
-from neptune_cli.target import Target
+from neptune_entry.errors import BusyError, NeptuneError, UsageError
+from neptune_ops import schedule as schedules
+from neptune_ops.explain import explain
+from neptune_ops.target import Target
 
 # How `start --from` names the starting points on the command line.
 START_POINTS = {"trim-horizon": StartFrom.TRIM_HORIZON, "latest": StartFrom.LATEST}
@@ -164,7 +164,7 @@ def reset_lines(result: dict[str, Any]) -> list[str]:
 
 
 def _executions(n: int) -> str:
-    from neptune_cli.render import plural
+    from neptune_ops.render import plural
 
     return plural(n, "execution")
 
@@ -174,7 +174,7 @@ def _event(event: dict[str, int] | None) -> str:
 
 
 def _utc(ms: int | None) -> str:
-    from neptune_cli.render import utc
+    from neptune_ops.render import utc
 
     return utc(ms) if ms is not None else "?"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from neptune_capture.contract import STACK_NAME
-from neptune_cli.exit_codes import ExitCode, epilog
+from neptune_entry.exit_codes import ExitCode, epilog
 
 MAX_PORT = 65_535
 

@@ -21,6 +21,7 @@ from neptune_capture.contract import (
     DEFAULT_STREAM_ID,
     LOCAL_ENDPOINTS_FILE,
     LOCAL_FUNCTION_LOG,
+    LOCAL_REGION,
     RESET_FUNCTION_TIMEOUT_SECONDS,
     STACK_NAME,
     STATUS_FUNCTION_TIMEOUT_SECONDS,
@@ -30,9 +31,8 @@ from neptune_capture.contract import (
 )
 from neptune_capture.neptune_api import get_engine_status, make_client
 from neptune_capture.schema import TableNames
-from neptune_cli.errors import OR_STACK, START_LOCAL_RUN, AwsError, BusyError, NeptuneError, NoTargetError, UsageError
-from neptune_cli.explain import NO_REGION_NEXT, Place, explain
-from neptune_local.template import REGION as LOCAL_REGION
+from neptune_entry.errors import OR_STACK, START_LOCAL_RUN, AwsError, BusyError, NeptuneError, NoTargetError, UsageError
+from neptune_ops.explain import NO_REGION_NEXT, Place, explain
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -227,7 +227,7 @@ class Target:
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
-    from neptune_cli.arguments import non_empty, region, stack_name, writable_directory
+    from neptune_entry.arguments import non_empty, region, stack_name, writable_directory
 
     group = parser.add_argument_group("target (default: the local run)")
     group.add_argument("--stack", type=stack_name, metavar="NAME", help=f"a deployed stack, e.g. {STACK_NAME} (AWS credentials)")
@@ -254,7 +254,6 @@ def aws_client(session: boto3.Session, service: str) -> Any:
 
 
 def local_target(data_dir: Path) -> Target:
-    from neptune_local import use_local_credentials
 
     path = data_dir / LOCAL_ENDPOINTS_FILE
     place = Place(local=True, label=str(path))
@@ -348,3 +347,11 @@ def _require_outputs(outputs: dict[str, str], where: str, next_step: str) -> Non
     missing = [str(o) for o in REQUIRED_OUTPUTS if not outputs.get(o)]
     if missing:
         raise NoTargetError(f"{where} has no output {', '.join(missing)}", next_step)
+
+
+def use_local_credentials() -> None:
+    """SigV4 needs some credentials even for local endpoints; never overrides real ones."""
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    os.environ.setdefault("AWS_DEFAULT_REGION", LOCAL_REGION)
+    os.environ.setdefault("AWS_REGION", os.environ["AWS_DEFAULT_REGION"])

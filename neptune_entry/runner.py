@@ -9,16 +9,22 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from neptune_cli.arguments import entry_parser
-from neptune_cli.errors import CliError
-from neptune_cli.exit_codes import ExitCode
+from neptune_entry.arguments import entry_parser
+from neptune_entry.errors import CliError
+from neptune_entry.exit_codes import ExitCode
 
 
 @dataclass
 class Context:
     """What the failure messages may name: set once the command knows where it acts."""
 
-    place: object | None = None  # neptune_cli.explain.Place (kept loose: this module stays stdlib-only)
+    place: object | None = None  # neptune_ops.explain.Place (kept loose: this module stays stdlib-only)
+
+
+# Turns an unexpected error into one a person can act on, given where the command acts (Context.place);
+# None when it has nothing to say. The CLI and the local run pass neptune_ops.explain.explain_at (AWS and
+# Neptune errors); this package imports no such thing itself.
+Explainer = Callable[[Exception, object | None], CliError | None]
 
 
 def run_entry_point(
@@ -27,13 +33,15 @@ def run_entry_point(
     description: str | None,
     add_arguments: Callable[[argparse.ArgumentParser], None],
     run: Callable[[argparse.Namespace], int],
+    *,
+    explain: Explainer | None = None,
 ) -> int:
     """A one-command entry point: its arguments parsed (with --debug), then `run` guarded like every command."""
     args = entry_parser(prog, description, add_arguments).parse_args(argv)
-    return guarded(lambda _: run(args), debug=args.debug)
+    return guarded(lambda _: run(args), debug=args.debug, explain=explain)
 
 
-def guarded(body: Callable[[Context], int], *, debug: bool) -> int:
+def guarded(body: Callable[[Context], int], *, debug: bool, explain: Explainer | None = None) -> int:
     context = Context()
     try:
         return body(context)
@@ -41,7 +49,7 @@ def guarded(body: Callable[[Context], int], *, debug: bool) -> int:
         sys.stderr.write("interrupted\n")
         return ExitCode.INTERRUPTED
     except Exception as error:
-        problem = _explain(error, context)
+        problem = error if isinstance(error, CliError) else explain(error, context.place) if explain else None
         if debug:
             traceback.print_exc()
         if problem is None:
@@ -53,13 +61,3 @@ def guarded(body: Callable[[Context], int], *, debug: bool) -> int:
             )
         sys.stderr.write("\n".join(problem.lines()) + "\n")
         return problem.code
-
-
-def _explain(error: Exception, context: Context) -> CliError | None:
-    if isinstance(error, CliError):
-        return error
-    try:
-        from neptune_cli.explain import Place, explain
-    except ImportError:  # the emulator alone may run without botocore
-        return None
-    return explain(error, context.place if isinstance(context.place, Place) else None)

@@ -3,7 +3,7 @@ exit code. Standard library only (the emulator's and the demo's entry points rai
 
 from __future__ import annotations
 
-from neptune_cli.exit_codes import ExitCode
+from neptune_entry.exit_codes import ExitCode
 
 START_LOCAL_RUN = "start one with `./neptune-stream demo --keep-running` (it stays up until Ctrl-C)"
 OR_STACK = "or target a deployed stack with `--stack NAME`"
