@@ -157,7 +157,7 @@ def test_the_construct_exposes_its_resources_and_outputs_nothing(imported: tuple
     assert template.find_outputs("*") == {}
     assert capture.graph_model is GraphModel.RDF and capture.stream_id == "people"
     assert capture.reset_function is None, "a reset function erases the graph: only when asked for"
-    assert sorted(capture.alarms) == ["ExpiredCheckpoint", "HandlerErrors", "NotPolling", "StateMachineStopped", "StreamLag"]
+    assert sorted(capture.alarms) == ["ExpiredCheckpoint", "NotPolling", "StateMachineStopped", "StreamLag"]
     stack = Stack.of(capture)
     for resource, cfn_type in (
         (capture.records_table, "AWS::DynamoDB::Table"),

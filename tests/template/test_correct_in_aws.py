@@ -96,22 +96,34 @@ def _actions(statement: dict[str, Any]) -> list[str]:
     return [action] if isinstance(action, str) else list(action)
 
 
-def test_the_dynamodb_endpoint_admits_only_the_handlers_table_actions(synth: Synth) -> None:
+def test_the_dynamodb_endpoint_admits_only_the_functions_table_actions(synth: Synth) -> None:
+    # The stream handler's writes, and the reset function's opening of a new capture generation (a RESET
+    # history item, the checkpoint item: docs/reset-and-generations.md); nobody else, nothing more.
     _, endpoint = _one(synth, "AWS::EC2::VPCEndpoint")
     statements = endpoint["Properties"]["PolicyDocument"]["Statement"]
-    handler = synth.json["Resources"][
-        next(k for k in synth.resources("AWS::Lambda::Function") if k.startswith("FunctionsStreamHandler"))
-    ]
-    role = handler["Properties"]["Role"]
-    granted = {}
+
+    def role_of(prefix: str) -> object:
+        function = next(k for k in synth.resources("AWS::Lambda::Function") if k.startswith(prefix))
+        return synth.json["Resources"][function]["Properties"]["Role"]
+
+    roles = {"handler": role_of("FunctionsStreamHandler"), "reset": role_of("FunctionsReset")}
+    granted: dict[tuple[str, str], set[str]] = {}
     for statement in statements:
         assert statement["Effect"] == "Allow"
-        assert statement["Condition"] == {"ArnEquals": {"aws:PrincipalArn": role}}
-        granted[statement["Resource"]["Fn::GetAtt"][0][len("Tables") : len("Tables") + 12]] = set(_actions(statement))
+        (who,) = [name for name, role in roles.items() if statement["Condition"] == {"ArnEquals": {"aws:PrincipalArn": role}}]
+        table = statement["Resource"]["Fn::GetAtt"][0][len("Tables") : len("Tables") + 12]
+        granted[(who, table)] = set(_actions(statement))
     assert granted == {
-        "StreamRecord": {"dynamodb:PutItem"},
-        "UpdateHistor": {"dynamodb:PutItem"},
-        "LatestCheckp": {"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+        ("handler", "StreamRecord"): {"dynamodb:PutItem"},
+        ("handler", "UpdateHistor"): {"dynamodb:PutItem"},
+        ("handler", "LatestCheckp"): {
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        },
+        ("reset", "UpdateHistor"): {"dynamodb:PutItem"},
+        ("reset", "LatestCheckp"): {"dynamodb:GetItem", "dynamodb:UpdateItem"},
     }
 
 
