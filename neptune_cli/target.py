@@ -239,13 +239,16 @@ def local_target(data_dir: Path) -> Target:
         info = json.loads(path.read_text())
         outputs: dict[str, str] = dict(info["outputs"])
         aws_endpoint, neptune_endpoint = str(info["aws"]), str(info["neptune"])
+        # The tables' own endpoint (DynamoDB Local); a file without it has them beside the other services.
+        endpoints = {"dynamodb": str(info.get("dynamodb") or aws_endpoint)}
     except (ValueError, KeyError, TypeError) as error:
         raise NoTargetError(f"{path} is not a local run's endpoints file ({error!r})", START_LOCAL_RUN) from None
     _require_outputs(outputs, f"the local run's {path}", START_LOCAL_RUN)
     use_local_credentials()  # SigV4 needs some credentials, even for local endpoints
 
     def client(service: str, config: Config = LOCAL_CONFIG) -> Any:
-        return boto3.client(service, endpoint_url=aws_endpoint, region_name=LOCAL_REGION, config=config)  # type: ignore[call-overload]
+        url = endpoints.get(service, aws_endpoint)
+        return boto3.client(service, endpoint_url=url, region_name=LOCAL_REGION, config=config)  # type: ignore[call-overload]
 
     _probe_local(cast("SFNClient", client("stepfunctions", PROBE_CONFIG)), outputs[Output.STATE_MACHINE], place)
     return Target(place, outputs, client, neptune_endpoint=neptune_endpoint, function_log=data_dir / LOCAL_FUNCTION_LOG)
