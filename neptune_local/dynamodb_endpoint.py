@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 SERVER_ENV = "NEPTUNE_LOCAL_DYNAMODB"
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+MOTO_NAME = f"moto {version('moto')}"
 
 
 class DynamoDBServer(StrEnum):
@@ -58,7 +59,7 @@ class DynamoDBEndpoint:
 
     @classmethod
     def moto(cls, moto_endpoint: str) -> DynamoDBEndpoint:
-        return cls(moto_endpoint, f"moto {version('moto')}")
+        return cls(moto_endpoint, MOTO_NAME)
 
     def client(self, config: Config = CLIENT_CONFIG) -> DynamoDBClient:
         return boto3.client("dynamodb", endpoint_url=self.url, region_name=REGION, config=config)
@@ -73,6 +74,11 @@ class DynamoDBEndpoint:
     def close(self) -> None:
         if self.process is not None:
             self.process.stop()
+
+
+def server_name(shared: DynamoDBEndpoint | None) -> str:
+    """What holds the tables of runs given `shared` (from shared_dynamodb())."""
+    return shared.name if shared is not None else MOTO_NAME
 
 
 @contextmanager

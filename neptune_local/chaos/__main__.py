@@ -12,7 +12,7 @@ import zlib
 from neptune_capture.contract import GraphModel
 from neptune_capture.settings import DEFAULT_IN_FLIGHT, MAX_IN_FLIGHT
 from neptune_local.chaos.scenarios import SCENARIOS, run_scenario
-from neptune_local.dynamodb_endpoint import DynamoDBEndpoint, shared_dynamodb
+from neptune_local.dynamodb_endpoint import server_name, shared_dynamodb
 from neptune_local.runtime import synthesized_graph_model
 from neptune_local.template import load_stack
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = []
     # One DynamoDB Local for every scenario (each starts on empty tables): one JVM start for the whole run.
     with shared_dynamodb() as dynamodb:
-        server = dynamodb.name if dynamodb is not None else DynamoDBEndpoint.moto("").name
+        server = server_name(dynamodb)
         for name in names:
             seed = args.seed + zlib.crc32(name.encode()) % 1000
             outcome = run_scenario(stack, name, args.changes, seed, args.in_flight, dynamodb=dynamodb)
