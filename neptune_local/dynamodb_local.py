@@ -188,7 +188,11 @@ class DynamoDBLocal:
         self.port = port or _free_port()
         self.heap = heap
         self._own_log = log_path is None
-        self.log_path = log_path or Path(tempfile.mkstemp(prefix="dynamodb-local-", suffix=".log")[1])
+        if log_path is None:
+            handle, name = tempfile.mkstemp(prefix="dynamodb-local-", suffix=".log")
+            os.close(handle)  # reopened for the process at launch
+            log_path = Path(name)
+        self.log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
         self.version = ""
         self._lock = threading.Lock()
