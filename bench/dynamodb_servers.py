@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,30 +31,51 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def demo(server: DynamoDBServer, cdk_out: str) -> dict[str, Any]:
-    """The demo as `make demo` runs it (defaults but the changes), in a process of its own."""
-    with tempfile.TemporaryDirectory() as tmp:
-        started = time.monotonic()
-        result = subprocess.run(
-            [sys.executable, "-m", "neptune_local.demo", "--changes", str(DEMO_CHANGES), "--cdk-out", cdk_out, "--data-dir", tmp],
-            cwd=ROOT,
-            env={**os.environ, SERVER_ENV: server.value},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        wall = time.monotonic() - started
-    if result.returncode != 0:
-        raise RuntimeError(f"the demo on {server} failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    """The demo as `make demo` runs it (defaults but the changes), in a process of its own. Its data directory
+    (the handlers' log, DynamoDB Local's) is kept when its verification fails, and named in the figures."""
+    data_dir = Path(tempfile.mkdtemp(prefix=f"demo-{server.value}-"))
+    started = time.monotonic()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "neptune_local.demo",
+            "--changes",
+            str(DEMO_CHANGES),
+            "--cdk-out",
+            cdk_out,
+            "--data-dir",
+            str(data_dir),
+        ],
+        cwd=ROOT,
+        env={**os.environ, SERVER_ENV: server.value},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.monotonic() - started
+    lines = result.stdout.strip().splitlines()
+    try:
+        summary = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        raise RuntimeError(
+            f"the demo on {server} ended without its summary: {result.stdout[-2000:]}{result.stderr[-2000:]}"
+        ) from None
     capture_s = re.search(r"records in ([\d.]+) s", result.stdout)
-    return {
+    figures = {
         "demo_wall_s": round(wall, 1),  # the whole process: servers started and stopped too
         "demo_capture_s": float(capture_s.group(1)) if capture_s else None,  # what the demo's OK line says
+        "demo_ok": result.returncode == 0,
         "demo_records": summary["records"],
         "demo_duplicates": summary["duplicates"],
         "demo_missing": summary["missing"],
         "dynamodb": summary["dynamodb"],
     }
+    if result.returncode == 0:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    else:
+        figures["demo_kept"] = str(data_dir)
+    return figures
 
 
 def backlog(server: DynamoDBServer, cdk_out: str) -> dict[str, Any]:

@@ -191,7 +191,9 @@ def _faulted_emulator(kind: str, rate: float, delay_ms: int = 0) -> Scenario:
     def run(c: Chaos) -> Outcome:
         set_faults(c.emulator.endpoint, kind, rate=rate, delay_ms=delay_ms, seed=c.seed)
         c.pipeline.start_execution()
-        c.write()
+        # Spread out, so capture reads the stream many times while the faults are on: a capture as fast as
+        # DynamoDB Local's could otherwise take the whole workload in the few reads no fault happened to hit.
+        c.write(over_seconds=c.changes / SPREAD_CHANGES_PER_SECOND)
         c.drain()
         return c.outcome({kind: c.emulator.engine.faults.injected})
 
