@@ -23,9 +23,14 @@ EXISTING_CLUSTER_EXAMPLE := examples/existing-cluster.json
 MODEL_CONTEXT = $(if $(filter rdf --model=rdf,$(1)),-c neptune-stream:graphModel=rdf)
 DEMO_CONTEXT = $(if $(findstring --existing-graph,$(DEMO_ARGS)),-c neptune-stream:existingCluster=$(EXISTING_CLUSTER_EXAMPLE)) $(call MODEL_CONTEXT,$(DEMO_ARGS))
 
-.PHONY: env unit test lint typecheck synth deploy destroy demo bench bench-emulator chaos docs diagram clean
+.PHONY: env prerequisites unit test lint typecheck synth deploy destroy demo bench bench-emulator chaos docs diagram clean
 
-env: $(VENV)/.installed $(CDK)
+env: prerequisites $(VENV)/.installed $(CDK)
+
+# node and npm (the CDK CLI, DynamoDB Local's package) and a Java 17+ JDK (DynamoDB Local, the local run's
+# DynamoDB): says what is missing and how to install it (`.ci/run` installs it).
+prerequisites:
+	@$(PYTHON) neptune_local/prerequisites.py
 
 # The first run installs everything (docs/first-run.md has the measured time and disk); later runs skip it.
 $(VENV)/.installed: pyproject.toml constraints.txt requirements.txt requirements-dev.txt

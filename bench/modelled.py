@@ -49,6 +49,7 @@ from neptune_capture.stream_source import NeptuneStreamSource, to_documented_sha
 from neptune_capture.wiring import dynamodb_client
 from neptune_local.dynamo_latency import LatencyModel
 from neptune_local.dynamo_model_server import ITEMS_PATH, STATS_PATH
+from neptune_local.dynamodb_endpoint import DynamoDBEndpoint
 from neptune_local.runtime import LocalOptions, LocalPipeline
 from neptune_local.template import SynthesizedStack
 from neptune_local.verify import check
@@ -76,15 +77,27 @@ class ModelledRun:
 
 
 def modelled_capture(
-    stack: SynthesizedStack, graph_file: Path, work_dir: Path, *, in_flight: int, latency: LatencyModel, write_units_per_s: float
+    stack: SynthesizedStack,
+    graph_file: Path,
+    work_dir: Path,
+    *,
+    in_flight: int,
+    latency: LatencyModel,
+    write_units_per_s: float,
+    dynamodb: DynamoDBEndpoint | None = None,
 ) -> ModelledRun:
     """Captures the backlog in `graph_file` (copied) with the handler writing to a fresh DynamoDB model,
-    served by a process of its own."""
+    served by a process of its own; the run's other tables in `dynamodb` (a server shared by the runs)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(graph_file, work_dir / "graph.db")
     with _model_server(latency, write_units_per_s) as endpoint:
         options = LocalOptions(
-            data_dir=work_dir, fresh=False, time_budget_seconds=30, in_flight=in_flight, handler_dynamodb_endpoint=endpoint
+            data_dir=work_dir,
+            fresh=False,
+            time_budget_seconds=30,
+            in_flight=in_flight,
+            handler_dynamodb_endpoint=endpoint,
+            dynamodb=dynamodb,
         )
         with LocalPipeline(stack, options) as pipeline, _set_up_objects_frozen():
             assert pipeline.tables is not None

@@ -1,4 +1,5 @@
-"""`make bench`: the capture pipeline measured on the local emulator and DynamoDB from moto's server.
+"""`make bench`: the capture pipeline measured on the local emulator and the local run's DynamoDB (DynamoDB
+Local; `NEPTUNE_LOCAL_DYNAMODB=moto`: moto's).
 Prints a table, then one JSON line with the figures issue #6 asks for. Figures, not assertions.
 
 - records_per_s: the real stream handler draining a backlog of >= 100,000 stream events.
@@ -55,6 +56,7 @@ from neptune_capture.settings import DEFAULT_IN_FLIGHT, Env
 from neptune_capture.store import DynamoStore
 from neptune_capture.stream_source import NeptuneStreamSource
 from neptune_local.dynamo_latency import DEFAULT_TABLE_WRITE_UNITS_PER_S, EXTRAPOLATED_P50_MS, EXTRAPOLATED_P99_MS, LatencyModel
+from neptune_local.dynamodb_endpoint import server_name, shared_dynamodb
 from neptune_local.runtime import LocalOptions, LocalPipeline
 from neptune_local.template import load_stack
 from neptune_local.verify import verify
@@ -170,9 +172,12 @@ def percentile(values: list[int], q: float) -> float:
 def main() -> int:
     stack = load_stack(os.environ.get("CDK_OUT", "cdk.out"))
     results: dict[str, Any] = {"machine": machine_stamp(), "commit": commit_stamp()}
-    with tempfile.TemporaryDirectory() as tmp:
+    # One DynamoDB Local for every run of the bench (each starts on empty tables); NEPTUNE_LOCAL_DYNAMODB=moto: moto's.
+    with tempfile.TemporaryDirectory() as tmp, shared_dynamodb() as dynamodb:
+        results["dynamodb"] = server_name(dynamodb)
         # 1. Backlog: handler throughput, the sink's ceiling, the seed design.
-        with LocalPipeline(stack, LocalOptions(data_dir=Path(tmp) / "backlog", time_budget_seconds=30)) as pipeline:
+        backlog_options = LocalOptions(data_dir=Path(tmp) / "backlog", time_budget_seconds=30, dynamodb=dynamodb)
+        with LocalPipeline(stack, backlog_options) as pipeline:
             fill_backlog(pipeline, BACKLOG_EVENTS)
             ids = pipeline.stream_ids()
             # The sink is measured just before and just after the capture, and averaged: this machine's
@@ -202,7 +207,9 @@ def main() -> int:
             for k in SWEEP:
                 work_dir = Path(tmp) / f"modelled-{k}-{repeat}"
                 every[k].append(
-                    modelled_capture(stack, graph_file, work_dir, in_flight=k, latency=latency, write_units_per_s=TABLE_WCU)
+                    modelled_capture(
+                        stack, graph_file, work_dir, in_flight=k, latency=latency, write_units_per_s=TABLE_WCU, dynamodb=dynamodb
+                    )
                 )
         runs = {k: max(measured, key=lambda r: r.records_per_s) for k, measured in every.items()}
         chosen = runs[DEFAULT_IN_FLIGHT]
@@ -245,6 +252,7 @@ def main() -> int:
             iterations_per_execution=500,
             idle_base_seconds=float(deployed[Env.IDLE_BASE_SECONDS]) * WAIT_SCALE,
             max_idle_wait_seconds=float(deployed[Env.MAX_IDLE_WAIT_SECONDS]) * WAIT_SCALE,
+            dynamodb=dynamodb,
         )
         with LocalPipeline(stack, options) as pipeline:
             assert pipeline.emulator is not None and pipeline.tables is not None

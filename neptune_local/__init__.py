@@ -1,4 +1,5 @@
-"""The local run: the same handlers against a local Neptune emulator and DynamoDB from moto."""
+"""The local run: the same handlers against a local Neptune emulator, DynamoDB Local (AWS's own engine) and
+Step Functions from moto."""
 
 from neptune_ops.target import use_local_credentials
 

@@ -294,6 +294,7 @@ def finish(
             e["status"] != ExecutionStatus.SUCCEEDED and e["status"] != ExecutionStatus.RUNNING for e in executions
         ),
         "max_history_events": max(histories, default=0),
+        "dynamodb": pipeline.dynamodb_name,  # what held the tables: DynamoDB Local <version>, or moto's
     }
     ok = report.ok and written == args.changes and summary["failed_executions"] == 0
     elapsed = time.monotonic() - progress.started

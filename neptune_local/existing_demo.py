@@ -31,13 +31,14 @@ from neptune_ops import control
 from neptune_ops.target import local_target
 
 if TYPE_CHECKING:
-    from neptune_local.runtime import LocalPipeline
+    from neptune_local.runtime import LocalOptions, LocalPipeline
+    from neptune_local.template import SynthesizedStack
 
 
 def run_existing(args: argparse.Namespace, console: Console) -> dict[str, Any]:
-    from neptune_local.runtime import LocalOptions, LocalPipeline
+    from neptune_local.dynamodb_endpoint import shared_dynamodb
+    from neptune_local.runtime import LocalOptions
     from neptune_local.template import load_stack
-    from neptune_local.workload import run_workload
 
     refuse_if_running(Path(args.data_dir))
     quiet_servers()
@@ -51,6 +52,17 @@ def run_existing(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     )
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # One DynamoDB Local for both captures (each starts on empty tables), stopped when the run ends.
+    with shared_dynamodb() as dynamodb:
+        return _run_existing(args, console, stack, replace(options, dynamodb=dynamodb), stop)
+
+
+def _run_existing(
+    args: argparse.Namespace, console: Console, stack: SynthesizedStack, options: LocalOptions, stop: threading.Event
+) -> dict[str, Any]:
+    from neptune_local.runtime import LocalPipeline
+    from neptune_local.workload import run_workload
+
     started = time.monotonic()
 
     pipeline = LocalPipeline(stack, options).start()
@@ -88,6 +100,7 @@ def run_existing(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             "duplicates": latest.report.duplicates + oldest.report.duplicates,
             "missing": latest.report.missing + oldest.report.missing,
             "executions": latest_executions + len(pipeline.executions()),
+            "dynamodb": pipeline.dynamodb_name,
         }
         console.print(phase_line("from TRIM_HORIZON", oldest, 0))
         ok = latest.ok and oldest.ok and written == args.changes and existing == args.existing_changes

@@ -22,7 +22,16 @@ run only (the deployed definition is executed unchanged):
   between them, and a cancelled transaction's restore could undo another's write. DynamoDB isolates
   them (transactions are serializable:
   https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-isolation):
-  the local run applies moto's writes one at a time."""
+  the local run applies moto's writes one at a time (both only matter when moto's DynamoDB is selected);
+- its DynamoDB tasks (`arn:aws:states:::dynamodb:updateItem`: RecordFailure, ReleaseLease) and aws-sdk
+  tasks reach DynamoDB through moto's own server (a boto3 client of `http://localhost:$MOTO_PORT`, made by
+  `moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for`), wherever the run keeps its tables: the
+  local run sends their DynamoDB calls to its DynamoDB (DynamoDB Local), as the service sends them to the
+  stack's tables;
+- StopExecution of an execution whose thread has not begun yet fails (its worker has no environment to
+  stop yet: `'NoneType' object has no attribute 'set_stop'`, a 500), where the service stops it
+  (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StopExecution.html): the stop is kept
+  and applied as soon as the execution's environment exists, so it ends ABORTED before its first state."""
 
 from __future__ import annotations
 
@@ -34,6 +43,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import boto3
 import botocore.session
 
 # One DynamoDB write at a time in moto's backend (reentrant: a transaction's actions call the single-item
@@ -77,9 +87,54 @@ def _restore(saved: list[tuple[Any, Any, Any, Any]]) -> None:
 
 
 @contextmanager
-def patched() -> Iterator[None]:
-    with _sfn_start_execution(), aws_sdk_names(), dynamodb_transaction_snapshots():
+def patched(dynamodb_endpoint: str | None = None) -> Iterator[None]:
+    """Every gap closed; with `dynamodb_endpoint`, the state machine's DynamoDB calls go there."""
+    with _sfn_start_execution(), aws_sdk_names(), dynamodb_transaction_snapshots(), _stop_before_start():
+        if dynamodb_endpoint is None:
+            yield
+        else:
+            with dynamodb_tasks_to(dynamodb_endpoint):
+                yield
+
+
+@contextmanager
+def dynamodb_tasks_to(endpoint: str) -> Iterator[None]:
+    """The interpreter's DynamoDB clients (its dynamodb: and aws-sdk:dynamodb: tasks) are made for `endpoint`
+    instead of moto's server; every other service's still reach moto. The client is moto's own (its
+    configuration: no retries, its timeouts), only its endpoint differs: the task fails on an error as it did."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk,
+        state_task_service_dynamodb,
+    )
+
+    modules = (state_task_service_dynamodb, state_task_service_aws_sdk)
+    originals = [module.boto_client_for for module in modules]
+
+    def routed(original: Any) -> Any:
+        def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+            made = original(region=region, service=service, state_credentials=state_credentials)
+            if service != "dynamodb":
+                return made
+            # Moto's client (its configuration: no retries, its timeouts) for the run's DynamoDB; the keys are
+            # letters only, as DynamoDB Local requires (it keeps one database for every key: -sharedDb).
+            return boto3.client(  # type: ignore[call-overload]
+                service_name=service,
+                region_name=region,
+                endpoint_url=endpoint,
+                aws_access_key_id="local",
+                aws_secret_access_key="local",
+                config=made.meta.config,
+            )
+
+        return boto_client_for
+
+    for module, original in zip(modules, originals, strict=True):
+        module.boto_client_for = routed(original)  # type: ignore[attr-defined]
+    try:
         yield
+    finally:
+        for module, original in zip(modules, originals, strict=True):
+            module.boto_client_for = original  # type: ignore[attr-defined]
 
 
 @contextmanager
@@ -153,6 +208,39 @@ def dynamodb_transaction_snapshots() -> Iterator[None]:
         models.DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
         for name, write in singles.items():
             setattr(models.DynamoDBBackend, name, write)
+
+
+@contextmanager
+def _stop_before_start() -> Iterator[None]:
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    original_environment, original_stop = ExecutionWorker._get_evaluation_environment, ExecutionWorker.stop
+    lock = threading.Lock()  # one for every worker: stops are rare, and each holds it for an instant
+
+    def environment(self: Any) -> Any:
+        env = original_environment(self)
+        with lock:
+            self.local_env = env
+            pending = getattr(self, "local_pending_stop", None)
+        if pending is not None:
+            env.set_stop(**pending)
+        return env
+
+    def stop(self: Any, stop_date: Any, error: Any, cause: Any) -> None:
+        with lock:
+            env = getattr(self, "local_env", None)
+            if env is None:
+                self.local_pending_stop = {"stop_date": stop_date, "cause": cause, "error": error}
+                return
+        env.set_stop(stop_date=stop_date, cause=cause, error=error)
+
+    ExecutionWorker._get_evaluation_environment = environment  # type: ignore[method-assign]
+    ExecutionWorker.stop = stop  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        ExecutionWorker._get_evaluation_environment = original_environment  # type: ignore[method-assign]
+        ExecutionWorker.stop = original_stop  # type: ignore[method-assign]
 
 
 @contextmanager

@@ -1,11 +1,12 @@
-"""The whole pipeline on one machine: the Neptune emulator, DynamoDB and Step Functions from moto's
-server (executing the synthesized state machine), the real handlers invoked in-process, and the start
-schedule: created from the template in moto's EventBridge Scheduler, and fired here (moto stores
-schedules, it does not fire them) every period while its State is ENABLED, read from moto each time, so
-pausing it through the scheduler API (`neptune-stream stop`) pauses it here as it does in AWS. With
-`LocalOptions.handler_dynamodb_endpoint`, the stream handler writes to another DynamoDB endpoint (its
-DYNAMODB_ENDPOINT), such as the DynamoDB model's server, while the state machine still runs on moto:
-`make bench` measures the handler against DynamoDB's latency that way."""
+"""The whole pipeline on one machine: the Neptune emulator, the tables in DynamoDB Local (AWS's own engine;
+dynamodb_endpoint.py, which also keeps moto's DynamoDB selectable), Step Functions from moto's server
+(executing the synthesized state machine, its DynamoDB tasks sent to the same DynamoDB), the real handlers
+invoked in-process, and the start schedule: created from the template in moto's EventBridge Scheduler, and
+fired here (moto stores schedules, it does not fire them) every period while its State is ENABLED, read from
+moto each time, so pausing it through the scheduler API (`neptune-stream stop`) pauses it here as it does in
+AWS. With `LocalOptions.handler_dynamodb_endpoint`, the stream handler writes to another DynamoDB endpoint
+(its DYNAMODB_ENDPOINT), such as the DynamoDB model's server: `make bench` measures the handler against
+DynamoDB's latency that way."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ from neptune_emulator.engine import Engine
 from neptune_emulator.server import EmulatorServer
 from neptune_emulator.tls import server_tls
 from neptune_local import moto_gaps, use_local_credentials
+from neptune_local.dynamodb_endpoint import DynamoDBEndpoint, DynamoDBServer, selected_server
+from neptune_local.dynamodb_local import DynamoDBLocal
 from neptune_local.lambda_runtime import LambdaRegistry, function_output_to, load_handler
 from neptune_local.template import REGION, SynthesizedStack, function_arn
 from neptune_local.verify import read_checkpoint
@@ -71,8 +74,11 @@ class LocalOptions:
     max_idle_wait_seconds: float = 0.2
     page_limit: int = 10_000
     in_flight: int = DEFAULT_IN_FLIGHT  # transactions the stream handler keeps in flight
-    # The stream handler writes its tables here instead of moto's (the tables are created in both).
+    # The stream handler writes its tables here instead (the tables are created in both).
     handler_dynamodb_endpoint: str | None = None
+    # A DynamoDB another run used before (its tables are deleted first) and that outlives this one; None: the
+    # server NEPTUNE_LOCAL_DYNAMODB selects, DynamoDB Local by default, started and stopped with this run.
+    dynamodb: DynamoDBEndpoint | None = None
     expiry_seconds: float = 7 * 86_400
     emulator_port: int = 0
     moto_port: int = 0
@@ -104,6 +110,9 @@ class LocalPipeline:
         self.registry = LambdaRegistry()
         self.emulator: EmulatorServer | None = None
         self._moto: ThreadedMotoServer | None = None
+        self._dynamodb_local: DynamoDBLocal | None = None  # ours to stop
+        self.dynamodb_endpoint: DynamoDBEndpoint | None = None
+        self._stopped = False
         self._patch: ExitStack | None = None
         self.tables: TableNames | None = None
         self.state_machine_arn = ""
@@ -117,14 +126,26 @@ class LocalPipeline:
 
     # -- lifecycle
     def start(self) -> LocalPipeline:
+        """Starts everything; whatever had started is stopped again if a part fails (or Ctrl-C comes)."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> LocalPipeline:
         use_local_credentials()
         opts = self.options
         opts.data_dir.mkdir(parents=True, exist_ok=True)
         if opts.fresh:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{self.graph_file}{suffix}").unlink(missing_ok=True)
+        if opts.dynamodb is None and selected_server() == DynamoDBServer.DYNAMODB_LOCAL:
+            # Its JVM starts while the emulator and moto do.
+            self._dynamodb_local = DynamoDBLocal(log_path=opts.data_dir / "dynamodb-local.log").launch()
         self.emulator = self._start_emulator(opts.emulator_port)
         self._start_moto()
+        self.dynamodb_endpoint = self._open_dynamodb()
         self.dynamodb = self.dynamodb_client()
         self.sfn = self.sfn_client()
         self.tables = self.stack.create_tables(self.dynamodb)
@@ -199,6 +220,14 @@ class LocalPipeline:
         threading.Event().wait(outage_seconds)  # the outage itself
         self.emulator = self._start_emulator(port)
 
+    def _open_dynamodb(self) -> DynamoDBEndpoint:
+        if self.options.dynamodb is not None:
+            self.options.dynamodb.delete_tables()
+            return self.options.dynamodb
+        if self._dynamodb_local is not None:
+            return DynamoDBEndpoint.of(self._dynamodb_local.wait_ready())
+        return DynamoDBEndpoint.moto(self.moto_endpoint)
+
     def _start_moto(self) -> None:
         from moto.core.config import default_user_config
         from moto.server import ThreadedMotoServer
@@ -225,7 +254,7 @@ class LocalPipeline:
             stream_id=STREAM_ID,
             tables=self.tables,
             neptune_endpoint=self.emulator.endpoint,
-            dynamodb_endpoint=opts.handler_dynamodb_endpoint or self.moto_endpoint,
+            dynamodb_endpoint=opts.handler_dynamodb_endpoint or self.dynamodb_url,
             page_limit=opts.page_limit,
             in_flight=opts.in_flight,
             time_budget_seconds=opts.time_budget_seconds,
@@ -254,26 +283,36 @@ class LocalPipeline:
                 function.arn, load_handler(function), opts.lambda_timeout_seconds or function.timeout_seconds, function.memory_mb
             )
         self._patch.enter_context(self.registry.installed())
-        self._patch.enter_context(moto_gaps.patched())
+        self._patch.enter_context(moto_gaps.patched(dynamodb_endpoint=self.dynamodb_url))
 
     def stop(self) -> None:
-        self._schedule_stopped.set()
-        if self._schedule_thread is not None:
-            self._schedule_thread.join(30)
+        """Stops what this run started (once); its DynamoDB Local last, and whatever else fails."""
+        if self._stopped:
+            return
+        self._stopped = True
         try:
-            if self.state_machine_arn:
-                for execution in self.running_executions():
-                    self.sfn.stop_execution(executionArn=execution, cause="local run stopped")
-        except Exception:
-            pass
-        # Let an invocation in flight finish against live servers (at most its time budget).
-        self.registry.wait_idle(self.options.time_budget_seconds + 10)
-        if self._patch is not None:
-            self._patch.close()
-        if self._moto is not None:
-            self._moto.stop()
-        if self.emulator is not None:
-            self.emulator.stop()
+            self._schedule_stopped.set()
+            if self._schedule_thread is not None:
+                self._schedule_thread.join(30)
+            try:
+                if self.state_machine_arn:
+                    for execution in self.running_executions():
+                        self.sfn.stop_execution(executionArn=execution, cause="local run stopped")
+            except Exception:
+                pass
+            # Let an invocation in flight finish against live servers (at most its time budget).
+            self.registry.wait_idle(self.options.time_budget_seconds + 10)
+            if self._patch is not None:
+                self._patch.close()
+                self._patch = None
+            if self._moto is not None:
+                self._moto.stop()
+                self._moto = None
+            if self.emulator is not None:
+                self.emulator.stop()
+        finally:
+            if self._dynamodb_local is not None:
+                self._dynamodb_local.stop()
 
     def __enter__(self) -> LocalPipeline:
         return self.start()
@@ -292,10 +331,21 @@ class LocalPipeline:
         """The local CloudWatch Logs: everything the handlers print (log lines, metrics)."""
         return self.options.data_dir / LOCAL_FUNCTION_LOG
 
+    @property
+    def dynamodb_url(self) -> str:
+        """Where the run's tables are (DynamoDB Local, or moto's DynamoDB)."""
+        assert self.dynamodb_endpoint is not None, "start() first"
+        return self.dynamodb_endpoint.url
+
     def dynamodb_client(self, endpoint: str | None = None) -> DynamoDBClient:
-        """A client of moto's DynamoDB (or of `endpoint`)."""
-        url = endpoint or self.moto_endpoint
+        """A client of the run's DynamoDB (or of `endpoint`)."""
+        url = endpoint or self.dynamodb_url
         return boto3.client("dynamodb", endpoint_url=url, region_name=REGION, config=LOCAL_CLIENT_CONFIG)
+
+    @property
+    def dynamodb_name(self) -> str:
+        assert self.dynamodb_endpoint is not None, "start() first"
+        return self.dynamodb_endpoint.name
 
     def scheduler_client(self) -> EventBridgeSchedulerClient:
         return boto3.client("scheduler", endpoint_url=self.moto_endpoint, region_name=REGION, config=LOCAL_CLIENT_CONFIG)
@@ -350,6 +400,9 @@ class LocalPipeline:
             "aws": self.moto_endpoint,
             # Which stream the handler reads: `reset` reads the same one to see that capture has stored it all.
             "graphModel": str(self.graph_model),
+            # The tables' endpoint, and what serves them.
+            "dynamodb": self.dynamodb_url,
+            "dynamodb_server": self.dynamodb_name,
             # The same outputs a deployed stack has: the CLI finds everything through them either way.
             "outputs": {
                 Output.RECORDS_TABLE: self.tables.records,

@@ -263,6 +263,8 @@ def local_target(data_dir: Path) -> Target:
         info = json.loads(path.read_text())
         outputs: dict[str, str] = dict(info["outputs"])
         aws_endpoint, neptune_endpoint = str(info["aws"]), str(info["neptune"])
+        # The tables' own endpoint (DynamoDB Local); a file without it has them beside the other services.
+        endpoints = {"dynamodb": str(info.get("dynamodb") or aws_endpoint)}
     except (ValueError, KeyError, TypeError) as error:
         raise NoTargetError(f"{path} is not a local run's endpoints file ({error!r})", START_LOCAL_RUN) from None
     _require_outputs(outputs, f"the local run's {path}", START_LOCAL_RUN)
@@ -271,7 +273,8 @@ def local_target(data_dir: Path) -> Target:
         os.environ["AWS_CA_BUNDLE"] = str(info["ca_bundle"])  # the local Neptune's certificate is signed by its own CA
 
     def client(service: str, config: Config = LOCAL_CONFIG) -> Any:
-        return boto3.client(service, endpoint_url=aws_endpoint, region_name=LOCAL_REGION, config=config)  # type: ignore[call-overload]
+        url = endpoints.get(service, aws_endpoint)
+        return boto3.client(service, endpoint_url=url, region_name=LOCAL_REGION, config=config)  # type: ignore[call-overload]
 
     _probe_local(cast("SFNClient", client("stepfunctions", PROBE_CONFIG)), outputs[Output.STATE_MACHINE], place)
     model = GraphModel(info.get("graphModel", GraphModel.PROPERTY_GRAPH))
@@ -350,7 +353,9 @@ def _require_outputs(outputs: dict[str, str], where: str, next_step: str) -> Non
 
 
 def use_local_credentials() -> None:
-    """SigV4 needs some credentials even for local endpoints; never overrides real ones."""
+    """SigV4 needs some credentials even for local endpoints; never overrides real ones. Letters only: DynamoDB
+    Local refuses access key ids with other characters
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/DynamoDBLocal.UsageNotes.html)."""
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     os.environ.setdefault("AWS_DEFAULT_REGION", LOCAL_REGION)

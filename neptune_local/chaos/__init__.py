@@ -1,3 +1,3 @@
 """Fault injection on the whole local stack (`make chaos`): each scenario runs the synthesized state
-machine with the real handlers against the emulator and moto's DynamoDB, injects one kind of fault,
-and ends with the exactly-once verification."""
+machine with the real handlers against the emulator and the run's DynamoDB (DynamoDB Local), injects one
+kind of fault, and ends with the exactly-once verification."""

@@ -1,5 +1,5 @@
 """`make chaos` (`python -m neptune_local.chaos`): every scenario, one line each, then
-`{"scenarios", "passed", "lost", "duplicated"}` as the last line. Exits 1 if any scenario failed."""
+`{"scenarios", "passed", "lost", "duplicated", "dynamodb"}` as the last line. Exits 1 if any scenario failed."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import zlib
 from neptune_capture.contract import GraphModel
 from neptune_capture.settings import DEFAULT_IN_FLIGHT, MAX_IN_FLIGHT
 from neptune_local.chaos.scenarios import SCENARIOS, run_scenario
+from neptune_local.dynamodb_endpoint import server_name, shared_dynamodb
 from neptune_local.runtime import synthesized_graph_model
 from neptune_local.template import load_stack
 
@@ -47,15 +48,20 @@ def main(argv: list[str] | None = None) -> int:
         )
     names = [n for n in SCENARIOS if not args.only or any(o in n for o in args.only)]
     outcomes = []
-    for name in names:
-        outcome = run_scenario(stack, name, args.changes, args.seed + zlib.crc32(name.encode()) % 1000, args.in_flight)
-        outcomes.append(outcome)
-        print(outcome.line(), flush=True)
+    # One DynamoDB Local for every scenario (each starts on empty tables): one JVM start for the whole run.
+    with shared_dynamodb() as dynamodb:
+        server = server_name(dynamodb)
+        for name in names:
+            seed = args.seed + zlib.crc32(name.encode()) % 1000
+            outcome = run_scenario(stack, name, args.changes, seed, args.in_flight, dynamodb=dynamodb)
+            outcomes.append(outcome)
+            print(outcome.line(), flush=True)
     summary = {
         "scenarios": len(outcomes),
         "passed": sum(o.ok for o in outcomes),
         "lost": sum(o.verification.missing for o in outcomes),
         "duplicated": sum(o.verification.duplicates for o in outcomes),
+        "dynamodb": server,  # what held the tables
     }
     print(json.dumps(summary))
     return 0 if summary["passed"] == summary["scenarios"] else 1

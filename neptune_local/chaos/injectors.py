@@ -1,16 +1,23 @@
-"""Faults the emulator cannot inject itself: in DynamoDB (moto's backend, server side) and in the Lambda
-execution environment (the handler's process dying or hanging between two transactions)."""
+"""Faults the emulator cannot inject itself: in DynamoDB (transaction conflicts, on the client side) and in
+the Lambda execution environment (the handler's process dying or hanging between two transactions)."""
 
 from __future__ import annotations
 
 import contextvars
+import json
 import random
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+import boto3
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.model import OperationModel
+from botocore.parsers import create_parser
 
 from neptune_local.lambda_runtime import THREAD_PREFIX, ProcessExit
 
@@ -31,26 +38,99 @@ class Injected:
         return sum(self.counts.values())
 
 
-@contextmanager
-def dynamodb_conflicts(rate: float, seed: int) -> Iterator[Injected]:
-    """Cancels a share of TransactWriteItems with TransactionConflict, as concurrent writers would."""
-    from moto.dynamodb import models
-    from moto.dynamodb.exceptions import TransactionCanceledException
+class TransactionConflicts:
+    """Cancels a share of TransactWriteItems calls with TransactionConflict, as a concurrent writer on one of
+    their items would, on the client side: a botocore `before-call` hook that answers in the server's stead,
+    so the scenario means the same whichever DynamoDB serves the tables. The answer is the error DynamoDB
+    sends (HTTP 400, TransactionCanceledException with one reason per item, in order: TransactionConflict
+    for the item in conflict, None for the others,
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html), parsed by
+    botocore's own JSON parser, so the caller sees exactly what a real cancellation gives it.
 
-    rng, injected = random.Random(seed), Injected()
-    original = models.DynamoDBBackend.transact_write_items
+    The hook is registered on boto3's default session before the local run makes its clients (`installed()`):
+    a client copies the session's hooks when it is made, and the stream handler makes its client when its
+    module loads, at the run's start. It cancels nothing until `armed()`."""
 
-    def conflicting(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        if rng.random() < rate:
-            injected.add("TransactionConflict")
-            raise TransactionCanceledException([("TransactionConflict", "injected conflict", None)] * len(transact_items))
-        original(self, transact_items)
+    EVENT = "before-call.dynamodb.TransactWriteItems"
 
-    models.DynamoDBBackend.transact_write_items = conflicting  # type: ignore[method-assign]
-    try:
-        yield injected
-    finally:
-        models.DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
+    def __init__(self) -> None:
+        self.injected = Injected()
+        self._rate = 0.0
+        self._rng = random.Random(0)
+        self._lock = threading.Lock()
+
+    def __call__(self, model: OperationModel, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        with self._lock:
+            if self._rate <= 0 or self._rng.random() >= self._rate:
+                return None
+            # The request as serialized for the wire (JSON bytes): one reason per item it names.
+            items = len(json.loads(params.get("body") or b"{}").get("TransactItems", [])) or 1
+            conflicting = self._rng.randrange(items)
+        self.injected.add("TransactionConflict")
+        return cancelled(model, [("TransactionConflict" if i == conflicting else "None") for i in range(items)])
+
+    @contextmanager
+    def armed(self, rate: float, seed: int) -> Iterator[Injected]:
+        with self._lock:
+            self._rate, self._rng = rate, random.Random(seed)
+        try:
+            yield self.injected
+        finally:
+            with self._lock:
+                self._rate = 0.0
+
+    @contextmanager
+    def installed(self) -> Iterator[TransactionConflicts]:
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        assert boto3.DEFAULT_SESSION is not None
+        events = boto3.DEFAULT_SESSION.events
+        unique_id = f"chaos-transaction-conflicts-{id(self)}"
+        # botocore uses a before-call handler's answer in place of the server's (its stubs type it as None).
+        events.register(self.EVENT, self.__call__, unique_id=unique_id)  # type: ignore[arg-type]
+        try:
+            yield self
+        finally:
+            events.unregister(self.EVENT, unique_id=unique_id)
+
+
+# The message DynamoDB gives a conflicting item's reason, as the API reference lists it (TransactWriteItems,
+# "TransactionCanceledException").
+CONFLICT_MESSAGE = "Transaction is ongoing for the item"
+
+
+def cancelled(model: OperationModel, reasons: list[str]) -> tuple[AWSResponse, dict[str, Any]]:
+    """A TransactionCanceledException response with these reasons, as DynamoDB sends it and botocore parses it."""
+    body = {
+        "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+        "Message": f"Transaction cancelled, please refer cancellation reasons for specific reasons [{', '.join(reasons)}]",
+        "CancellationReasons": [
+            {"Code": r, "Message": CONFLICT_MESSAGE} if r == "TransactionConflict" else {"Code": r} for r in reasons
+        ],
+    }
+    raw = json.dumps(body).encode()
+    headers = {"content-type": "application/x-amz-json-1.0", "x-amzn-requestid": str(uuid.uuid4())}
+    http_headers = HTTPHeaders()
+    for name, value in headers.items():
+        http_headers[name] = value
+    http = AWSResponse("http://chaos.invalid/", 400, http_headers, _Raw(raw))
+    # As botocore's endpoint parses an error: the generic fields, then the error shape's (CancellationReasons).
+    parser, response = create_parser("json"), {"status_code": 400, "headers": headers, "body": raw}
+    parsed: dict[str, Any] = parser.parse(response, model.output_shape)  # type: ignore[arg-type]
+    error_shape = model.service_model.shape_for_error_code(parsed["Error"]["Code"])
+    assert error_shape is not None, "TransactionCanceledException is a modelled error of DynamoDB's"
+    parsed.update(parser.parse(response, error_shape))
+    return http, parsed
+
+
+class _Raw:
+    """The stream an AWSResponse reads its content from."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._data
 
 
 @dataclass

@@ -28,7 +28,8 @@ from neptune_capture.plan import MAX_RECORDS_PER_TRANSACTION
 from neptune_capture.schema import CheckpointAttr as C
 from neptune_capture.settings import DEFAULT_IN_FLIGHT
 from neptune_emulator.server import EmulatorServer, set_faults
-from neptune_local.chaos.injectors import Injected, dynamodb_conflicts, handler_process_faults, transactions_in_flight
+from neptune_local.chaos.injectors import Injected, TransactionConflicts, handler_process_faults, transactions_in_flight
+from neptune_local.dynamodb_endpoint import DynamoDBEndpoint
 from neptune_local.rdf_workload import PREFIXES, run_rdf_workload, sparql_update
 from neptune_local.runtime import STREAM_ID, LocalOptions, LocalPipeline
 from neptune_local.template import SynthesizedStack
@@ -90,6 +91,7 @@ class Chaos:
     pipeline: LocalPipeline
     changes: int
     seed: int
+    conflicts: TransactionConflicts  # installed before the run made its clients; armed by the scenario that wants it
     problems: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -225,7 +227,9 @@ def _faulted_emulator(kind: str, rate: float, delay_ms: int = 0) -> Scenario:
     def run(c: Chaos) -> Outcome:
         set_faults(c.emulator.endpoint, kind, rate=rate, delay_ms=delay_ms, seed=c.seed)
         c.pipeline.start_execution()
-        c.write()
+        # Spread out, so capture reads the stream many times while the faults are on: a capture as fast as
+        # DynamoDB Local's could otherwise take the whole workload in the few reads no fault happened to hit.
+        c.write(over_seconds=c.changes / SPREAD_CHANGES_PER_SECOND)
         c.drain()
         return c.outcome({kind: c.emulator.engine.faults.injected})
 
@@ -269,7 +273,7 @@ def timeouts_mid_page(c: Chaos) -> Outcome:
 
 
 def conflicts(c: Chaos) -> Outcome:
-    return _with(lambda seed: dynamodb_conflicts(0.3, seed))(c)
+    return _with(lambda seed: c.conflicts.armed(0.3, seed))(c)
 
 
 def two_executions(c: Chaos) -> Outcome:
@@ -492,16 +496,27 @@ SCENARIOS: dict[str, tuple[Scenario, dict[str, Any]]] = {
 @contextmanager
 def chaos_stack(stack: SynthesizedStack, name: str, changes: int, seed: int, **options: Any) -> Iterator[Chaos]:
     env = {"POWERTOOLS_LOG_LEVEL": "ERROR", **options.pop("extra_env", {})}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, TransactionConflicts().installed() as conflicts:
         options = {"time_budget_seconds": 1.0, "iterations_per_execution": 5, **options}
         opts = LocalOptions(data_dir=Path(tmp), extra_env=env, **options)
         with LocalPipeline(stack, opts) as pipeline:
-            yield Chaos(name, pipeline, changes, seed)
+            yield Chaos(name, pipeline, changes, seed, conflicts)
 
 
-def run_scenario(stack: SynthesizedStack, name: str, changes: int, seed: int, in_flight: int = DEFAULT_IN_FLIGHT) -> Outcome:
+def run_scenario(
+    stack: SynthesizedStack,
+    name: str,
+    changes: int,
+    seed: int,
+    in_flight: int = DEFAULT_IN_FLIGHT,
+    *,
+    dynamodb: DynamoDBEndpoint | None = None,
+) -> Outcome:
+    """One scenario on a fresh stack; its tables in `dynamodb` (emptied first) when given, else in a DynamoDB
+    of its own."""
     scenario, options = SCENARIOS[name]
-    with chaos_stack(stack, name, changes, seed, in_flight=in_flight, **dict(options)) as chaos, transactions_in_flight() as most:
+    options = {**options, "dynamodb": dynamodb}
+    with chaos_stack(stack, name, changes, seed, in_flight=in_flight, **options) as chaos, transactions_in_flight() as most:
         chaos.backlog()
         outcome = scenario(chaos)
     outcome.details["max_in_flight"] = most[0]

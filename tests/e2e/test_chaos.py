@@ -39,5 +39,7 @@ def _run_chaos(synth: Synth, *args: str) -> None:
     scenario_lines = [line for line in lines if line.startswith(("PASS", "FAIL"))]
     assert [line.split(":", 1)[0].split("  ", 1)[1] for line in scenario_lines] == list(SCENARIOS), result.stderr[-3000:]
     assert all(line.startswith("PASS") for line in scenario_lines), "\n".join(scenario_lines)
-    assert json.loads(lines[-1]) == {"scenarios": len(SCENARIOS), "passed": len(SCENARIOS), "lost": 0, "duplicated": 0}
+    summary = json.loads(lines[-1])
+    assert summary.pop("dynamodb").startswith("DynamoDB Local "), "the tables were in AWS's own engine"
+    assert summary == {"scenarios": len(SCENARIOS), "passed": len(SCENARIOS), "lost": 0, "duplicated": 0}
     assert result.returncode == 0

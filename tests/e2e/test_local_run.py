@@ -37,6 +37,7 @@ def test_demo_captures_every_change_exactly_once_across_continue_as_new(synth: S
     # (https://docs.aws.amazon.com/neptune/latest/userguide/security-ssl.html).
     assert endpoints["neptune"].startswith("https://") and endpoints["gremlin"].startswith("wss://")
     assert Path(endpoints["ca_bundle"]).read_text().startswith("-----BEGIN CERTIFICATE-----")
+    assert summary["dynamodb"].startswith("DynamoDB Local "), "the tables were in AWS's own engine"
     outputs = endpoints["outputs"]
     assert outputs[Output.STREAM_ID] == DEFAULT_STREAM_ID
     assert set(outputs) >= {

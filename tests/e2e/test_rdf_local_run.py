@@ -43,8 +43,9 @@ def test_the_rdf_demo_captures_every_statement_exactly_once(rdf_synth: Synth, tm
     summary = run.summary
     assert set(summary) == {
         "changes_written", "stream_events", "records", "duplicates", "missing", "history_items", "checkpoint",
-        "executions", "failed_executions", "max_history_events",
+        "executions", "failed_executions", "max_history_events", "dynamodb",
     }, "the property-graph demo's last line, key for key"  # fmt: skip
+    assert summary["dynamodb"].startswith("DynamoDB Local "), "the tables were in AWS's own engine"
     assert summary["changes_written"] == 300 and summary["duplicates"] == 0 and summary["missing"] == 0
     assert summary["records"] == summary["stream_events"] > 300
     assert summary["checkpoint"]["commitNum"] == 300, "one transaction per update, each update a change"

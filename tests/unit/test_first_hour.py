@@ -15,9 +15,9 @@ import pytest
 from neptune_capture import metrics as m
 from neptune_capture.contract import GraphModel
 from neptune_cli.commands import status, watch
-from neptune_entry.errors import UsageError
 from neptune_cli.main import build_parser
 from neptune_cli.metrics_source import Totals
+from neptune_entry.errors import UsageError
 from neptune_local import demo
 from neptune_local.lambda_runtime import LambdaRegistry
 from neptune_local.template import SynthesizedStack

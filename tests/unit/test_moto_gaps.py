@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import pytest
@@ -71,3 +72,49 @@ def test_aws_sdk_tasks_get_boto3_names_in_and_the_apis_names_out() -> None:
     assert response == {"ExecutionArn": "arn:x", "Status": "ABORTED"}
     task._normalise_parameters(restored := {"ExecutionArn": "arn:x"})
     assert restored == {"ExecutionArn": "arn:x"}, "restored on exit"
+
+
+def test_the_state_machines_dynamodb_calls_go_to_the_runs_dynamodb_and_the_rest_to_moto() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk,
+        state_task_service_dynamodb,
+    )
+
+    endpoint = "http://127.0.0.1:65001"
+    with moto_gaps.dynamodb_tasks_to(endpoint):
+        for module in (state_task_service_dynamodb, state_task_service_aws_sdk):
+            dynamodb = module.boto_client_for(region="us-east-1", service="dynamodb")
+            assert dynamodb.meta.endpoint_url == endpoint
+            assert dynamodb.meta.config.retries["total_max_attempts"] == 1, "moto's own client settings: no retries"
+            sfn = module.boto_client_for(region="us-east-1", service="stepfunctions")
+            assert sfn.meta.endpoint_url != endpoint
+    restored = state_task_service_dynamodb.boto_client_for(region="us-east-1", service="dynamodb")  # type: ignore[attr-defined]
+    assert restored.meta.endpoint_url != endpoint
+
+
+class _Env:
+    def __init__(self) -> None:
+        self.stops: list[dict[str, Any]] = []
+
+    def set_stop(self, **stop: Any) -> None:
+        self.stops.append(stop)
+
+
+def test_a_stop_before_the_execution_has_begun_is_applied_when_it_begins(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    env = _Env()
+    now, later = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC), datetime.datetime(2026, 1, 2, tzinfo=datetime.UTC)
+    monkeypatch.setattr(ExecutionWorker, "_get_evaluation_environment", lambda self: env)
+    worker = ExecutionWorker.__new__(ExecutionWorker)  # as StartExecution leaves it until its thread runs
+    worker.env = None
+    with pytest.raises(AttributeError, match="set_stop"):  # moto alone: StopExecution fails (a 500)
+        ExecutionWorker.stop(worker, stop_date=now, error=None, cause="stopped early")
+    with moto_gaps._stop_before_start():
+        ExecutionWorker.stop(worker, stop_date=now, error=None, cause="stopped early")
+        assert env.stops == []
+        began: Any = worker._get_evaluation_environment()  # the execution's thread begins
+        assert began is env
+        assert env.stops == [{"stop_date": now, "cause": "stopped early", "error": None}]
+        ExecutionWorker.stop(worker, stop_date=later, error="E", cause="again")  # once it runs: at once
+        assert env.stops[-1] == {"stop_date": later, "cause": "again", "error": "E"}
