@@ -43,7 +43,7 @@ def test_the_rdf_demo_captures_every_statement_exactly_once(rdf_synth: Synth, tm
     summary = run.summary
     assert set(summary) == {
         "changes_written", "stream_events", "records", "duplicates", "missing", "history_items", "checkpoint",
-        "executions", "failed_executions", "max_history_events",
+        "executions", "failed_executions", "max_history_events", "as_of_checks",
     }, "the property-graph demo's last line, key for key"  # fmt: skip
     assert summary["changes_written"] == 300 and summary["duplicates"] == 0 and summary["missing"] == 0
     assert summary["records"] == summary["stream_events"] > 300
@@ -53,6 +53,8 @@ def test_the_rdf_demo_captures_every_statement_exactly_once(rdf_synth: Synth, tm
     flat = " ".join(run.output.split())  # the console wraps its lines
     assert "OK: RDF content: " in flat and " 0 differ from the stream's statements" in flat
     assert "(0 conflicts) it equals the graph" in flat
+    # Exports (N-Quads) as of two mid-run snapshots of the graph and as of the last event, each equal to it.
+    assert summary["as_of_checks"] == {"points": 3, "mismatches": 0}
 
 
 def test_a_model_the_stack_was_not_synthesized_for_is_refused(synth: Synth, tmp_path: Path) -> None:
