@@ -21,9 +21,7 @@ class ExitCode(IntEnum):
 
 MEANINGS: dict[ExitCode, str] = {
     ExitCode.OK: "success (`watch` also ends with 0 on Ctrl-C, its normal end)",
-    ExitCode.CHECK_FAILED: (
-        "the command ran but its check failed: `demo`'s exactly-once verification; `export` could not write some values"
-    ),
+    ExitCode.CHECK_FAILED: "the command ran but its check failed: `demo`'s exactly-once verification",
     ExitCode.USAGE: (
         "invalid arguments: a value out of range, a missing file, a malformed id or time, `reset` without `--yes`, "
         "`start --from` on a stream already started"
@@ -41,10 +39,7 @@ MEANINGS: dict[ExitCode, str] = {
         "`start` on a cluster whose Neptune Streams is off"
     ),
     ExitCode.BUSY: "busy: a port already in use, a local run already up in that data directory, an execution already running",
-    ExitCode.NO_DATA: (
-        "no data: `history` found no captured change of that element (in the range asked); `export` without --partial: "
-        "the capture does not hold the graph from its first change"
-    ),
+    ExitCode.NO_DATA: "no data: `history` found no captured change of that element (in the range asked)",
     ExitCode.INTERNAL: "internal error, a bug: rerun with `--debug` for the traceback",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }

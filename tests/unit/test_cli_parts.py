@@ -352,10 +352,13 @@ def test_durations_read_naturally() -> None:
 def test_the_readme_shows_every_command_its_options_and_the_exit_codes() -> None:
     from neptune_cli.main import build_parser
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
     section = readme[readme.index("### The CLI") : readme.index("### The local Neptune emulator")]
+    # Time travel (`export`, `history --as-of`) is documented on its own page.
+    section += (root / "docs" / "time-travel.md").read_text()
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(commands.choices) == {"demo", "emulator", "status", "watch", "history", "start", "stop", "reset"}
+    assert set(commands.choices) == {"demo", "emulator", "status", "watch", "history", "export", "start", "stop", "reset"}
     for name, parser in commands.choices.items():
         assert f"| `{name}" in section, name
         options = {o for action in parser._actions for o in action.option_strings} - {"-h", "--help"}
