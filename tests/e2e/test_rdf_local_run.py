@@ -105,6 +105,16 @@ def test_history_shows_a_resource_s_timeline(rdf_synth: Synth, tmp_path: Path) -
                     "<http://aws.amazon.com/neptune/vocab/v01/DefaultNamedGraph>",
                 ),
             ]
+        # The resource as of commit 1 (its first update) and 2 (the name replaced).
+        for commit, name in (("1", '"Ana"@pt'), ("2", '"Anna"@pt')):
+            result = run_cli("history", "http://example.org/neptune-stream/ana", *d, "--as-of", commit, "--json")
+            assert result.returncode == 0, result.stderr
+            state = json.loads(result.stdout)
+            assert state["status"] == "present"
+            assert [(s["predicate"], s["object"]) for s in state["statements"]] == [
+                ("<http://xmlns.com/foaf/0.1/knows>", "<http://example.org/neptune-stream/bob>"),
+                ("<http://xmlns.com/foaf/0.1/name>", name),
+            ]
         plain = run_cli("history", "http://example.org/neptune-stream/ana", *d)
         assert plain.returncode == 0 and '"Anna"@pt' in plain.stdout
         assert_fails(run_cli("history", "http://example.org/nobody", *d), ExitCode.NO_DATA, "no captured change")
