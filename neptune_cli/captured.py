@@ -104,6 +104,24 @@ def commit_records(source: Source, commit_num: int) -> list[Item]:
     return list(_pages(source.client, request))
 
 
+def scan_pages(source: Source, segment: int, segments: int) -> Iterator[list[Item]]:
+    """One segment of a parallel Scan of the records table (Segment/TotalSegments:
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Scan.html#Scan.ParallelScan), a page at a
+    time, strongly consistent. Every record, whatever the point: the caller keeps those up to it."""
+    request: dict[str, Any] = {
+        "TableName": source.tables.records,
+        "Segment": segment,
+        "TotalSegments": segments,
+        "ConsistentRead": True,
+    }
+    while True:
+        response = source.client.scan(**request)
+        yield response.get("Items", [])
+        if "LastEvaluatedKey" not in response:
+            return
+        request = {**request, "ExclusiveStartKey": response["LastEvaluatedKey"]}
+
+
 def checkpoint_item(source: Source) -> Item:
     response = source.client.get_item(
         TableName=source.tables.checkpoint, Key={schema.STREAM_ID: {"S": source.stream_id}}, ConsistentRead=True
@@ -173,4 +191,5 @@ __all__ = [
     "has_records_after",
     "history_items",
     "read_capture",
+    "scan_pages",
 ]

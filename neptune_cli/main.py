@@ -144,7 +144,7 @@ def export(args: argparse.Namespace, context: Context, console: Console) -> int:
 
     target = _target(args, context)
     source = captured.Source(target.dynamodb, target.tables, target.stream_id)
-    report = x.export(source, args.as_of, args.out, partial=args.partial, console=console, segments=args.segments)
+    report = x.export(source, args.as_of, args.out, partial=args.partial, console=console, segments=args.segments, read=args.read)
     if args.json:
         render.show_json(console, report.as_dict())
     else:
@@ -173,6 +173,12 @@ def export_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--segments", type=int_at_least(1, 64), default=SEGMENTS, help=f"commits read in parallel (default {SEGMENTS})"
+    )
+    parser.add_argument(
+        "--read",
+        choices=["query", "scan"],
+        default="query",
+        help="query: one Query per commit up to the point (default); scan: a parallel Scan of the whole records table",
     )
     parser.add_argument("--json", action="store_true", help="the export's manifest (export.json) as JSON")
 

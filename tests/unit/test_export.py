@@ -99,9 +99,9 @@ def random_steps(seed: int, n: int) -> list[tuple[Any, ...]]:
     return out
 
 
-@pytest.mark.parametrize("segments", [1, 3])
+@pytest.mark.parametrize(("segments", "read"), [(1, "query"), (3, "query"), (3, "scan")])
 def test_an_export_as_of_each_point_reads_back_as_the_reference_graph_then(
-    dynamo: tuple[Any, TableNames], tmp_path: Path, segments: int
+    dynamo: tuple[Any, TableNames], tmp_path: Path, segments: int, read: str
 ) -> None:
     client, tables = dynamo
     model, events, snapshots = Model(), [], {}
@@ -116,11 +116,13 @@ def test_an_export_as_of_each_point_reads_back_as_the_reference_graph_then(
     source = captured.Source(client, tables, STREAM)
     for point in sorted({1, commit // 3, commit // 2, commit}):
         out = tmp_path / f"as-of-{point}"
-        report = export(source, Point(commit_num=point), out, segments=segments)
+        report = export(source, Point(commit_num=point), out, segments=segments, read=read)
         assert report.complete and report.anomalies == 0 and report.skipped.total == 0
         assert read_export(out) == snapshots[point], f"as of commit {point}"
         assert report.newest == max(e.event_id for e in events if e.event_id.commit_num <= point)
         assert (out / MANIFEST).is_file() and not list(out.glob(".spill-*")), "spill files are removed"
+        if read == "query":
+            assert report.records_read == report.records_included, "only the commits up to the point are read"
     assert report.records_read == report.records_included == len(events)
 
 
