@@ -23,7 +23,7 @@ EXISTING_CLUSTER_EXAMPLE := examples/existing-cluster.json
 MODEL_CONTEXT = $(if $(filter rdf --model=rdf,$(1)),-c neptune-stream:graphModel=rdf)
 DEMO_CONTEXT = $(if $(findstring --existing-graph,$(DEMO_ARGS)),-c neptune-stream:existingCluster=$(EXISTING_CLUSTER_EXAMPLE)) $(call MODEL_CONTEXT,$(DEMO_ARGS))
 
-.PHONY: env prerequisites unit test lint typecheck synth deploy destroy demo bench bench-emulator chaos docs diagram clean
+.PHONY: env prerequisites unit test lint typecheck synth deploy destroy demo bench bench-asof bench-emulator chaos docs diagram clean
 
 env: prerequisites $(VENV)/.installed $(CDK)
 
@@ -82,6 +82,11 @@ bench-emulator: env
 bench: env
 	$(CDK) synth $(CDK_ALL_FLAGS) --quiet
 	env $(BENCH_ENV) $(PY) -m bench.pipeline
+
+# `export --as-of` of the demo's records beside a full Scan of them (docs/time-travel.md): BENCH_ASOF_CHANGES=10000.
+bench-asof: env
+	$(CDK) synth $(CDK_ALL_FLAGS) --quiet
+	$(PY) -m bench.asof
 
 # Fault-injection scenarios on the local stack, each verified exactly once: `make chaos CHAOS_ARGS="--changes 100"` (`--model rdf`).
 chaos: env

@@ -19,7 +19,17 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from neptune_entry.arguments import CliParser, add_debug_argument, event_id, float_above, int_at_least, non_empty, since
+from neptune_entry.arguments import (
+    CliParser,
+    add_debug_argument,
+    as_of_point,
+    event_id,
+    float_above,
+    int_at_least,
+    non_empty,
+    since,
+    writable_directory,
+)
 from neptune_entry.exit_codes import epilog
 from neptune_entry.runner import Context, guarded
 from neptune_ops import render
@@ -67,6 +77,8 @@ def history(args: argparse.Namespace, context: Context, console: Console) -> int
     from neptune_cli.commands import history as h
 
     target = _target(args, context)
+    if args.as_of is not None:
+        return history_as_of(args, target, console)
     page = h.read_page(target, args.element_id, limit=args.limit, after=args.after, since_ms=args.since)
     if args.json:
         render.show_json(console, page.as_dict())
@@ -87,6 +99,23 @@ def history(args: argparse.Namespace, context: Context, console: Console) -> int
     return 0
 
 
+def history_as_of(args: argparse.Namespace, target: Target, console: Console) -> int:
+    from neptune_cli.commands import history as h
+    from neptune_entry.errors import UsageError
+
+    if args.after or args.since is not None:
+        raise UsageError("--as-of shows one state: it does not page (--after) or filter (--since)", "drop --after/--since")
+    state = h.state_as_of(target, args.element_id, args.as_of)
+    if state.status == "unknown":
+        raise h.never_captured(args.element_id, target.place.title)
+    if args.json:
+        render.show_json(console, {"asOf": args.as_of.as_dict(), **state.as_dict()})
+    else:
+        for line in h.state_lines(state, args.as_of):
+            render.show_line(console, line)
+    return 0
+
+
 def history_arguments(parser: argparse.ArgumentParser) -> None:
     from neptune_cli.commands.history import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -101,7 +130,56 @@ def history_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--after", type=event_id, metavar="COMMIT:OP", help="start after this event (the page before prints it)")
     parser.add_argument("--since", type=since, metavar="WHEN", help="changes committed since: 15m, 2h, 7d, or an ISO 8601 time")
+    parser.add_argument(
+        "--as-of",
+        type=as_of_point,
+        metavar="POINT",
+        help="the element's state at a commit (1042), an event (1042:3) or a time (ISO 8601, against commitTimestamp)",
+    )
     parser.add_argument("--json", action="store_true", help="the page as JSON ({elementId, changes, next}), for scripts")
+
+
+# -- export
+def export(args: argparse.Namespace, context: Context, console: Console) -> int:
+    from neptune_cli import captured
+    from neptune_cli.commands import export as x
+
+    target = _target(args, context)
+    source = captured.Source(target.dynamodb, target.tables, target.stream_id)
+    report = x.export(source, args.as_of, args.out, partial=args.partial, console=console, segments=args.segments)
+    if args.json:
+        render.show_json(console, report.as_dict())
+    else:
+        for line in x.summary_lines(report):
+            render.show_line(console, line)
+    x.check_written(report, args.partial)
+    return 0
+
+
+def export_arguments(parser: argparse.ArgumentParser) -> None:
+    from neptune_cli.commands.export import SEGMENTS
+
+    parser.add_argument(
+        "--as-of",
+        type=as_of_point,
+        required=True,
+        metavar="POINT",
+        help="a commit (1042), an event (1042:3) or a time (ISO 8601, against commitTimestamp)",
+    )
+    parser.add_argument("--out", type=writable_directory, required=True, metavar="DIR", help="a new or empty directory")
+    parser.add_argument(
+        "--partial",
+        action="store_true",
+        help="export what was captured even when capture did not start at the graph's first change (export.json says "
+        "what is missing)",
+    )
+    parser.add_argument(
+        "--segments",
+        type=int_at_least(1, 64),
+        default=SEGMENTS,
+        help=f"segments of the parallel Scan of the records table, read at once (default {SEGMENTS})",
+    )
+    parser.add_argument("--json", action="store_true", help="the export's manifest (export.json) as JSON")
 
 
 # -- start, stop, reset
@@ -322,6 +400,14 @@ COMMANDS: dict[str, Command] = {
         "an element's captured changes in stream order, a page at a time",
         "Reads one vertex's or edge's changes from the records table (index byElement), --limit at a time.",
         history_arguments,
+    ),
+    "export": Command(
+        export,
+        "the captured graph as of a point, in Neptune's bulk-load formats",
+        "Folds the captured changes up to a commit, an event or a time into Gremlin load-format CSV (vertices, edges) "
+        "or N-Quads (RDF), for Neptune's loader; refuses a capture that did not start at the graph's first change "
+        "unless --partial. docs/time-travel.md says more.",
+        export_arguments,
     ),
     "start": Command(
         start,

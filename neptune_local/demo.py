@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from neptune_local.rdf_workload import RdfWorkload
     from neptune_local.runtime import LocalPipeline
     from neptune_local.template import SynthesizedStack
+    from neptune_local.verify_asof import AsOfChecks
     from neptune_local.workload import Workload
 
 
@@ -98,6 +100,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     # Imported here: the CLI builds this command's parser without starting (or importing) a pipeline.
     from neptune_local.runtime import LocalOptions, LocalPipeline
     from neptune_local.template import load_stack
+    from neptune_local.verify_asof import AsOfChecks
 
     check_options(args)
     stack = load_stack(args.cdk_out)
@@ -124,12 +127,28 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     try:
         progress = Progress(pipeline)
         workloads: list[Workload | RdfWorkload] = []
+        assert pipeline.emulator is not None
+        as_of = AsOfChecks.thirds(pipeline.emulator.engine, model, args.changes)
+        # moto's Query and Scan pages look at every item of the table: on it (NEPTUNE_LOCAL_DYNAMODB=moto, for
+        # comparison) a big run's exports would take hours, so there the checks stop at a bound and say so.
+        checking = args.changes <= AS_OF_CHECK_MAX_CHANGES or not pipeline.dynamodb_name.startswith("moto")
         written = capture_while_writing(
-            pipeline, progress, args, console, stop, changes=args.changes, seed=args.seed, workloads=workloads
-        )
+            pipeline, progress, args, console, stop, changes=args.changes, seed=args.seed, workloads=workloads,
+            after_step=as_of.after_step if checking else None,
+        )  # fmt: skip
         summary = finish(pipeline, written, progress, args, console)
         if model == GraphModel.RDF:
             summary["ok"] = check_rdf_content(pipeline, workloads, console) and summary["ok"]
+        if checking:
+            summary["as_of_checks"] = check_as_of(pipeline, as_of, console)
+            summary["ok"] = summary["ok"] and as_of.mismatches == 0 and summary["as_of_checks"]["points"] > 0
+        else:
+            console.print(
+                f"as-of checks skipped: above {AS_OF_CHECK_MAX_CHANGES:,} changes moto's DynamoDB reads the whole table for "
+                f"every Query and Scan page, and the exports would take hours (docs/time-travel.md); run --changes "
+                f"{AS_OF_CHECK_MAX_CHANGES} or fewer for them"
+            )
+            summary["as_of_checks"] = {"points": 0, "mismatches": 0, "skipped": True}
         return summary
     finally:
         if not args.keep_running:
@@ -214,6 +233,26 @@ def check_rdf_content(pipeline: LocalPipeline, workloads: list[Workload | RdfWor
     return report.ok
 
 
+# On moto's DynamoDB, above this many changes the as-of checks are skipped, and say so: moto's Query and Scan pages
+# look at every item of the table (docs/time-travel.md), so exports of a 10,000-change run would take hours there.
+AS_OF_CHECK_MAX_CHANGES = 2_000
+
+
+def check_as_of(pipeline: LocalPipeline, checks: AsOfChecks, console: Console) -> dict[str, int]:
+    """Exports as of the snapshots taken while writing, and as of the last event, each equal to the graph then
+    (verify_asof); the summary line gets `as_of_checks`."""
+    from neptune_cli.captured import Source
+
+    assert pipeline.tables is not None
+    result = checks.check(Source(pipeline.dynamodb, pipeline.tables, STREAM_ID), Path(pipeline.options.data_dir))
+    console.print(
+        f"[bold]{'OK' if not checks.mismatches else 'FAILED'}[/bold]: exports as of {result['points']} points "
+        f"(mid-run snapshots and the last event) against the graph then: {checks.mismatches} mismatches"
+        + "".join(f"\n  {line}" for line in checks.details)
+    )
+    return result
+
+
 def quiet_servers() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     logging.getLogger("gremlinpython").setLevel(logging.ERROR)
@@ -229,10 +268,12 @@ def capture_while_writing(
     changes: int,
     seed: int,
     workloads: list[Workload | RdfWorkload] | None = None,
+    after_step: Callable[[int], None] | None = None,
 ) -> int:
     """Writes `changes` through the workload (Gremlin for the property graph, SPARQL Update for RDF) while the
     live view shows capture, then waits (at most the drain timeout) until every event to capture is captured.
-    Returns the changes written; `workloads` receives the workload."""
+    Returns the changes written; `workloads` receives the workload; `after_step` is called by the workload's
+    thread between its steps."""
     from neptune_local.rdf_workload import run_rdf_workload
     from neptune_local.workload import run_workload
 
@@ -243,9 +284,13 @@ def capture_while_writing(
 
     def write() -> None:
         if rdf:
-            run_rdf_workload(sparql_url, changes, rate=args.rate, seed=seed, stop=stop, on_start=workloads.append)
+            run_rdf_workload(
+                sparql_url, changes, rate=args.rate, seed=seed, stop=stop, on_start=workloads.append, after_step=after_step
+            )
         else:
-            run_workload(gremlin_url, changes, rate=args.rate, seed=seed, stop=stop, on_start=workloads.append)
+            run_workload(
+                gremlin_url, changes, rate=args.rate, seed=seed, stop=stop, on_start=workloads.append, after_step=after_step
+            )
 
     writer = threading.Thread(target=write, name="workload", daemon=True)
     writer.start()

@@ -155,10 +155,11 @@ def run_rdf_workload(
     stop: threading.Event | None = None,
     on_start: Callable[[RdfWorkload], None] | None = None,
     iam_region: str | None = None,
+    after_step: Callable[[int], None] | None = None,
 ) -> RdfWorkload:
     """Writes `changes` changes, at `rate` changes/s if given (as fast as possible otherwise)."""
     workload = RdfWorkload(lambda update: sparql_update(sparql_url, update, iam_region=iam_region), seed=seed)
     if on_start is not None:
         on_start(workload)
-    drive(workload.step, changes, rate=rate, stop=stop)
+    drive(workload.step, changes, rate=rate, stop=stop, after_step=after_step)
     return workload

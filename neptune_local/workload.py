@@ -157,20 +157,29 @@ def run_workload(
     stop: threading.Event | None = None,
     on_start: Callable[[Workload], None] | None = None,
     iam_region: str | None = None,
+    after_step: Callable[[int], None] | None = None,
 ) -> Workload:
-    """Writes `changes` changes, at `rate` changes/s if given (as fast as possible otherwise)."""
+    """Writes `changes` changes, at `rate` changes/s if given (as fast as possible otherwise); `after_step` is
+    called with the count written after each."""
     connection = connect(gremlin_url, iam_region=iam_region)
     try:
         workload = Workload(traversal().with_(connection), seed=seed)
         if on_start is not None:
             on_start(workload)
-        drive(workload.step, changes, rate=rate, stop=stop)
+        drive(workload.step, changes, rate=rate, stop=stop, after_step=after_step)
         return workload
     finally:
         connection.close()
 
 
-def drive(step: Callable[[], None], changes: int, *, rate: float | None, stop: threading.Event | None) -> None:
+def drive(
+    step: Callable[[], None],
+    changes: int,
+    *,
+    rate: float | None,
+    stop: threading.Event | None,
+    after_step: Callable[[int], None] | None = None,
+) -> None:
     """Calls `step` `changes` times, at `rate` calls/s if given (as fast as possible otherwise), until `stop`.
     (Pacing a load generator, not synchronizing a test: sleeping is its job.)"""
     start = time.monotonic()
@@ -182,3 +191,5 @@ def drive(step: Callable[[], None], changes: int, *, rate: float | None, stop: t
             if delay > 0:
                 time.sleep(delay)
         step()
+        if after_step is not None:
+            after_step(i + 1)

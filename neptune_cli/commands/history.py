@@ -4,7 +4,11 @@ brackets) or a blank node's `_:label`, and each change is a statement (predicate
 
 The records table's `byElement` index is keyed by element id and stream position, so a page is one Query
 from just after the previous page's last event (`--after COMMIT:OP`, which the page prints); `--since`
-keeps changes committed from then on."""
+keeps changes committed from then on.
+
+`--as-of POINT` folds the element's changes instead (neptune_capture.asof): its state at a commit, an event or a
+time: labels and every property value, an edge's ends, a resource's statements; or that it did not exist yet, or
+had been dropped."""
 
 from __future__ import annotations
 
@@ -12,8 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from neptune_capture import schema
+from neptune_capture.asof import Change, ElementState, Point, fold
 from neptune_capture.items import element_key
 from neptune_capture.nquads import NEPTUNE_DEFAULT_GRAPH
+from neptune_cli import captured
 from neptune_entry.errors import NoDataError
 from neptune_ops.render import utc
 from neptune_ops.target import Target
@@ -157,3 +163,53 @@ def table_rows(page: Page) -> list[tuple[str, ...]]:
 HEADERS = ("event", "committed", "op", "type", "key", "value")
 # A statement's graph is left blank when it is Neptune's default named graph.
 RDF_HEADERS = ("event", "committed", "op", "predicate", "object", "graph")
+
+
+# -- --as-of
+def state_as_of(target: Target, element_id: str, point: Point) -> ElementState:
+    """The element's state at `point`, folded from all its captured changes (those after the point are counted,
+    so the answer can tell "not yet" from "never captured")."""
+    source = captured.Source(target.dynamodb, target.tables, target.stream_id)
+    key = element_id_of(element_id)
+    return fold(key, (Change.from_item(item) for item in captured.element_records(source, key)), point)
+
+
+def never_captured(element_id: str, where: str) -> NoDataError:
+    return nothing_found(element_id, None, None, where)
+
+
+def _event(event: object) -> str:
+    return str(event).replace("/", ":")
+
+
+def _values(values: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{v['value']!r} ({v['dataType']}{', stored truncated' if v.get('truncated') else ''})" for v in values)
+
+
+def state_lines(state: ElementState, point: Point) -> list[str]:
+    """The state as lines a person reads."""
+    head = f"{state.element_id} as of {point.describe()}: "
+    if state.status == "not yet":
+        lines = [head + f"did not exist yet (its first captured change, {_event(state.next_change)}, comes after)"]
+    elif state.status == "dropped":
+        lines = [head + f"had been dropped (by its change {_event(state.last)}; {state.applied} changes up to then)"]
+    else:
+        after = f"; {state.later} after" if state.later else ""
+        lines = [head + f"present ({state.applied} changes applied, the newest {_event(state.last)}{after})"]
+    out = state.as_dict()
+    if "vertex" in out:
+        lines.append(f"  vertex, labels: {', '.join(out['vertex']['labels']) or '(none)'}")
+        lines += [f"    {key}: {_values(values)}" for key, values in out["vertex"]["properties"].items()]
+    if "edge" in out:
+        edge = out["edge"]
+        lines.append(f"  edge {edge['label']}: {edge['from']} -> {edge['to']}")
+        lines += [f"    {key}: {_values(values)}" for key, values in edge["properties"].items()]
+    for statement in out.get("statements", []):
+        graph = "" if statement["graph"] == f"<{NEPTUNE_DEFAULT_GRAPH}>" else f" {statement['graph']}"
+        lines.append(f"  {statement['predicate']} {statement['object']}{graph}")
+    if state.anomalies:
+        lines.append(
+            f"  note: {len(state.anomalies)} change(s) did not apply (the capture may not begin with this element's "
+            f"first change): {state.anomalies[0]}"
+        )
+    return lines

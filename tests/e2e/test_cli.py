@@ -79,6 +79,23 @@ def test_cli_drives_a_local_run(synth: Synth, tmp_path: Path) -> None:
         assert "more: add --after 2:1 for the next 3" in ok("history", "p1", *d, "--limit", "3")
         assert_fails(run_cli("history", "p2", *d), ExitCode.NO_DATA, "no captured change of element 'p2'", "case-sensitive")
 
+        # Time travel: the element as of each point, and the graph exported as of the last event.
+        as_of_1 = ok("history", "p1", *d, "--as-of", "1", "--json")
+        assert as_of_1["status"] == "present" and as_of_1["vertex"]["labels"] == ["person"]
+        assert as_of_1["vertex"]["properties"] == {"name": [{"dataType": "String", "value": "ann"}]}
+        assert as_of_1["changesApplied"] == 2 and as_of_1["nextChange"] == {"commitNum": 2, "opNum": 1}
+        assert ok("history", "p1", *d, "--as-of", "2:1", "--json")["vertex"]["properties"] == {}, "between REMOVE and ADD"
+        assert ok("history", "p1", *d, "--as-of", "0", "--json")["status"] == "not yet"
+        text = ok("history", "p1", *d, "--as-of", "2")
+        assert "p1 as of commit 2: present" in text and "name: 'anne' (String)" in text
+        assert_fails(run_cli("history", "p1", *d, "--as-of", "yesterday"), ExitCode.USAGE, "--as-of", "ISO 8601")
+        assert_fails(run_cli("history", "p1", *d, "--as-of", "2", "--after", "1:1"), ExitCode.USAGE, "--as-of")
+        out = tmp_path / "graph-2"
+        exported = ok("export", "--as-of", "2", "--out", str(out), *d, "--json")
+        assert exported["complete"] and exported["vertices"] == 1 and exported["newestChange"] == {"commitNum": 2, "opNum": 2}
+        assert (out / "vertices-00000.csv").read_text() == '~id,~label,name:String\n"p1","person","anne"\n'
+        assert_fails(run_cli("export", "--as-of", "2", "--out", str(out), *d), ExitCode.USAGE, "is not empty")
+
         # The handlers' metrics reach the function log as EMF documents: watch reads them there.
         view = ok("watch", *d, "--once", "--window", "600", "--json")
         assert view["records"] == 4 and view["transactions"] >= 1 and view["executions"]["running"] == 1

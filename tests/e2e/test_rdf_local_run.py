@@ -43,7 +43,7 @@ def test_the_rdf_demo_captures_every_statement_exactly_once(rdf_synth: Synth, tm
     summary = run.summary
     assert set(summary) == {
         "changes_written", "stream_events", "records", "duplicates", "missing", "history_items", "checkpoint",
-        "executions", "failed_executions", "max_history_events", "dynamodb",
+        "executions", "failed_executions", "max_history_events", "dynamodb", "as_of_checks",
     }, "the property-graph demo's last line, key for key"  # fmt: skip
     assert summary["dynamodb"].startswith("DynamoDB Local "), "the tables were in AWS's own engine"
     assert summary["changes_written"] == 300 and summary["duplicates"] == 0 and summary["missing"] == 0
@@ -54,6 +54,8 @@ def test_the_rdf_demo_captures_every_statement_exactly_once(rdf_synth: Synth, tm
     flat = " ".join(run.output.split())  # the console wraps its lines
     assert "OK: RDF content: " in flat and " 0 differ from the stream's statements" in flat
     assert "(0 conflicts) it equals the graph" in flat
+    # Exports (N-Quads) as of two mid-run snapshots of the graph and as of the last event, each equal to it.
+    assert summary["as_of_checks"] == {"points": 3, "mismatches": 0}
 
 
 def test_a_model_the_stack_was_not_synthesized_for_is_refused(synth: Synth, tmp_path: Path) -> None:
@@ -103,6 +105,16 @@ def test_history_shows_a_resource_s_timeline(rdf_synth: Synth, tmp_path: Path) -
                     '"Anna"@pt',
                     "<http://aws.amazon.com/neptune/vocab/v01/DefaultNamedGraph>",
                 ),
+            ]
+        # The resource as of commit 1 (its first update) and 2 (the name replaced).
+        for commit, name in (("1", '"Ana"@pt'), ("2", '"Anna"@pt')):
+            result = run_cli("history", "http://example.org/neptune-stream/ana", *d, "--as-of", commit, "--json")
+            assert result.returncode == 0, result.stderr
+            state = json.loads(result.stdout)
+            assert state["status"] == "present"
+            assert [(s["predicate"], s["object"]) for s in state["statements"]] == [
+                ("<http://xmlns.com/foaf/0.1/knows>", "<http://example.org/neptune-stream/bob>"),
+                ("<http://xmlns.com/foaf/0.1/name>", name),
             ]
         plain = run_cli("history", "http://example.org/neptune-stream/ana", *d)
         assert plain.returncode == 0 and '"Anna"@pt' in plain.stdout

@@ -356,7 +356,9 @@ def test_the_cli_page_shows_every_command_its_options_and_the_exit_codes() -> No
 
     section = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(commands.choices) == {"demo", "emulator", "status", "watch", "history", "start", "stop", "reset", "preflight"}
+    assert set(commands.choices) == {
+        "demo", "emulator", "status", "watch", "history", "export", "start", "stop", "reset", "preflight",
+    }  # fmt: skip
     for name, parser in commands.choices.items():
         assert f"| `{name}" in section, name
         options = {o for action in parser._actions for o in action.option_strings} - {"-h", "--help"}
