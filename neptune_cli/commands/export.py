@@ -234,7 +234,7 @@ def _read(
             for items in pages():
                 read += len(items)
                 for item in items:
-                    event = EventId(int(item[schema.RECORD_PK]["N"]), int(item[schema.RECORD_SK]["N"]))
+                    event = EventId(int(item[schema.COMMIT_NUM]["N"]), int(item[schema.OP_NUM]["N"]))
                     if not point.includes(event, int(item["commitTimestamp"]["N"])):
                         continue
                     included += 1

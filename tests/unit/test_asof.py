@@ -296,5 +296,6 @@ def test_a_commit_point_includes_its_every_operation_and_an_event_point_stops_at
     assert Point(commit_num=5).includes(EventId(5, 10_000), 0) and not Point(commit_num=5).includes(EventId(6, 1), 0)
     assert Point(commit_num=5, op_num=2).includes(EventId(5, 2), 0)
     assert not Point(commit_num=5, op_num=2).includes(EventId(5, 3), 0)
-    assert Point(commit_num=5, op_num=2).position_bound() == "00000000000000000005:0000000002"
+    assert Point(commit_num=5, op_num=2).position_bound(0) == "00000000000000000005:0000000002"
+    assert Point(commit_num=5, op_num=2).position_bound(1) == "g000001#00000000000000000005:0000000002"
     assert Point(time_ms=10).includes(EventId(99, 1), 10) and not Point(time_ms=10).includes(EventId(1, 1), 11)

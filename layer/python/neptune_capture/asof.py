@@ -74,10 +74,11 @@ class Point:
             return None
         return EventId(self.commit_num, MAX_OP if self.op_num is None else self.op_num)
 
-    def position_bound(self) -> str | None:
-        """The greatest `position` the point includes (a key condition on the element index), or None for a time."""
+    def position_bound(self, generation: int) -> str | None:
+        """The greatest `position` of `generation` the point includes (a key condition on the element index), or
+        None for a time."""
         bound = self.bound
-        return schema.position(bound.commit_num, bound.op_num) if bound else None
+        return schema.position(bound.commit_num, bound.op_num, generation) if bound else None
 
     def includes(self, event: EventId, commit_timestamp: int) -> bool:
         bound = self.bound
@@ -137,7 +138,7 @@ class Change:
     def from_item(cls, item: dict[str, Any]) -> Change:
         """A record item, in DynamoDB's attribute-value form (what Query returns) or plain (one value per name)."""
         plain = {k: next(iter(v.values())) if isinstance(v, dict) else v for k, v in item.items()}
-        event = EventId(int(plain[schema.RECORD_PK]), int(plain[schema.RECORD_SK]))
+        event = EventId(int(plain[schema.COMMIT_NUM]), int(plain[schema.OP_NUM]))
         stamp, op = int(plain["commitTimestamp"]), str(plain["op"])
         truncated = bool(plain.get("truncated", False))
         if schema.SUBJECT in plain:
