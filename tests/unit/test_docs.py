@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 from mkdocs.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,13 +98,3 @@ def test_every_invariant_is_cited_by_a_test_name_and_every_citation_names_an_inv
     # Each "Shown by" names a test that exists where it says.
     for path, name in re.findall(r"`(tests/[\w/]+\.py)::(test_\w+)`", page):
         assert re.search(rf"^def {name}\(", (ROOT / path).read_text(), re.MULTILINE), f"{path}::{name}"
-
-
-@pytest.mark.parametrize(
-    "name",
-    ["dynamodb-local.md", "time-travel.md"],
-)
-def test_the_pages_other_work_adds_are_named_in_the_nav_ready_to_enable(name: str) -> None:
-    """Pages of sibling issues: listed, commented out, in mkdocs.yml; enabled when they arrive."""
-    config = (ROOT / "mkdocs.yml").read_text()
-    assert re.search(rf"^\s*# - [^:]+: {re.escape(name)}$", config, re.MULTILINE) or (DOCS / name).exists()
