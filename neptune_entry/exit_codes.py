@@ -42,7 +42,10 @@ MEANINGS: dict[ExitCode, str] = {
         "busy: a port already in use, a local run already up in that data directory, an execution already running, "
         "`reset` while the stream holds changes capture has not stored"
     ),
-    ExitCode.NO_DATA: "no data: `history` found no captured change of that element (in the range asked)",
+    ExitCode.NO_DATA: (
+        "no data: `history` found no captured change of that element (in the range asked), `export` refused a "
+        "capture that does not hold the graph from its first change (without `--partial`)"
+    ),
     ExitCode.INTERNAL: "internal error, a bug: rerun with `--debug` for the traceback",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }

@@ -203,9 +203,7 @@ class AsOfChecks:
         for snap in [*self.snapshots, *([final] if final else [])]:
             out = data_dir / f"as-of-{snap.event.commit_num}-{snap.event.op_num}"
             shutil.rmtree(out, ignore_errors=True)  # a previous run's, in a reused data directory
-            # A parallel Scan: moto's Query looks at every item of the table, so one Query per commit would make the
-            # default 10,000-change demo's exports quadratic (docs/time-travel.md). The unit tests and the CLI's
-            # end-to-end test export through Query.
+            # What `neptune-stream export` does: a parallel Scan of the current generation (docs/time-travel.md).
             export(source, Point(commit_num=snap.event.commit_num, op_num=snap.event.op_num), out)
             found = differences(snap.graph, read_export(out))
             self.mismatches += len(found)
