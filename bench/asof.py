@@ -21,11 +21,11 @@ from typing import Any
 
 from neptune_capture.asof import Point
 from neptune_capture.contract import DEFAULT_STREAM_ID as STREAM_ID
-from neptune_cli import captured
-from neptune_cli.commands.export import SEGMENTS, export
 from neptune_local.runtime import LocalOptions, LocalPipeline
 from neptune_local.template import load_stack
 from neptune_local.workload import run_workload
+from neptune_ops import captured
+from neptune_ops.export import SEGMENTS, export
 
 CHANGES = int(os.environ.get("BENCH_ASOF_CHANGES", "10000"))
 CAPTURE_TIMEOUT_S = 900.0  # a bound on capturing the workload; its expiry ends the benchmark with an error

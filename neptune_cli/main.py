@@ -19,10 +19,10 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from neptune_capture.asof import Point, PointError
 from neptune_entry.arguments import (
     CliParser,
     add_debug_argument,
-    as_of_point,
     event_id,
     float_above,
     int_at_least,
@@ -35,6 +35,14 @@ from neptune_entry.runner import Context, guarded
 from neptune_ops import render
 from neptune_ops.explain import explain_at
 from neptune_ops.target import Target, add_target_arguments, target_from
+
+
+def as_of_point(text: str) -> Point:
+    """`--as-of`: a commit number, COMMIT:OP, or an ISO 8601 time (neptune_capture.asof.Point)."""
+    try:
+        return Point.parse(text)
+    except PointError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 @dataclass(frozen=True)
@@ -141,8 +149,8 @@ def history_arguments(parser: argparse.ArgumentParser) -> None:
 
 # -- export
 def export(args: argparse.Namespace, context: Context, console: Console) -> int:
-    from neptune_cli import captured
-    from neptune_cli.commands import export as x
+    from neptune_ops import captured
+    from neptune_ops import export as x
 
     target = _target(args, context)
     source = captured.Source(target.dynamodb, target.tables, target.stream_id)
@@ -157,7 +165,7 @@ def export(args: argparse.Namespace, context: Context, console: Console) -> int:
 
 
 def export_arguments(parser: argparse.ArgumentParser) -> None:
-    from neptune_cli.commands.export import SEGMENTS
+    from neptune_ops.export import SEGMENTS
 
     parser.add_argument(
         "--as-of",

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
-from neptune_capture.asof import Point, PointError
 from neptune_capture.contract import STACK_NAME
 from neptune_entry.exit_codes import ExitCode, epilog
 
@@ -227,14 +226,6 @@ def parse_since(text: str, now_ms: int) -> int:
     if at_ms > now_ms:
         raise argparse.ArgumentTypeError(f"{text!r} is in the future")
     return at_ms
-
-
-def as_of_point(text: str) -> Point:
-    """`--as-of`: a commit number, COMMIT:OP, or an ISO 8601 time (neptune_capture.asof.Point)."""
-    try:
-        return Point.parse(text)
-    except PointError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def since(text: str) -> int:

@@ -241,7 +241,7 @@ AS_OF_CHECK_MAX_CHANGES = 2_000
 def check_as_of(pipeline: LocalPipeline, checks: AsOfChecks, console: Console) -> dict[str, int]:
     """Exports as of the snapshots taken while writing, and as of the last event, each equal to the graph then
     (verify_asof); the summary line gets `as_of_checks`."""
-    from neptune_cli.captured import Source
+    from neptune_ops.captured import Source
 
     assert pipeline.tables is not None
     result = checks.check(Source(pipeline.dynamodb, pipeline.tables, STREAM_ID), Path(pipeline.options.data_dir))

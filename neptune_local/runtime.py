@@ -113,6 +113,9 @@ class LocalPipeline:
         self._dynamodb_local: DynamoDBLocal | None = None  # ours to stop
         self.dynamodb_endpoint: DynamoDBEndpoint | None = None
         self._stopped = False
+        # Environment variables the run set (its TLS trust, the handlers' settings), with what they held before
+        # (None: unset): given back at stop.
+        self._environment_before: dict[str, str | None] = {}
         self._patch: ExitStack | None = None
         self.tables: TableNames | None = None
         self.state_machine_arn = ""
@@ -205,7 +208,11 @@ class LocalPipeline:
         # the emulator's certificate is signed by a local CA kept in the data folder, and this process (the handlers,
         # which verify it with botocore, and every local client) trusts that CA and nothing else for TLS.
         tls = server_tls(self.options.data_dir)
-        os.environ.update({**tls.client_variables(), "SSL_CERT_FILE": str(tls.ca_file)})
+        trust = {**tls.client_variables(), "SSL_CERT_FILE": str(tls.ca_file)}
+        # Given back at stop: a process that goes on after the run (a test session, pip run from it) must reach
+        # the rest of the world with its own trust store again.
+        self._environment_before.update({k: os.environ.get(k) for k in trust if k not in self._environment_before})
+        os.environ.update(trust)
         engine = Engine(
             str(self.graph_file), expiry_seconds=self.options.expiry_seconds, streams_enabled=self.options.streams_enabled
         )
@@ -273,8 +280,9 @@ class LocalPipeline:
             "POWERTOOLS_LOG_LEVEL": "WARNING",
             **opts.extra_env,
         }
-        # Process-wide, like a Lambda's environment; left in place at stop because an invocation still
-        # finishing must see the same settings.
+        # Process-wide, like a Lambda's environment; given back at the end of stop, once no invocation is
+        # still finishing (a process that goes on after the run must not keep this run's endpoints).
+        self._environment_before.update({k: os.environ.get(k) for k in env if k not in self._environment_before})
         os.environ.update(env)
         self._patch = ExitStack()
         self._patch.enter_context(function_output_to(self.function_log))
@@ -311,6 +319,12 @@ class LocalPipeline:
             if self.emulator is not None:
                 self.emulator.stop()
         finally:
+            for name, value in self._environment_before.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            self._environment_before.clear()
             if self._dynamodb_local is not None:
                 self._dynamodb_local.stop()
 

@@ -17,8 +17,8 @@ from neptune_capture.asof import Point
 from neptune_capture.contract import GraphModel
 from neptune_capture.events import EventId
 from neptune_capture.nquads import parse_statement
-from neptune_cli import captured
-from neptune_cli.commands.export import export
+from neptune_ops import captured
+from neptune_ops.export import export
 
 if TYPE_CHECKING:
     from neptune_emulator.engine import Engine

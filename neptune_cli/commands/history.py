@@ -19,8 +19,8 @@ from neptune_capture import schema
 from neptune_capture.asof import Change, ElementState, Point, fold
 from neptune_capture.items import element_key
 from neptune_capture.nquads import NEPTUNE_DEFAULT_GRAPH
-from neptune_cli import captured
 from neptune_entry.errors import NoDataError
+from neptune_ops import captured
 from neptune_ops.render import utc
 from neptune_ops.target import Target
 

@@ -19,10 +19,10 @@ from neptune_capture.items import record_item
 from neptune_capture.nquads import parse_statement
 from neptune_capture.plan import BatchContext, Lease, history_item
 from neptune_capture.schema import TableNames
-from neptune_cli import captured
-from neptune_cli.commands.export import MANIFEST, bucket_of, export
 from neptune_entry.errors import NoDataError, UsageError
 from neptune_local.verify_asof import differences, read_export
+from neptune_ops import captured
+from neptune_ops.export import MANIFEST, bucket_of, export
 from tests.unit.test_asof import EDGES, KEYS, LABELS, VALUES, VERTICES, Model
 
 STREAM = "neptune"

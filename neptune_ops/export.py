@@ -41,8 +41,8 @@ from neptune_capture import schema
 from neptune_capture.asof import Change, Point, fold
 from neptune_capture.bulkload import EDGE_SYSTEM, VERTEX_SYSTEM, Row, Skipped, csv_files, edge_row, nquads_lines, vertex_row
 from neptune_capture.events import EventId
-from neptune_cli import captured
 from neptune_entry.errors import CheckFailedError, NoDataError, UsageError
+from neptune_ops import captured
 
 SEGMENTS = 8  # Scan segments read at once: the reads are I/O, each segment its own thread
 RECORDS_PER_BUCKET = 50_000  # the most records (about) one bucket's fold holds in memory
