@@ -52,6 +52,8 @@ from neptune_capture.metrics import CountingMetrics
 from neptune_capture.neptune_api import make_client
 from neptune_capture.plan import MAX_RECORDS_PER_TRANSACTION, BatchContext, plan
 from neptune_capture.schema import CheckpointAttr as C
+from neptune_capture.schema import HistoryAttr as H
+from neptune_capture.schema import RecordAttr as R
 from neptune_capture.settings import DEFAULT_IN_FLIGHT, Env
 from neptune_capture.store import DynamoStore
 from neptune_capture.stream_source import NeptuneStreamSource
@@ -151,16 +153,16 @@ def record_lags(pipeline: LocalPipeline) -> list[int]:
     batches = []
     for h in history_items(pipeline.dynamodb, pipeline.tables.history, STREAM_ID):
         if h["kind"]["S"] == "BATCH":
-            first = (int(h["firstCommitNum"]["N"]), int(h["firstOpNum"]["N"]))
-            last = (int(h["lastCommitNum"]["N"]), int(h["lastOpNum"]["N"]))
-            batches.append((first, last, int(h["processedAt"]["N"])))
+            first = (int(h[H.FIRST_COMMIT_NUM]["N"]), int(h[H.FIRST_OP_NUM]["N"]))
+            last = (int(h[H.LAST_COMMIT_NUM]["N"]), int(h[H.LAST_OP_NUM]["N"]))
+            batches.append((first, last, int(h[H.PROCESSED_AT]["N"])))
     lags = []
     paginator = pipeline.dynamodb.get_paginator("scan")
     for page in paginator.paginate(TableName=pipeline.tables.records, ProjectionExpression="commitNum, opNum, commitTimestamp"):
         for item in page["Items"]:
             key = (int(item["commitNum"]["N"]), int(item["opNum"]["N"]))
             processed = next(p for first, last, p in batches if first <= key <= last)
-            lags.append(processed - int(item["commitTimestamp"]["N"]))
+            lags.append(processed - int(item[R.COMMIT_TIMESTAMP]["N"]))
     return lags
 
 

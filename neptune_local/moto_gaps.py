@@ -31,7 +31,13 @@ run only (the deployed definition is executed unchanged):
 - StopExecution of an execution whose thread has not begun yet fails (its worker has no environment to
   stop yet: `'NoneType' object has no attribute 'set_stop'`, a 500), where the service stops it
   (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StopExecution.html): the stop is kept
-  and applied as soon as the execution's environment exists, so it ends ABORTED before its first state."""
+  and applied as soon as the execution's environment exists, so it ends ABORTED before its first state;
+- a stopped execution can still end FAILED: its interpreter records an error that surfaces after the stop
+  (the state that was running when StopExecution came, failing on its way out) over the stop, where the
+  service ends a stopped execution ABORTED (StopExecution, above; the page names no later way out of it).
+  The likely cause of what the chaos scenario that resets the graph through neptune-stream while capture
+  runs saw once under load (the stopped execution ended FAILED, everything captured; not reproduced since,
+  so not shown to be this). A stop is kept final."""
 
 from __future__ import annotations
 
@@ -89,7 +95,7 @@ def _restore(saved: list[tuple[Any, Any, Any, Any]]) -> None:
 @contextmanager
 def patched(dynamodb_endpoint: str | None = None) -> Iterator[None]:
     """Every gap closed; with `dynamodb_endpoint`, the state machine's DynamoDB calls go there."""
-    with _sfn_start_execution(), aws_sdk_names(), dynamodb_transaction_snapshots(), _stop_before_start():
+    with _sfn_start_execution(), aws_sdk_names(), dynamodb_transaction_snapshots(), _stop_before_start(), _stop_is_final():
         if dynamodb_endpoint is None:
             yield
         else:
@@ -241,6 +247,26 @@ def _stop_before_start() -> Iterator[None]:
     finally:
         ExecutionWorker._get_evaluation_environment = original_environment  # type: ignore[method-assign]
         ExecutionWorker.stop = original_stop  # type: ignore[method-assign]
+
+
+@contextmanager
+def _stop_is_final() -> Iterator[None]:
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+
+    original = Environment.set_error
+
+    def set_error(self: Any, error: Any) -> None:
+        with self._state_mutex:  # moto's own (reentrant) lock of the program state: no stop slips in between
+            if isinstance(self._program_state, ProgramStopped):
+                return
+            original(self, error)
+
+    Environment.set_error = set_error  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Environment.set_error = original  # type: ignore[method-assign]
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from neptune_capture import schema
 from neptune_capture.events import EventId
 from neptune_capture.nquads import parse_statement
+from neptune_capture.schema import RecordAttr as R
 from neptune_capture.schema import TableNames
 from neptune_local.rdf_workload import STREET
 
@@ -128,7 +129,7 @@ def check_rdf(
             {
                 item[schema.SUBJECT]["S"]
                 for item in records.values()
-                if item["op"]["S"] == "ADD" and item[schema.PREDICATE]["S"] == f"<{STREET}>"
+                if item[R.OP]["S"] == "ADD" and item[schema.PREDICATE]["S"] == f"<{STREET}>"
             }
         )
     return RdfVerification(
@@ -143,12 +144,14 @@ def check_rdf(
 
 def _same(item: dict[str, Any], op: str, quad: Quad) -> bool:
     stored = tuple(item[k]["S"] for k in (schema.SUBJECT, schema.PREDICATE, schema.OBJECT, schema.GRAPH))
-    if item.get("truncated", {}).get("BOOL"):
+    if item.get(R.TRUNCATED, {}).get("BOOL"):
         # The object was too large to store whole: its prefix, size and hash stand for it.
         raw = quad[2].encode()
-        whole = hashlib.sha256(raw).hexdigest() == item["valueSha256"]["S"] and int(item["originalValueBytes"]["N"]) == len(raw)
-        return item["op"]["S"] == op and whole and stored[2] == raw[: len(stored[2].encode())].decode(errors="ignore")
-    return item["op"]["S"] == op and stored == quad
+        whole = hashlib.sha256(raw).hexdigest() == item[R.VALUE_SHA256]["S"] and int(item[R.ORIGINAL_VALUE_BYTES]["N"]) == len(
+            raw
+        )
+        return item[R.OP]["S"] == op and whole and stored[2] == raw[: len(stored[2].encode())].decode(errors="ignore")
+    return item[R.OP]["S"] == op and stored == quad
 
 
 def _replay(changes: Iterable[tuple[str, Quad]]) -> tuple[set[Quad], int]:

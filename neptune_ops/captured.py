@@ -20,6 +20,7 @@ from neptune_capture import schema
 from neptune_capture.events import EventId
 from neptune_capture.items import element_key
 from neptune_capture.schema import CheckpointAttr as C
+from neptune_capture.schema import HistoryAttr as H
 from neptune_capture.schema import TableNames
 
 if TYPE_CHECKING:
@@ -178,14 +179,16 @@ def read_capture(source: Source) -> Capture:
     for item in history_items(source):
         kind = item.get(schema.KIND, {}).get("S")
         if kind == schema.HistoryKind.BATCH:
-            first, last = _event(item, "firstCommitNum", "firstOpNum"), _event(item, "lastCommitNum", "lastOpNum")
+            first, last = _event(item, H.FIRST_COMMIT_NUM, H.FIRST_OP_NUM), _event(item, H.LAST_COMMIT_NUM, H.LAST_OP_NUM)
             assert first is not None and last is not None
-            capture.batches.append(Batch(first, last, int(item["recordCount"]["N"]), int(item["firstCommitTimestamp"]["N"])))
+            capture.batches.append(Batch(first, last, int(item[H.RECORD_COUNT]["N"]), int(item[H.FIRST_COMMIT_TIMESTAMP]["N"])))
         elif kind == schema.HistoryKind.START_FROM_LATEST:
             capture.started_from_latest = True
-            capture.started_after = _event(item, "startedAfterCommitNum", "startedAfterOpNum")
+            capture.started_after = _event(item, H.STARTED_AFTER_COMMIT_NUM, H.STARTED_AFTER_OP_NUM)
         elif kind == schema.HistoryKind.GAP:
-            capture.gaps.append((_event(item, "lastCapturedCommitNum", "lastCapturedOpNum"), item.get("reason", {}).get("S", "")))
+            capture.gaps.append(
+                (_event(item, H.LAST_CAPTURED_COMMIT_NUM, H.LAST_CAPTURED_OP_NUM), item.get(H.REASON, {}).get("S", ""))
+            )
     checkpoint = checkpoint_item(source)
     if checkpoint.get(C.STARTED_FROM, {}).get("S") == "LATEST":
         capture.started_from_latest = True

@@ -13,6 +13,7 @@ from neptune_capture.clock import SystemClock
 from neptune_capture.contract import ExecutionStatus, Key, StartFrom
 from neptune_capture.metrics import CountingMetrics
 from neptune_capture.preconditions import engine_facts, streams_problem
+from neptune_capture.schema import HistoryAttr as H
 from neptune_capture.store import DynamoStore, checkpoint_from_item
 from neptune_entry.errors import BusyError, NeptuneError, UsageError
 from neptune_ops import schedule as schedules
@@ -154,7 +155,8 @@ def reset_lines(result: dict[str, Any]) -> list[str]:
         lines.append(f"discarded on purpose: {result['discarded']}")
     lines.append(
         f"capture generation {result['generation']} began at {_utc(result['generationStartedAt'])} "
-        f"(generation {result['previousGeneration']} ended at {_event(result.get('lastCaptured'))}, its records and history kept)"
+        f"(generation {result[H.PREVIOUS_GENERATION]} ended at {_event(result.get('lastCaptured'))}, "
+        "its records and history kept)"
     )
     if result.get("restarted"):
         lines += start_lines(result["restarted"])

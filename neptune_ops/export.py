@@ -41,6 +41,7 @@ from neptune_capture import schema
 from neptune_capture.asof import Change, Point, fold
 from neptune_capture.bulkload import EDGE_SYSTEM, VERTEX_SYSTEM, Row, Skipped, csv_files, edge_row, nquads_lines, vertex_row
 from neptune_capture.events import EventId
+from neptune_capture.schema import RecordAttr as R
 from neptune_entry.errors import CheckFailedError, NoDataError, UsageError
 from neptune_ops import captured
 
@@ -235,7 +236,7 @@ def _read(
                 read += len(items)
                 for item in items:
                     event = EventId(int(item[schema.COMMIT_NUM]["N"]), int(item[schema.OP_NUM]["N"]))
-                    if not point.includes(event, int(item["commitTimestamp"]["N"])):
+                    if not point.includes(event, int(item[R.COMMIT_TIMESTAMP]["N"])):
                         continue
                     included += 1
                     newest = max(newest, event) if newest else event

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -35,6 +36,23 @@ def assert_fails(result: subprocess.CompletedProcess[str], code: int, *words: st
     assert 1 <= len(lines) <= 2 and lines[0].startswith("error: "), shown
     for word in words:
         assert word in result.stderr, f"{word!r} not in the message\n{shown}"
+
+
+def refusal_of_module(module: str, *args: str) -> tuple[str, str]:
+    """Runs `python -m module args` (a tool of the repository, as its Make target does) that must refuse its
+    input: exit code 2 and exactly two lines on stderr, the problem and a next step. Returns both lines."""
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        timeout=COMMAND_TIMEOUT_SECONDS,
+    )
+    assert done.returncode == 2, done
+    problem, next_step = done.stderr.strip().splitlines()
+    assert next_step.strip().startswith("next:"), done.stderr
+    return problem, next_step
 
 
 def closed_port() -> int:

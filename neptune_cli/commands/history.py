@@ -19,6 +19,7 @@ from neptune_capture import schema
 from neptune_capture.asof import Change, ElementState, Point, fold
 from neptune_capture.items import element_key
 from neptune_capture.nquads import NEPTUNE_DEFAULT_GRAPH
+from neptune_capture.schema import RecordAttr as R
 from neptune_entry.errors import NoDataError
 from neptune_ops import captured
 from neptune_ops.render import utc
@@ -48,20 +49,20 @@ def element_id_of(text: str) -> str:
 def change(item: dict[str, Any]) -> dict[str, Any]:
     plain: dict[str, Any] = {k: next(iter(v.values())) for k, v in item.items()}
     out: dict[str, Any] = {
-        "eventId": {"commitNum": int(plain["commitNum"]), "opNum": int(plain["opNum"])},
+        "eventId": {"commitNum": int(plain[schema.COMMIT_NUM]), "opNum": int(plain[schema.OP_NUM])},
         # The capture generation: the same event id names another change after each reset of the graph.
         "generation": int(plain.get(schema.GENERATION, 0)),
-        "commitTimestamp": int(plain["commitTimestamp"]),
-        "op": plain["op"],
+        R.COMMIT_TIMESTAMP: int(plain[R.COMMIT_TIMESTAMP]),
+        R.OP: plain[R.OP],
     }
     if schema.SUBJECT in plain:  # a statement of the RDF graph
         out |= {k: plain[k] for k in (schema.SUBJECT, schema.PREDICATE, schema.OBJECT, schema.GRAPH, schema.OBJECT_TYPE)}
     else:
-        out |= {"type": plain["type"], "key": plain.get("key"), "value": plain.get("value")}
-    if "from" in plain:
-        out["from"], out["to"] = plain["from"], plain.get("to")
-    if "truncated" in plain:
-        out["truncated"] = True
+        out |= {R.TYPE: plain[R.TYPE], R.KEY: plain.get(R.KEY), R.VALUE: plain.get(R.VALUE)}
+    if R.FROM in plain:
+        out[R.FROM], out[R.TO] = plain[R.FROM], plain.get(R.TO)
+    if R.TRUNCATED in plain:
+        out[R.TRUNCATED] = True
     return out
 
 
@@ -142,18 +143,18 @@ def table_rows(page: Page) -> list[tuple[str, ...]]:
         event = event_label(c)
         if schema.SUBJECT in c:
             graph = "" if c[schema.GRAPH] == f"<{NEPTUNE_DEFAULT_GRAPH}>" else str(c[schema.GRAPH])
-            row = (event, utc(c["commitTimestamp"]), str(c["op"]), str(c[schema.PREDICATE]))
-            rows.append((*row, _cell(c[schema.OBJECT], bool(c.get("truncated"))), graph))
+            row = (event, utc(c[R.COMMIT_TIMESTAMP]), str(c[R.OP]), str(c[schema.PREDICATE]))
+            rows.append((*row, _cell(c[schema.OBJECT], bool(c.get(R.TRUNCATED))), graph))
             continue
-        value = _cell(c["value"], bool(c.get("truncated")))
-        edge = f" {c['from']} -> {c['to']}" if "from" in c else ""
+        value = _cell(c[R.VALUE], bool(c.get(R.TRUNCATED)))
+        edge = f" {c[R.FROM]} -> {c[R.TO]}" if R.FROM in c else ""
         rows.append(
             (
                 event,
-                utc(c["commitTimestamp"]),
-                str(c["op"]),
-                str(c["type"]),
-                (c["key"] or "") + edge,
+                utc(c[R.COMMIT_TIMESTAMP]),
+                str(c[R.OP]),
+                str(c[R.TYPE]),
+                (c[R.KEY] or "") + edge,
                 value,
             )
         )
@@ -183,7 +184,7 @@ def _event(event: object) -> str:
 
 
 def _values(values: list[dict[str, Any]]) -> str:
-    return ", ".join(f"{v['value']!r} ({v['dataType']}{', stored truncated' if v.get('truncated') else ''})" for v in values)
+    return ", ".join(f"{v[R.VALUE]!r} ({v[R.DATA_TYPE]}{', stored truncated' if v.get(R.TRUNCATED) else ''})" for v in values)
 
 
 def state_lines(state: ElementState, point: Point) -> list[str]:

@@ -11,6 +11,7 @@ from neptune_capture import schema
 from neptune_capture.contract import ExecutionStatus
 from neptune_capture.preconditions import ENABLE_STREAMS, engine_facts, streams_problem
 from neptune_capture.schema import CheckpointAttr as C
+from neptune_capture.schema import HistoryAttr as H
 from neptune_entry.errors import CliError
 from neptune_ops import schedule as schedules
 from neptune_ops.explain import explain
@@ -115,7 +116,7 @@ def _from_checkpoint(report: StatusReport, item: dict[str, Any]) -> None:
     report.generation = {
         "number": item.get(C.GENERATION, 0),
         **({"startedAt": item[C.GENERATION_STARTED_AT]} if C.GENERATION_STARTED_AT in item else {}),
-        **({"reason": item[C.GENERATION_REASON]} if C.GENERATION_REASON in item else {}),
+        **({H.REASON: item[C.GENERATION_REASON]} if C.GENERATION_REASON in item else {}),
     }
     if C.COMMIT_NUM in item:
         shown = (C.COMMIT_NUM, C.OP_NUM, C.VERSION, C.COMMIT_TIMESTAMP, C.UPDATED_AT)
@@ -150,9 +151,11 @@ def _history(report: StatusReport, target: Target) -> None:
     items = [_plain(dict(i)) for i in response.get("Items", [])]
     batch = next((i for i in items if i.get("kind") == "BATCH"), None)
     if batch:
-        report.last_batch = {k: batch[k] for k in ("lagMs", "processedAt", "recordCount", "lastCommitTimestamp") if k in batch}
+        report.last_batch = {
+            k: batch[k] for k in (H.LAG_MS, H.PROCESSED_AT, H.RECORD_COUNT, H.LAST_COMMIT_TIMESTAMP) if k in batch
+        }
     if items and items[0].get("kind") == "GAP":
-        report.gap = {k: items[0][k] for k in ("reason", "processedAt") if k in items[0]}
+        report.gap = {k: items[0][k] for k in (H.REASON, H.PROCESSED_AT) if k in items[0]}
 
 
 def _running(target: Target) -> list[dict[str, Any]]:
@@ -201,14 +204,15 @@ def rows(report: StatusReport, now_ms: int) -> list[Row]:
         out.append(Row("start", f"from {report.start[C.STARTED_FROM]} {skipped} (began {began})", "warn" if after else "ok"))
     if report.gap:
         out.append(
-            Row("gap", f"recorded {when(report.gap.get('processedAt', now_ms), now_ms)}: {report.gap.get('reason', '')}", "warn")
+            Row("gap", f"recorded {when(report.gap.get(H.PROCESSED_AT, now_ms), now_ms)}: {report.gap.get(H.REASON, '')}", "warn")
         )
     b = report.last_batch
     if b:
         out.append(
             Row(
                 "lag",
-                f"{duration(b.get('lagMs', 0) / 1000)} for the last batch, captured {when(b.get('processedAt', now_ms), now_ms)}",
+                f"{duration(b.get(H.LAG_MS, 0) / 1000)} for the last batch, "
+                f"captured {when(b.get(H.PROCESSED_AT, now_ms), now_ms)}",
             )
         )
     else:

@@ -5,8 +5,6 @@ from today's template."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 
 from neptune_capture.contract import STACK_NAME
 from neptune_stream.diagram import architecture, readable, references, render_svg
+from tests.cli_entry import refusal_of_module
 from tests.template.conftest import Synth
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,14 +99,6 @@ def test_a_template_without_resources_is_refused_naming_the_problem() -> None:
 def test_the_command_says_what_is_wrong_and_what_to_do(tmp_path: Path) -> None:
     bad = tmp_path / "Broken.template.json"
     bad.write_text(json.dumps({"Resources": {}}))
-    done = subprocess.run(
-        [sys.executable, "-m", "neptune_stream.diagram", str(bad), str(tmp_path / "out.svg")],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-    )
-    assert done.returncode == 2
-    problem, next_step = done.stderr.strip().splitlines()
-    assert "no Resources" in problem and next_step.strip().startswith("next:")
+    problem, _ = refusal_of_module("neptune_stream.diagram", str(bad), str(tmp_path / "out.svg"))
+    assert "no Resources" in problem
     assert not (tmp_path / "out.svg").exists()

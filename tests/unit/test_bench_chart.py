@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from bench.chart import DEFAULT_CHART, InFlightFigures, commit_stamp, in_flight_chart, quota_ceiling_records_per_s
+from tests.cli_entry import refusal_of_module
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDED = ROOT / "bench" / "recorded" / "7332c31.json"
@@ -79,16 +79,8 @@ def test_figures_that_cannot_be_drawn_are_refused_naming_the_problem() -> None:
 def test_the_command_says_what_is_wrong_and_what_to_do(tmp_path: Path) -> None:
     bad = tmp_path / "bench.json"
     bad.write_text('{"records_per_s": 3524}\n')
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.chart", str(bad), str(tmp_path / "c.svg")],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-    )
-    assert done.returncode == 2
-    problem, next_step = done.stderr.strip().splitlines()
-    assert "lack" in problem and next_step.strip().startswith("next:")
+    problem, _ = refusal_of_module("bench.chart", str(bad), str(tmp_path / "c.svg"))
+    assert "lack" in problem
     assert not (tmp_path / "c.svg").exists()
 
 

@@ -118,3 +118,24 @@ def test_a_stop_before_the_execution_has_begun_is_applied_when_it_begins(monkeyp
         assert env.stops == [{"stop_date": now, "cause": "stopped early", "error": None}]
         ExecutionWorker.stop(worker, stop_date=later, error="E", cause="again")  # once it runs: at once
         assert env.stops[-1] == {"stop_date": later, "cause": "again", "error": "E"}
+
+
+def test_a_stopped_execution_stays_stopped_when_an_error_surfaces_after_the_stop() -> None:
+    import threading
+
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, ProgramRunning, ProgramStopped
+
+    def stopped_then_failed() -> Any:
+        env: Any = Environment.__new__(Environment)  # only the program state's own fields: what the two calls use
+        env._state_mutex, env._frames, env.program_state_event = threading.RLock(), [], threading.Event()
+        env._program_state = ProgramRunning()  # type: ignore[no-untyped-call]
+        now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+        Environment.set_stop(env, stop_date=now, cause="reset", error=None)
+        Environment.set_error(env, error={"error": "States.Runtime", "cause": "the running state failed on its way out"})
+        return env._program_state
+
+    assert isinstance(stopped_then_failed(), ProgramError)  # moto alone: the execution would end FAILED
+    with moto_gaps._stop_is_final():
+        assert isinstance(stopped_then_failed(), ProgramStopped)  # as the service: ABORTED
+    assert isinstance(stopped_then_failed(), ProgramError)  # and moto is given back as it was

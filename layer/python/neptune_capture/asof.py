@@ -30,6 +30,7 @@ from typing import Any
 
 from . import schema
 from .events import EventId
+from .schema import RecordAttr as R
 
 # The greatest opNum a position's padding holds: a commit point's upper bound in the element index.
 MAX_OP = 10**schema.OP_DIGITS - 1
@@ -139,30 +140,30 @@ class Change:
         """A record item, in DynamoDB's attribute-value form (what Query returns) or plain (one value per name)."""
         plain = {k: next(iter(v.values())) if isinstance(v, dict) else v for k, v in item.items()}
         event = EventId(int(plain[schema.COMMIT_NUM]), int(plain[schema.OP_NUM]))
-        stamp, op = int(plain["commitTimestamp"]), str(plain["op"])
-        truncated = bool(plain.get("truncated", False))
+        stamp, op = int(plain[R.COMMIT_TIMESTAMP]), str(plain[R.OP])
+        truncated = bool(plain.get(R.TRUNCATED, False))
         if schema.SUBJECT in plain:
             obj = str(plain[schema.OBJECT])
-            if truncated and "valueSha256" in plain:
-                obj = f"sha256:{plain['valueSha256']}"
+            if truncated and R.VALUE_SHA256 in plain:
+                obj = f"sha256:{plain[R.VALUE_SHA256]}"
             quad = (str(plain[schema.SUBJECT]), str(plain[schema.PREDICATE]), obj, str(plain[schema.GRAPH]))
             return cls(event, stamp, op, "quad", str(plain[schema.ELEMENT_ID]), quad=quad)
         value = None
-        if "value" in plain:
-            text = str(plain["value"])
-            if truncated and "valueSha256" in plain:
-                text = f"sha256:{plain['valueSha256']}"
-            value = Value(str(plain.get("dataType") or "String"), text, truncated)
+        if R.VALUE in plain:
+            text = str(plain[R.VALUE])
+            if truncated and R.VALUE_SHA256 in plain:
+                text = f"sha256:{plain[R.VALUE_SHA256]}"
+            value = Value(str(plain.get(R.DATA_TYPE) or "String"), text, truncated)
         return cls(
             event,
             stamp,
             op,
-            str(plain["type"]),
-            str(plain["id"]),
-            key=plain.get("key"),
+            str(plain[R.TYPE]),
+            str(plain[R.ID]),
+            key=plain.get(R.KEY),
             value=value,
-            from_id=plain.get("from"),
-            to_id=plain.get("to"),
+            from_id=plain.get(R.FROM),
+            to_id=plain.get(R.TO),
         )
 
 
@@ -204,7 +205,7 @@ class Edge:
 
 def _properties(properties: dict[str, list[Value]]) -> dict[str, list[dict[str, Any]]]:
     return {
-        key: [{"dataType": v.data_type, "value": v.text, **({"truncated": True} if v.truncated else {})} for v in sorted(values)]
+        key: [{R.DATA_TYPE: v.data_type, R.VALUE: v.text, **({R.TRUNCATED: True} if v.truncated else {})} for v in sorted(values)]
         for key, values in sorted(properties.items())
     }
 

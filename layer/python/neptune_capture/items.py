@@ -10,6 +10,7 @@ from typing import Any
 from . import schema
 from .events import StreamEvent
 from .nquads import Statement
+from .schema import RecordAttr as R
 
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
@@ -56,37 +57,37 @@ def sized_record_item(event: StreamEvent, stream_id: str, generation: int = 0) -
         return _sized_quad_item(event, event.statement, stream_id, generation)
     item: Item = {
         **_record_keys(event, event.element_id, stream_id, generation),
-        "id": _s(event.element_id),
-        "type": _s(event.type),
-        "op": _s(event.op),
-        "commitTimestamp": _n(event.commit_timestamp),
-        "isLastOp": {"BOOL": event.is_last_op},
+        R.ID: _s(event.element_id),
+        R.TYPE: _s(event.type),
+        R.OP: _s(event.op),
+        R.COMMIT_TIMESTAMP: _n(event.commit_timestamp),
+        R.IS_LAST_OP: {"BOOL": event.is_last_op},
     }
     if event.key is not None:
-        item["key"] = _s(event.key)
+        item[R.KEY] = _s(event.key)
     if event.from_id is not None:
-        item["from"] = _s(event.from_id)
+        item[R.FROM] = _s(event.from_id)
     if event.to_id is not None:
-        item["to"] = _s(event.to_id)
+        item[R.TO] = _s(event.to_id)
     if event.data_type is not None:
-        item["dataType"] = _s(event.data_type)
+        item[R.DATA_TYPE] = _s(event.data_type)
     if event.value is not None or event.data_type is not None:
         encoded = encode_value(event.value, event.data_type)
         if utf8_length(encoded) > MAX_VALUE_BYTES:
             # Never block the stream on one oversized value: keep a prefix, flag it, and keep what is
             # needed to verify the original (its size and hash) against the graph.
             raw = encoded.encode()
-            item["value"] = _s(raw[:MAX_VALUE_BYTES].decode(errors="ignore"))
-            item["truncated"] = {"BOOL": True}
-            item["originalValueBytes"] = _n(len(raw))
-            item["valueSha256"] = _s(hashlib.sha256(raw).hexdigest())
+            item[R.VALUE] = _s(raw[:MAX_VALUE_BYTES].decode(errors="ignore"))
+            item[R.TRUNCATED] = {"BOOL": True}
+            item[R.ORIGINAL_VALUE_BYTES] = _n(len(raw))
+            item[R.VALUE_SHA256] = _s(hashlib.sha256(raw).hexdigest())
         else:
-            item["value"] = _s(encoded)
+            item[R.VALUE] = _s(encoded)
     size = item_size(item)
     if size > MAX_ITEM_BYTES:
         # Only pathological ids, keys or dataType names get here (the value is already capped): cap them
         # too. A dataType is stored as Neptune sent it, whatever the name, so it can be as long as anything.
-        size = _cap_fields(item, ("id", "from", "to", "key", "dataType"))
+        size = _cap_fields(item, (R.ID, R.FROM, R.TO, R.KEY, R.DATA_TYPE))
     return item, size
 
 
@@ -115,16 +116,16 @@ def _sized_quad_item(event: StreamEvent, statement: Statement, stream_id: str, g
         schema.PREDICATE: _s(statement.predicate),
         schema.GRAPH: _s(statement.graph_or_default()),
         schema.OBJECT_TYPE: _s(statement.object_kind),
-        "op": _s(event.op),
-        "commitTimestamp": _n(event.commit_timestamp),
-        "isLastOp": {"BOOL": event.is_last_op},
+        R.OP: _s(event.op),
+        R.COMMIT_TIMESTAMP: _n(event.commit_timestamp),
+        R.IS_LAST_OP: {"BOOL": event.is_last_op},
     }
     if utf8_length(statement.object) > MAX_VALUE_BYTES:
         raw = statement.object.encode()
         item[schema.OBJECT] = _s(raw[:MAX_VALUE_BYTES].decode(errors="ignore"))
-        item["truncated"] = {"BOOL": True}
-        item["originalValueBytes"] = _n(len(raw))
-        item["valueSha256"] = _s(hashlib.sha256(raw).hexdigest())
+        item[R.TRUNCATED] = {"BOOL": True}
+        item[R.ORIGINAL_VALUE_BYTES] = _n(len(raw))
+        item[R.VALUE_SHA256] = _s(hashlib.sha256(raw).hexdigest())
     else:
         item[schema.OBJECT] = _s(statement.object)
     size = item_size(item)
@@ -142,8 +143,8 @@ def _cap_fields(item: Item, fields: tuple[str, ...]) -> int:
         if len(raw) > MAX_INDEXED_ID_BYTES:
             item[field] = _s(raw[:MAX_INDEXED_ID_BYTES].decode(errors="ignore"))
             truncated.append(field)
-    item["truncatedFields"] = {"SS": truncated}
-    item["truncated"] = {"BOOL": True}
+    item[R.TRUNCATED_FIELDS] = {"SS": truncated}
+    item[R.TRUNCATED] = {"BOOL": True}
     return item_size(item)
 
 

@@ -29,6 +29,7 @@ from .lanes import Lanes
 from .metrics import MetricsSink
 from .plan import Batch, BatchContext, Checkpoint, Lease, Transaction, advance, data_transaction, self_checkpointing
 from .ports import Outcome, Writer
+from .schema import RecordAttr as R
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ class Pipeline:
             self.progress.transactions += 1
             self.metrics.add(m.RECORDS, len(txn.records))
             self.metrics.add(m.BATCHES, 1)
-            truncated = sum(1 for r in txn.records if "truncated" in r)
+            truncated = sum(1 for r in txn.records if R.TRUNCATED in r)
             if truncated:
                 self.metrics.add(m.TRUNCATED, truncated)
         while self._order and self._order[0].committed:

@@ -30,6 +30,7 @@ from .contract import StartFrom
 from .events import EventId, StreamEvent
 from .items import Item, item_size, sized_record_item
 from .schema import CheckpointAttr as C
+from .schema import HistoryAttr as H
 from .schema import TableNames
 
 MAX_ACTIONS = 100
@@ -319,31 +320,31 @@ def history_item(events: Sequence[StreamEvent], context: BatchContext, generatio
         schema.POSITION: {"S": schema.position(first.event_id.commit_num, first.event_id.op_num, generation)},
         schema.KIND: {"S": schema.HistoryKind.BATCH},
         schema.GENERATION: {"N": str(generation)},
-        "firstCommitNum": {"N": str(first.event_id.commit_num)},
-        "firstOpNum": {"N": str(first.event_id.op_num)},
-        "lastCommitNum": {"N": str(last.event_id.commit_num)},
-        "lastOpNum": {"N": str(last.event_id.op_num)},
-        "lastPosition": {"S": schema.position(last.event_id.commit_num, last.event_id.op_num, generation)},
-        "recordCount": {"N": str(len(events))},
-        "countsByOp": {"M": {k: {"N": str(v)} for k, v in sorted(by_op.items())}},
-        "countsByType": {"M": {k: {"N": str(v)} for k, v in sorted(by_type.items())}},
-        "firstCommitTimestamp": {"N": str(first.commit_timestamp)},
-        "lastCommitTimestamp": {"N": str(last.commit_timestamp)},
+        H.FIRST_COMMIT_NUM: {"N": str(first.event_id.commit_num)},
+        H.FIRST_OP_NUM: {"N": str(first.event_id.op_num)},
+        H.LAST_COMMIT_NUM: {"N": str(last.event_id.commit_num)},
+        H.LAST_OP_NUM: {"N": str(last.event_id.op_num)},
+        H.LAST_POSITION: {"S": schema.position(last.event_id.commit_num, last.event_id.op_num, generation)},
+        H.RECORD_COUNT: {"N": str(len(events))},
+        H.COUNTS_BY_OP: {"M": {k: {"N": str(v)} for k, v in sorted(by_op.items())}},
+        H.COUNTS_BY_TYPE: {"M": {k: {"N": str(v)} for k, v in sorted(by_type.items())}},
+        H.FIRST_COMMIT_TIMESTAMP: {"N": str(first.commit_timestamp)},
+        H.LAST_COMMIT_TIMESTAMP: {"N": str(last.commit_timestamp)},
         # When the batch was first written: a batch is never written twice, so this never changes.
-        "processedAt": {"N": str(context.now_ms)},
+        H.PROCESSED_AT: {"N": str(context.now_ms)},
         # Commit-to-capture lag of the batch's newest change.
-        "lagMs": {"N": str(max(0, context.now_ms - last.commit_timestamp))},
+        H.LAG_MS: {"N": str(max(0, context.now_ms - last.commit_timestamp))},
     }
     if context.last_trx_timestamp is not None:
-        item["lastTrxTimestamp"] = {"N": str(context.last_trx_timestamp)}
+        item[H.LAST_TRX_TIMESTAMP] = {"N": str(context.last_trx_timestamp)}
     if context.execution_id:
-        item["executionId"] = {"S": context.execution_id}
+        item[H.EXECUTION_ID] = {"S": context.execution_id}
     return item
 
 
 def same_batch(stored: Item, history: Item) -> bool:
     """Whether a stored history item holds the same events as `history` (the same first, last, count)."""
-    return all(stored.get(k) == history.get(k) for k in (schema.POSITION, "lastPosition", "recordCount"))
+    return all(stored.get(k) == history.get(k) for k in (schema.POSITION, H.LAST_POSITION, H.RECORD_COUNT))
 
 
 def _guarded_values(context: BatchContext, expected_version: int) -> dict[str, Any]:
@@ -391,14 +392,14 @@ def gap_items(checkpoint: Checkpoint, context: BatchContext, reason: str) -> tup
         schema.POSITION: {"S": position + "#gap"},
         schema.KIND: {"S": schema.HistoryKind.GAP},
         schema.GENERATION: {"N": str(generation)},
-        "reason": {"S": reason},
-        "processedAt": {"N": str(context.now_ms)},
+        H.REASON: {"S": reason},
+        H.PROCESSED_AT: {"N": str(context.now_ms)},
     }
     if after is not None:
-        history["lastCapturedCommitNum"] = {"N": str(after.commit_num)}
-        history["lastCapturedOpNum"] = {"N": str(after.op_num)}
+        history[H.LAST_CAPTURED_COMMIT_NUM] = {"N": str(after.commit_num)}
+        history[H.LAST_CAPTURED_OP_NUM] = {"N": str(after.op_num)}
     if context.execution_id:
-        history["executionId"] = {"S": context.execution_id}
+        history[H.EXECUTION_ID] = {"S": context.execution_id}
     update = {
         "Key": {schema.STREAM_ID: {"S": context.stream_id}},
         "UpdateExpression": (
@@ -423,23 +424,23 @@ def start_items(checkpoint: Checkpoint, context: BatchContext, latest: StreamEve
         schema.STREAM_ID: {"S": context.stream_id},
         schema.POSITION: {"S": at + "#start"},
         schema.KIND: {"S": schema.HistoryKind.START_FROM_LATEST},
-        "reason": {
+        H.REASON: {
             "S": f"capture began from LATEST: the changes up to and including event {after} are not captured"
             if after
             else "capture began from LATEST on an empty stream: nothing was skipped"
         },
-        "processedAt": {"N": str(context.now_ms)},
+        H.PROCESSED_AT: {"N": str(context.now_ms)},
     }
     values: dict[str, Any] = {**_guarded_values(context, checkpoint.version), ":from": {"S": StartFrom.LATEST.value}}
     assignments = f"{C.VERSION} = :next, {C.UPDATED_AT} = :now, {C.STARTED_FROM} = :from, {C.STARTED_AT} = :now"
     names: dict[str, str] = {}
     if latest is not None:
         after = latest.event_id
-        history["startedAfterCommitNum"] = {"N": str(after.commit_num)}
-        history["startedAfterOpNum"] = {"N": str(after.op_num)}
-        history["startedAfterCommitTimestamp"] = {"N": str(latest.commit_timestamp)}
+        history[H.STARTED_AFTER_COMMIT_NUM] = {"N": str(after.commit_num)}
+        history[H.STARTED_AFTER_OP_NUM] = {"N": str(after.op_num)}
+        history[H.STARTED_AFTER_COMMIT_TIMESTAMP] = {"N": str(latest.commit_timestamp)}
         # The docs do not say that LATEST's record ends its transaction: whether it did is kept, as read.
-        history["startedAfterIsLastOp"] = {"BOOL": latest.is_last_op}
+        history[H.STARTED_AFTER_IS_LAST_OP] = {"BOOL": latest.is_last_op}
         # startedAfter stays on the item once the checkpoint moves on: `status` shows where capture began.
         assignments += f", {C.COMMIT_NUM} = :c, {C.OP_NUM} = :o, #pos = :p, {C.COMMIT_TIMESTAMP} = :t, {C.STARTED_AFTER} = :p"
         names["#pos"] = schema.POSITION
@@ -450,7 +451,7 @@ def start_items(checkpoint: Checkpoint, context: BatchContext, latest: StreamEve
             ":t": {"N": str(latest.commit_timestamp)},
         }
     if context.execution_id:
-        history["executionId"] = {"S": context.execution_id}
+        history[H.EXECUTION_ID] = {"S": context.execution_id}
     update: dict[str, Any] = {
         "Key": {schema.STREAM_ID: {"S": context.stream_id}},
         "UpdateExpression": "SET " + assignments,
@@ -489,18 +490,18 @@ def generation_items(
         schema.POSITION: {"S": schema.position(0, 0, new) + "#reset"},
         schema.KIND: {"S": schema.HistoryKind.RESET},
         schema.GENERATION: {"N": str(new)},
-        "previousGeneration": {"N": str(checkpoint.generation)},
-        "reason": {"S": str(reason)},
-        "detail": {"S": detail},
-        "processedAt": {"N": str(now_ms)},
+        H.PREVIOUS_GENERATION: {"N": str(checkpoint.generation)},
+        H.REASON: {"S": str(reason)},
+        H.DETAIL: {"S": detail},
+        H.PROCESSED_AT: {"N": str(now_ms)},
     }
     if checkpoint.position is not None:
         previous = checkpoint.position
-        history["lastCapturedCommitNum"] = {"N": str(previous.commit_num)}
-        history["lastCapturedOpNum"] = {"N": str(previous.op_num)}
-        history["lastCapturedPosition"] = {"S": schema.position(previous.commit_num, previous.op_num, checkpoint.generation)}
+        history[H.LAST_CAPTURED_COMMIT_NUM] = {"N": str(previous.commit_num)}
+        history[H.LAST_CAPTURED_OP_NUM] = {"N": str(previous.op_num)}
+        history[H.LAST_CAPTURED_POSITION] = {"S": schema.position(previous.commit_num, previous.op_num, checkpoint.generation)}
     if context is not None and context.execution_id:
-        history["executionId"] = {"S": context.execution_id}
+        history[H.EXECUTION_ID] = {"S": context.execution_id}
     values: dict[str, Any] = {
         ":next": {"N": str(checkpoint.version + 1)},
         ":expected": {"N": str(checkpoint.version)},

@@ -14,6 +14,7 @@ from .events import EventId, StreamEvent
 from .generations import restart_evidence
 from .plan import BatchContext, Checkpoint
 from .schema import GenerationReason
+from .schema import HistoryAttr as H
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def reset_with_new_generation(
     return result | {
         "generation": opened.generation,
         "generationStartedAt": opened.generation_started_at,
-        "previousGeneration": checkpoint.generation,
+        H.PREVIOUS_GENERATION: checkpoint.generation,
         "lastCaptured": checkpoint.position.as_dict() if checkpoint.position else None,
         "discarded": uncaptured or None,
     }

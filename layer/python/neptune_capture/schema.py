@@ -34,6 +34,33 @@ OBJECT = "object"
 GRAPH = "graph"
 OBJECT_TYPE = "objectType"
 
+
+class RecordAttr(StrEnum):
+    """The other attributes of a record item. A property-graph record keeps the names Neptune's stream record
+    gives them (a record's `commitTimestamp`, `op`, `isLastOp`:
+    https://docs.aws.amazon.com/neptune/latest/userguide/streams-using-api-reponse.html; its `data`'s `id`,
+    `type`, `key`, `value`, `from`, `to`: https://docs.aws.amazon.com/neptune/latest/userguide/streams-change-formats.html),
+    so a record reads like the change it captured. Written by `items`, read by the
+    CLI's `history`, as-of and export, and the local checks."""
+
+    ID = "id"
+    TYPE = "type"
+    OP = "op"
+    COMMIT_TIMESTAMP = "commitTimestamp"
+    IS_LAST_OP = "isLastOp"
+    KEY = "key"
+    FROM = "from"
+    TO = "to"
+    DATA_TYPE = "dataType"
+    VALUE = "value"
+    # A value (or RDF object) longer than the item limit allows is kept as a prefix, flagged, with the size
+    # and hash of the whole; pathological ids or keys are capped and named in TRUNCATED_FIELDS.
+    TRUNCATED = "truncated"
+    ORIGINAL_VALUE_BYTES = "originalValueBytes"
+    VALUE_SHA256 = "valueSha256"
+    TRUNCATED_FIELDS = "truncatedFields"
+
+
 # Update history and latest checkpoint tables.
 STREAM_ID = "streamId"
 
@@ -80,6 +107,41 @@ def fence_id(stream_id: str, slot: int) -> str:
 FENCE_INFIX = "#fence#"
 # The history item's `kind`.
 KIND = "kind"
+
+
+class HistoryAttr(StrEnum):
+    """Attributes of an update history item (its keys are STREAM_ID and POSITION, its kind KIND). Written by
+    `plan`, read by `status`, the captured-range reader, the local checks and the benchmarks."""
+
+    # BATCH: the events of one committed transaction, first to last, and what they were.
+    FIRST_COMMIT_NUM = "firstCommitNum"
+    FIRST_OP_NUM = "firstOpNum"
+    LAST_COMMIT_NUM = "lastCommitNum"
+    LAST_OP_NUM = "lastOpNum"
+    LAST_POSITION = "lastPosition"
+    RECORD_COUNT = "recordCount"
+    COUNTS_BY_OP = "countsByOp"
+    COUNTS_BY_TYPE = "countsByType"
+    FIRST_COMMIT_TIMESTAMP = "firstCommitTimestamp"
+    LAST_COMMIT_TIMESTAMP = "lastCommitTimestamp"
+    LAST_TRX_TIMESTAMP = "lastTrxTimestamp"
+    LAG_MS = "lagMs"
+    # Every kind: when it was written, by which execution, and (GAP, START_FROM_LATEST, RESET) why.
+    PROCESSED_AT = "processedAt"
+    EXECUTION_ID = "executionId"
+    REASON = "reason"
+    # GAP and RESET: the last event captured before the gap or the reset.
+    LAST_CAPTURED_COMMIT_NUM = "lastCapturedCommitNum"
+    LAST_CAPTURED_OP_NUM = "lastCapturedOpNum"
+    LAST_CAPTURED_POSITION = "lastCapturedPosition"
+    # START_FROM_LATEST: the record capture began after.
+    STARTED_AFTER_COMMIT_NUM = "startedAfterCommitNum"
+    STARTED_AFTER_OP_NUM = "startedAfterOpNum"
+    STARTED_AFTER_COMMIT_TIMESTAMP = "startedAfterCommitTimestamp"
+    STARTED_AFTER_IS_LAST_OP = "startedAfterIsLastOp"
+    # RESET: the generation that ended, and the evidence of the restart.
+    PREVIOUS_GENERATION = "previousGeneration"
+    DETAIL = "detail"
 
 
 class HistoryKind(StrEnum):

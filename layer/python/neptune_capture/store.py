@@ -40,6 +40,7 @@ from .plan import (
 )
 from .ports import Outcome
 from .schema import CheckpointAttr as C
+from .schema import HistoryAttr as H
 from .schema import TableNames
 from .settings import MAX_IN_FLIGHT
 
@@ -441,9 +442,9 @@ def _conflict_message(txn: Transaction, stored: dict[str, Any] | None) -> str:
             f"cannot tell whether it holds events {txn.first}..{txn.last}"
         )
     return (
-        f"the history item at {key} holds {stored.get('recordCount', {}).get('N')} events up to "
-        f"{stored.get('lastPosition', {}).get('S')}, but this batch holds {len(txn.records)} events up to "
-        f"{txn.history['lastPosition']['S']}: the batches were cut differently (a resume from TRIM_HORIZON after "
+        f"the history item at {key} holds {stored.get(H.RECORD_COUNT, {}).get('N')} events up to "
+        f"{stored.get(H.LAST_POSITION, {}).get('S')}, but this batch holds {len(txn.records)} events up to "
+        f"{txn.history[H.LAST_POSITION]['S']}: the batches were cut differently (a resume from TRIM_HORIZON after "
         "transactions committed beyond the checkpoint). Check the records of both ranges, delete that history "
         "item, and start a new execution."
     )
