@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from neptune_capture.asof import Point, PointError
+from neptune_capture.contract import ContextKey
 from neptune_entry.arguments import (
     CliParser,
     add_debug_argument,
@@ -336,7 +337,7 @@ def preflight_arguments(parser: argparse.ArgumentParser) -> None:
         "--existing-cluster",
         type=existing_file,
         metavar="FILE",
-        help="the file naming an existing cluster to capture (default: cdk.json's neptune-stream:existingCluster)",
+        help=f"the file naming an existing cluster to capture (default: cdk.json's {ContextKey.EXISTING_CLUSTER.qualified})",
     )
     parser.add_argument("--json", action="store_true", help="the checks as JSON")
 

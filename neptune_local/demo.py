@@ -21,7 +21,7 @@ from rich.live import Live
 from rich.table import Table
 
 from neptune_capture.contract import DEFAULT_STREAM_ID as STREAM_ID
-from neptune_capture.contract import LOCAL_ENDPOINTS_FILE, LOCAL_FUNCTION_LOG, ExecutionStatus, GraphModel
+from neptune_capture.contract import LOCAL_ENDPOINTS_FILE, LOCAL_FUNCTION_LOG, ContextKey, ExecutionStatus, GraphModel
 from neptune_entry.arguments import float_above, int_at_least, synthesized_app, writable_directory
 from neptune_entry.errors import BusyError, CheckFailedError, UsageError
 from neptune_entry.runner import run_entry_point
@@ -173,7 +173,7 @@ def check_options(args: argparse.Namespace) -> None:
 
 # The resource type of a Neptune cluster the stack creates: an existing-cluster stack has none.
 NEPTUNE_CLUSTER_TYPE = "AWS::Neptune::DBCluster"
-EXISTING_CLUSTER_CONTEXT = "-c neptune-stream:existingCluster=examples/existing-cluster.json"
+EXISTING_CLUSTER_CONTEXT = ContextKey.EXISTING_CLUSTER.flag("examples/existing-cluster.json")
 
 
 def creates_cluster(stack: SynthesizedStack) -> bool:
@@ -195,7 +195,7 @@ def check_cluster_mode(stack: SynthesizedStack, args: argparse.Namespace) -> Non
         )
     if not args.existing_graph and not new:
         raise UsageError(
-            f"{args.cdk_out} was synthesized for an existing cluster (-c neptune-stream:existingCluster), but "
+            f"{args.cdk_out} was synthesized for an existing cluster (-c {ContextKey.EXISTING_CLUSTER.qualified}), but "
             "--existing-graph was not given",
             "synthesize again without it (`make demo` does), or add --existing-graph",
         )
@@ -208,7 +208,7 @@ def check_model(stack: SynthesizedStack, args: argparse.Namespace) -> GraphModel
 
     model = synthesized_graph_model(stack)
     if args.model is not None and args.model != model:
-        flag = f"-c neptune-stream:graphModel={args.model}"
+        flag = ContextKey.GRAPH_MODEL.flag(args.model)
         raise UsageError(
             f"--model {args.model}, but {args.cdk_out} was synthesized for the {model} model",
             f'synthesize with {flag} (`make demo DEMO_ARGS="--model {args.model}"` does), or drop --model',
@@ -442,7 +442,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=[str(m) for m in GraphModel],
         default=None,
         help="the graph captured: propertygraph (Gremlin, PG_JSON) or rdf (SPARQL, NQUADS); the synthesized stack must "
-        "say the same (-c neptune-stream:graphModel; `make demo` passes it). Default: what the stack says",
+        f"say the same (-c {ContextKey.GRAPH_MODEL.qualified}; `make demo` passes it). Default: what the stack says",
     )
     parser.add_argument(
         "--existing-graph",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from constructs import Construct
 
-from neptune_capture.contract import GraphModel, StartFrom
+from neptune_capture.contract import CONTEXT_PREFIX, ContextKey, GraphModel, StartFrom
 from neptune_capture.settings import parse_graph_model, parse_start_from
 from neptune_capture.tuning import CaptureTuning, check
 from neptune_stream import existing_spec
@@ -15,20 +17,19 @@ from neptune_stream.defaults import Defaults
 from neptune_stream.existing_spec import ExistingCluster
 from neptune_stream.pins import DEFAULT_INSTANCE_CLASS
 
-PREFIX = "neptune-stream:"
 MODES = ("demo", "production")
 # "bundled": Powertools ships in the project's own layer (works wherever Neptune does); "public-layer": its
 # publisher's layer, found through the public SSM parameter it writes in the regions it publishes to.
 POWERTOOLS_SOURCES = ("bundled", "public-layer")
 # The context key of each CaptureTuning field (the stack's settings are flat in cdk.json).
 TUNING_CONTEXT_KEYS = {
-    "page_limit": "pageLimit",
-    "in_flight": "inFlight",
-    "idle_base_seconds": "idleBaseSeconds",
-    "max_idle_wait_seconds": "maxIdleWaitSeconds",
-    "iterations_per_execution": "iterationsPerExecution",
-    "start_schedule_minutes": "startScheduleMinutes",
-    "lag_alarm_seconds": "lagAlarmSeconds",
+    "page_limit": ContextKey.PAGE_LIMIT,
+    "in_flight": ContextKey.IN_FLIGHT,
+    "idle_base_seconds": ContextKey.IDLE_BASE_SECONDS,
+    "max_idle_wait_seconds": ContextKey.MAX_IDLE_WAIT_SECONDS,
+    "iterations_per_execution": ContextKey.ITERATIONS_PER_EXECUTION,
+    "start_schedule_minutes": ContextKey.START_SCHEDULE_MINUTES,
+    "lag_alarm_seconds": ContextKey.LAG_ALARM_SECONDS,
 }
 _TUNING = CaptureTuning()
 
@@ -85,21 +86,21 @@ class StackConfig:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ValueError(f"{PREFIX}mode must be one of {MODES}, got {self.mode!r}")
+            raise ValueError(f"{ContextKey.MODE.qualified} must be one of {MODES}, got {self.mode!r}")
         if not 1 <= self.streams_expiry_days <= 90:
-            raise ValueError(f"{PREFIX}streamsExpiryDays must be 1..90, got {self.streams_expiry_days}")
+            raise ValueError(f"{ContextKey.STREAMS_EXPIRY_DAYS.qualified} must be 1..90, got {self.streams_expiry_days}")
         # The tuning's own bounds, each named by its context key.
-        check({f: getattr(self, f) for f in TUNING_CONTEXT_KEYS}, lambda field: PREFIX + TUNING_CONTEXT_KEYS[field])
+        check({f: getattr(self, f) for f in TUNING_CONTEXT_KEYS}, lambda field: TUNING_CONTEXT_KEYS[field].qualified)
         if self.powertools not in POWERTOOLS_SOURCES:
-            raise ValueError(f"{PREFIX}powertools must be one of {POWERTOOLS_SOURCES}, got {self.powertools!r}")
+            raise ValueError(f"{ContextKey.POWERTOOLS.qualified} must be one of {POWERTOOLS_SOURCES}, got {self.powertools!r}")
         self.defaults  # noqa: B018 - validates the log retention
         if not self.instance_class.startswith("db."):
-            raise ValueError(f"{PREFIX}instanceClass must look like db.r6g.large, got {self.instance_class!r}")
+            raise ValueError(f"{ContextKey.INSTANCE_CLASS.qualified} must look like db.r6g.large, got {self.instance_class!r}")
 
     @classmethod
     def from_context(cls, scope: Construct) -> StackConfig:
-        def get(key: str, default: Any) -> Any:
-            value = scope.node.try_get_context(PREFIX + key)
+        def get(key: ContextKey, default: Any) -> Any:
+            value = scope.node.try_get_context(key.qualified)
             if value is None:
                 return default
             # -c on the command line always yields strings; cdk.json yields typed values.
@@ -107,30 +108,41 @@ class StackConfig:
                 return parse_bool(key, value)
             return type(default)(value)
 
+        refuse_unknown_keys(scope.node.get_all_context())
         d = cls()
-        existing = scope.node.try_get_context(PREFIX + "existingCluster")
-        allow_reset = scope.node.try_get_context(PREFIX + "allowReset")
+        existing = scope.node.try_get_context(ContextKey.EXISTING_CLUSTER.qualified)
+        allow_reset = scope.node.try_get_context(ContextKey.ALLOW_RESET.qualified)
         return cls(
-            mode=get("mode", d.mode),
-            instance_class=get("instanceClass", d.instance_class),
-            streams_expiry_days=get("streamsExpiryDays", d.streams_expiry_days),
-            log_retention_days=get("logRetentionDays", d.log_retention_days),
+            mode=get(ContextKey.MODE, d.mode),
+            instance_class=get(ContextKey.INSTANCE_CLASS, d.instance_class),
+            streams_expiry_days=get(ContextKey.STREAMS_EXPIRY_DAYS, d.streams_expiry_days),
+            log_retention_days=get(ContextKey.LOG_RETENTION_DAYS, d.log_retention_days),
             # The tuning's fields, each under its one context key.
             **{field: get(key, getattr(d, field)) for field, key in TUNING_CONTEXT_KEYS.items()},
-            auto_start=get("autoStart", d.auto_start),
-            powertools=get("powertools", d.powertools),
+            auto_start=get(ContextKey.AUTO_START, d.auto_start),
+            powertools=get(ContextKey.POWERTOOLS, d.powertools),
             existing_cluster=existing_spec.load(str(existing)) if existing else None,
-            allow_reset=None if allow_reset is None else parse_bool("allowReset", allow_reset),
-            start_from=parse_start_from(get("startFrom", str(d.start_from)), PREFIX + "startFrom"),
-            graph_model=parse_graph_model(get("graphModel", str(d.graph_model)), PREFIX + "graphModel"),
+            allow_reset=None if allow_reset is None else parse_bool(ContextKey.ALLOW_RESET, allow_reset),
+            start_from=parse_start_from(get(ContextKey.START_FROM, str(d.start_from)), ContextKey.START_FROM.qualified),
+            graph_model=parse_graph_model(get(ContextKey.GRAPH_MODEL, str(d.graph_model)), ContextKey.GRAPH_MODEL.qualified),
         )
 
 
-def parse_bool(key: str, value: Any) -> bool:
+def refuse_unknown_keys(context: Mapping[str, Any]) -> None:
+    """A mistyped setting (`neptune-stream:inflight` in cdk.json) would otherwise be ignored in silence and the
+    stack deployed with the default: every key under the prefix must be one the stack reads."""
+    known = {k.qualified for k in ContextKey}
+    for key in sorted(k for k in context if k.startswith(CONTEXT_PREFIX) and k not in known):
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise ValueError(f"{key} is not a setting of the stack: {hint}the settings are listed in docs/configuration.md")
+
+
+def parse_bool(key: ContextKey, value: Any) -> bool:
     """`bool("false")` is True: read the words, and refuse anything else."""
     if isinstance(value, bool):
         return value
     words = {"true": True, "false": False}
     if str(value).lower() not in words:
-        raise ValueError(f"{PREFIX}{key} must be true or false, got {value!r}")
+        raise ValueError(f"{key.qualified} must be true or false, got {value!r}")
     return words[str(value).lower()]

@@ -9,6 +9,8 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from neptune_capture.contract import ContextKey
+
 _RETENTION = {
     1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH", 60: "TWO_MONTHS",
     90: "THREE_MONTHS", 180: "SIX_MONTHS", 365: "ONE_YEAR", 731: "TWO_YEARS", 1827: "FIVE_YEARS", 3653: "TEN_YEARS",
@@ -18,7 +20,7 @@ _RETENTION = {
 def retention(days: int) -> logs.RetentionDays:
     """CloudWatch Logs accepts only these retention periods."""
     if days not in _RETENTION:
-        raise ValueError(f"neptune-stream:logRetentionDays must be one of {sorted(_RETENTION)}, got {days}")
+        raise ValueError(f"{ContextKey.LOG_RETENTION_DAYS.qualified} must be one of {sorted(_RETENTION)}, got {days}")
     return logs.RetentionDays[_RETENTION[days]]
 
 

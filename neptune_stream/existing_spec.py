@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from neptune_capture.contract import ContextKey
+
 NEPTUNE_PORT = 8182
 # Neptune's cluster identifiers: "from 1 to 63 letters, numbers, or hyphens", a letter first, "Cannot end with a
 # hyphen or contain two consecutive hyphens", "stored as a lowercase string" (CreateDBCluster's constraints:
@@ -85,7 +87,7 @@ def load(path: str | Path) -> ExistingCluster:
     try:
         raw = json.loads(file.read_text())
     except FileNotFoundError:
-        raise ExistingClusterError(f"{file}: no such file (neptune-stream:existingCluster names it)") from None
+        raise ExistingClusterError(f"{file}: no such file ({ContextKey.EXISTING_CLUSTER.qualified} names it)") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ExistingClusterError(f"{file}: cannot be read: {error}") from None
     except json.JSONDecodeError as error:

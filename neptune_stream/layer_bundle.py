@@ -25,6 +25,7 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
+from neptune_capture.contract import ContextKey
 from neptune_stream import assets
 from neptune_stream.assets import EXCLUDES
 
@@ -77,7 +78,7 @@ def installed_dependencies() -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise LayerBuildError(
             f"pip could not install {', '.join(REQUIREMENTS)} for the Lambda platform (needs the package index, once; "
-            f"or use -c neptune-stream:powertools=public-layer): {result.stderr.strip()[-2000:]}"
+            f"or use {ContextKey.POWERTOOLS.flag('public-layer')}): {result.stderr.strip()[-2000:]}"
         )
     try:
         os.rename(staging, target)

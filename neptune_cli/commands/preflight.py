@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from neptune_capture.contract import ContextKey
 from neptune_entry.errors import AwsError, CheckFailedError, UsageError
 from neptune_ops.explain import CREDENTIALS_REJECTED, NO_REGION_NEXT
 from neptune_ops.target import AWS_CONFIG, STREAMS_PARAMETER
@@ -139,7 +140,7 @@ def instance_class_offered(c: Clients, plan: Plan) -> Check:
                 name,
                 False,
                 f"{plan.instance_class} is not offered with Neptune {plan.engine_version} in {plan.region}",
-                "pick one that is (`-c neptune-stream:instanceClass=...`; "
+                f"pick one that is (`{ContextKey.INSTANCE_CLASS.flag('...')}`; "
                 "`aws neptune describe-orderable-db-instance-options --engine neptune`)",
             )
         return Check(name, True, f"{plan.instance_class} offered in {', '.join(zones) or plan.region}")
@@ -249,7 +250,7 @@ def vpc_quota(c: Clients, plan: Plan) -> Check:
                 False,
                 f"{used} of {quota} VPCs in {plan.region} ({source}): the stack's own VPC does not fit",
                 "delete an unused VPC, raise 'VPCs per Region' in Service Quotas, or capture an existing cluster "
-                "(-c neptune-stream:existingCluster=FILE)",
+                f"({ContextKey.EXISTING_CLUSTER.flag('FILE')})",
             )
         return Check(name, True, f"{used} of {quota} VPCs used ({source}); the stack adds 1")
 

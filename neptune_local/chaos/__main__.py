@@ -9,7 +9,7 @@ import os
 import sys
 import zlib
 
-from neptune_capture.contract import GraphModel
+from neptune_capture.contract import ContextKey, GraphModel
 from neptune_capture.settings import DEFAULT_IN_FLIGHT, MAX_IN_FLIGHT
 from neptune_local.chaos.scenarios import SCENARIOS, run_scenario
 from neptune_local.dynamodb_endpoint import server_name, shared_dynamodb
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.model is not None and args.model != model:
         parser.error(
             f"--model {args.model}, but {args.cdk_out} was synthesized for the {model} model: synthesize with "
-            f"-c neptune-stream:graphModel={args.model}"
+            f"{ContextKey.GRAPH_MODEL.flag(args.model)}"
         )
     names = [n for n in SCENARIOS if not args.only or any(o in n for o in args.only)]
     outcomes = []

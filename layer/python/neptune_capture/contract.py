@@ -26,6 +26,41 @@ STATUS_FUNCTION_TIMEOUT_SECONDS = 30
 RESET_FUNCTION_TIMEOUT_SECONDS = 300
 
 
+# The stack's settings in CDK context (cdk.json, or `-c neptune-stream:KEY=VALUE`): every key under one prefix.
+CONTEXT_PREFIX = "neptune-stream:"
+
+
+class ContextKey(StrEnum):
+    """The stack's CDK context keys (read by neptune_stream.config; meaning and defaults: docs/configuration.md)."""
+
+    MODE = "mode"
+    INSTANCE_CLASS = "instanceClass"
+    STREAMS_EXPIRY_DAYS = "streamsExpiryDays"
+    LOG_RETENTION_DAYS = "logRetentionDays"
+    PAGE_LIMIT = "pageLimit"
+    IN_FLIGHT = "inFlight"
+    IDLE_BASE_SECONDS = "idleBaseSeconds"
+    MAX_IDLE_WAIT_SECONDS = "maxIdleWaitSeconds"
+    ITERATIONS_PER_EXECUTION = "iterationsPerExecution"
+    START_SCHEDULE_MINUTES = "startScheduleMinutes"
+    LAG_ALARM_SECONDS = "lagAlarmSeconds"
+    AUTO_START = "autoStart"
+    POWERTOOLS = "powertools"
+    EXISTING_CLUSTER = "existingCluster"
+    ALLOW_RESET = "allowReset"
+    START_FROM = "startFrom"
+    GRAPH_MODEL = "graphModel"
+
+    @property
+    def qualified(self) -> str:
+        """The key as CDK context holds it."""
+        return CONTEXT_PREFIX + self.value
+
+    def flag(self, value: object) -> str:
+        """The `cdk` command-line option that sets it."""
+        return f"-c {self.qualified}={value}"
+
+
 def service_name(stream_id: str) -> str:
     """The service dimension of a capture's metrics. Two captures in one account and region (two clusters,
     two stream ids) publish under the same namespace: each has its own service, so neither's alarms count
