@@ -358,7 +358,8 @@ def finish(
         console.print(
             f"[yellow]note[/yellow]: the records table's Scan did not return {plural(report.scan_missed, 'record')} "
             f"that a consistent point read found; counted as stored. A fault of {pipeline.dynamodb_name}'s Scan, not "
-            "of capture: keep --data-dir and report it (docs/dynamodb-local.md)."
+            "of capture, but the duplicate count rests on that Scan: keep --data-dir and report it "
+            "(docs/dynamodb-local.md)."
         )
     summary["ok"] = ok
     element = an_element_id(pipeline)

@@ -171,6 +171,7 @@ class Phase:
             "records": r.records,
             "duplicates": r.duplicates,
             "missing": r.missing,
+            "scan_missed": r.scan_missed,
             "history_items": r.history_items,
             "checkpoint": r.checkpoint.as_dict() if r.checkpoint else None,
             "ok": self.ok,
@@ -190,6 +191,7 @@ def phase_line(name: str, phase: Phase, skipped: int) -> str:
         f"{verdict} {name}: {report.stream_events:,} events expected, {report.records:,} records; duplicates "
         f"{report.duplicates}, missing {report.missing}; history {report.history_items:,} batches; checkpoint {report.checkpoint}"
         + start
+        + (f"; {report.scan_missed:,} records only a point read found (the Scan missed them)" if report.scan_missed else "")
     )
 
 

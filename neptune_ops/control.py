@@ -10,10 +10,9 @@ from typing import Any
 
 from neptune_capture import schema
 from neptune_capture.clock import SystemClock
-from neptune_capture.contract import ExecutionStatus, Key, StartFrom
+from neptune_capture.contract import ExecutionStatus, Key, ResetReply, StartFrom
 from neptune_capture.metrics import CountingMetrics
 from neptune_capture.preconditions import engine_facts, streams_problem
-from neptune_capture.schema import HistoryAttr as H
 from neptune_capture.store import DynamoStore, checkpoint_from_item
 from neptune_entry.errors import BusyError, NeptuneError, UsageError
 from neptune_ops import schedule as schedules
@@ -151,11 +150,11 @@ def reset_lines(result: dict[str, Any]) -> list[str]:
     if result.get("stopped"):
         lines.append(f"capture stopped for the reset ({_executions(len(result['stopped']['stopped']))})")
     lines.append(f"Neptune fast reset done: {result.get('status')}")
-    if result.get("discarded"):
-        lines.append(f"discarded on purpose: {result['discarded']}")
+    if result.get(ResetReply.DISCARDED):
+        lines.append(f"discarded on purpose: {result[ResetReply.DISCARDED]}")
     lines.append(
-        f"capture generation {result['generation']} began at {_utc(result['generationStartedAt'])} "
-        f"(generation {result[H.PREVIOUS_GENERATION]} ended at {_event(result.get('lastCaptured'))}, "
+        f"capture generation {result[ResetReply.GENERATION]} began at {_utc(result[ResetReply.GENERATION_STARTED_AT])} "
+        f"(generation {result[ResetReply.PREVIOUS_GENERATION]} ended at {_event(result.get(ResetReply.LAST_CAPTURED))}, "
         "its records and history kept)"
     )
     if result.get("restarted"):

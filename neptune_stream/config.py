@@ -133,8 +133,9 @@ def refuse_unknown_keys(context: Mapping[str, Any]) -> None:
     stack deployed with the default: every key under the prefix must be one the stack reads."""
     known = {k.qualified for k in ContextKey}
     for key in sorted(k for k in context if k.startswith(CONTEXT_PREFIX) and k not in known):
-        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]}? " if close else ""
+        # Compared without the prefix every key shares, which would make any two keys look alike.
+        close = difflib.get_close_matches(key.removeprefix(CONTEXT_PREFIX), [str(k) for k in ContextKey], n=1, cutoff=0.6)
+        hint = f"did you mean {ContextKey(close[0]).qualified}? " if close else ""
         raise ValueError(f"{key} is not a setting of the stack: {hint}the settings are listed in docs/configuration.md")
 
 

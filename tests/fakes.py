@@ -277,3 +277,18 @@ class ScriptedLanes:
                 if sent_a < landed_b and sent_b < landed_a:
                     shared += sorted(items_a & items_b)
         return shared
+
+
+def drop_scanned_items(client: Any, keep_every: int) -> list[int]:
+    """Makes every Scan answer lose items as a faulty server would (the page's other fields untouched);
+    returns a list that receives how many each answer lost."""
+    dropped: list[int] = []
+
+    def lose(parsed: dict[str, Any], **_: Any) -> None:
+        items = parsed.get("Items", [])
+        kept = items[::keep_every]
+        dropped.append(len(items) - len(kept))
+        parsed["Items"], parsed["Count"] = kept, len(kept)
+
+    client.meta.events.register("after-call.dynamodb.Scan", lose)
+    return dropped

@@ -47,6 +47,8 @@ def element_id_of(text: str) -> str:
 
 
 def change(item: dict[str, Any]) -> dict[str, Any]:
+    """One record item as `history --json` prints it. The output names a change's fields as the record does
+    (RecordAttr, themselves Neptune's names) on purpose: renaming a record attribute renames it here too."""
     plain: dict[str, Any] = {k: next(iter(v.values())) for k, v in item.items()}
     out: dict[str, Any] = {
         "eventId": {"commitNum": int(plain[schema.COMMIT_NUM]), "opNum": int(plain[schema.OP_NUM])},

@@ -116,7 +116,7 @@ def _from_checkpoint(report: StatusReport, item: dict[str, Any]) -> None:
     report.generation = {
         "number": item.get(C.GENERATION, 0),
         **({"startedAt": item[C.GENERATION_STARTED_AT]} if C.GENERATION_STARTED_AT in item else {}),
-        **({H.REASON: item[C.GENERATION_REASON]} if C.GENERATION_REASON in item else {}),
+        **({"reason": item[C.GENERATION_REASON]} if C.GENERATION_REASON in item else {}),
     }
     if C.COMMIT_NUM in item:
         shown = (C.COMMIT_NUM, C.OP_NUM, C.VERSION, C.COMMIT_TIMESTAMP, C.UPDATED_AT)

@@ -18,7 +18,7 @@ from neptune_capture.schema import CheckpointAttr as C
 from neptune_capture.schema import GenerationReason, HistoryKind, TableNames
 from neptune_capture.store import DynamoStore
 from neptune_local.verify import history_items, read_checkpoint, verify_generations
-from tests.fakes import FakeClock, FakeStream, make_record
+from tests.fakes import FakeClock, FakeStream, drop_scanned_items, make_record
 from tests.unit.test_capture import STREAM, drain, poller_for
 
 # Commit timestamps of the stream after a reset: later than any before it (the reset happened in between).
@@ -183,3 +183,19 @@ def test_the_projects_reset_refuses_to_erase_changes_not_captured_unless_told(dy
 
     result = reset_with_new_generation(reset, store, stream, discard_uncaptured=True)
     assert reset.calls == 1 and result["generation"] == 1 and "3/1" in result["discarded"]
+
+
+def test_the_check_reads_back_what_a_scan_missed_in_every_generation(dynamo: tuple[Any, TableNames]) -> None:
+    client, tables = dynamo
+    stream = FakeStream(records([3, 2, 1, 4]), limit=5)
+    clock, metrics = FakeClock(), CountingMetrics()
+    poller = poller_for(client, tables, stream, clock, metrics)
+    drain(poller, "exec-1", clock)
+    before = stream.ids()
+    stream.reset(records([2, 3], ts=AFTER_RESET_TS))
+    drain(poller, "exec-1", clock)
+    dropped = drop_scanned_items(client, keep_every=3)
+    gen0, gen1 = verify_generations(client, tables, STREAM, [before, stream.ids()])
+    assert gen0.ok and gen1.ok, (gen0, gen1)
+    assert gen0.records == len(before) and gen1.records == len(stream.ids())
+    assert gen0.scan_missed + gen1.scan_missed == sum(dropped) > 0

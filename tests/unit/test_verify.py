@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from neptune_capture import schema
 from neptune_capture.contract import DEFAULT_STREAM_ID
 from neptune_capture.metrics import CountingMetrics
 from neptune_capture.poller import Poller, PollSettings
 from neptune_capture.schema import TableNames
 from neptune_capture.store import DynamoStore
-from neptune_local.verify import verify, verify_generations
-from tests.fakes import FakeClock, FakeStream, make_stream
+from neptune_local.verify import BATCH_GET_KEYS, UNPROCESSED_RETRIES, read_back, verify
+from tests.fakes import FakeClock, FakeStream, drop_scanned_items, make_stream
 
 STREAM = DEFAULT_STREAM_ID
 
@@ -25,21 +27,6 @@ def captured(client: Any, tables: TableNames, sizes: list[int]) -> FakeStream:
     poll = PollSettings(stream_id=STREAM, idle_base_seconds=1, max_idle_wait_seconds=4)
     Poller(stream, store, poll, clock, CountingMetrics()).run("exec-1", deadline=clock.monotonic() + 30)
     return stream
-
-
-def drop_scanned_items(client: Any, keep_every: int) -> list[int]:
-    """Makes every Scan answer lose items as a faulty server would (the page's other fields untouched);
-    returns a list that receives how many each answer lost."""
-    dropped: list[int] = []
-
-    def lose(parsed: dict[str, Any], **_: Any) -> None:
-        items = parsed.get("Items", [])
-        kept = items[::keep_every]
-        dropped.append(len(items) - len(kept))
-        parsed["Items"], parsed["Count"] = kept, len(kept)
-
-    client.meta.events.register("after-call.dynamodb.Scan", lose)
-    return dropped
 
 
 def test_records_a_scan_did_not_return_are_read_back_and_reported(dynamo: tuple[Any, TableNames]) -> None:
@@ -64,9 +51,42 @@ def test_a_record_truly_gone_is_still_missing(dynamo: tuple[Any, TableNames]) ->
     assert report.records == len(stream.ids()) - 1 and report.scan_missed == sum(dropped) > 0, report
 
 
-def test_every_generation_is_read_back(dynamo: tuple[Any, TableNames]) -> None:
+def leave_unprocessed(client: Any, times: int | None) -> list[int]:
+    """Makes BatchGetItem answers hand back half their keys as UnprocessedKeys, as DynamoDB does under load:
+    the first `times` answers (every answer: None). Returns a list that receives how many each handed back."""
+    handed_back: list[int] = []
+
+    def half(parsed: dict[str, Any], **_: Any) -> None:
+        if times is not None and len(handed_back) >= times:
+            return
+        for table, items in parsed.get("Responses", {}).items():
+            kept, back = items[: len(items) // 2], items[len(items) // 2 :]
+            parsed["Responses"][table] = kept
+            if back:
+                events = [schema.record_generation_and_event(item) for item in back]
+                keys = [{schema.RECORD_PK: {"S": schema.position(c, o, g)}} for g, c, o in events]
+                parsed.setdefault("UnprocessedKeys", {})[table] = {"Keys": keys}
+            handed_back.append(len(back))
+
+    client.meta.events.register("after-call.dynamodb.BatchGetItem", half)
+    return handed_back
+
+
+def test_more_than_one_batch_of_keys_and_unprocessed_keys_are_all_read_back(dynamo: tuple[Any, TableNames]) -> None:
     client, tables = dynamo
-    stream = captured(client, tables, [6, 6])
-    dropped = drop_scanned_items(client, keep_every=4)
-    (report,) = verify_generations(client, tables, STREAM, [stream.ids()])
-    assert report.ok and report.scan_missed == sum(dropped) > 0, report
+    stream = captured(client, tables, [40] * 8)  # 320 events: several BatchGetItem calls of at most 100 keys
+    dropped = drop_scanned_items(client, keep_every=20)
+    handed_back = leave_unprocessed(client, times=3)
+    report = verify(client, tables, STREAM, stream.ids())
+    assert sum(dropped) > 2 * BATCH_GET_KEYS and len(handed_back) == 3 and sum(handed_back) > 0
+    assert report.ok and report.scan_missed == sum(dropped), report
+
+
+def test_keys_never_processed_stop_the_check_saying_so(dynamo: tuple[Any, TableNames]) -> None:
+    client, tables = dynamo
+    stream = captured(client, tables, [4, 4])
+    leave_unprocessed(client, times=None)
+    waits: list[float] = []
+    with pytest.raises(RuntimeError, match="keys unprocessed"):
+        read_back(client, tables.records, [(0, e) for e in stream.ids()], sleep=waits.append)
+    assert len(waits) == UNPROCESSED_RETRIES and waits == sorted(waits)  # backing off, a bounded number of times

@@ -204,6 +204,7 @@ class Edge:
 
 
 def _properties(properties: dict[str, list[Value]]) -> dict[str, list[dict[str, Any]]]:
+    # A value is printed under the record's own names for it (dataType, value, truncated), on purpose.
     return {
         key: [{R.DATA_TYPE: v.data_type, R.VALUE: v.text, **({R.TRUNCATED: True} if v.truncated else {})} for v in sorted(values)]
         for key, values in sorted(properties.items())

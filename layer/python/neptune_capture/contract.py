@@ -61,6 +61,17 @@ class ContextKey(StrEnum):
         return f"-c {self.qualified}={value}"
 
 
+class ResetReply(StrEnum):
+    """What the project's reset adds to Neptune's fast-reset answer (the reset function's reply, which the CLI
+    prints): the generation it opened, when, the one that ended, its last captured event, what was discarded."""
+
+    GENERATION = "generation"
+    GENERATION_STARTED_AT = "generationStartedAt"
+    PREVIOUS_GENERATION = "previousGeneration"
+    LAST_CAPTURED = "lastCaptured"
+    DISCARDED = "discarded"
+
+
 def service_name(stream_id: str) -> str:
     """The service dimension of a capture's metrics. Two captures in one account and region (two clusters,
     two stream ids) publish under the same namespace: each has its own service, so neither's alarms count

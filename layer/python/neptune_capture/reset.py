@@ -9,12 +9,12 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from .contract import ResetReply
 from .errors import CaptureError
 from .events import EventId, StreamEvent
 from .generations import restart_evidence
 from .plan import BatchContext, Checkpoint
 from .schema import GenerationReason
-from .schema import HistoryAttr as H
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +82,9 @@ def reset_with_new_generation(
     )
     opened = store.open_generation(checkpoint, GenerationReason.RESET_BY_PROJECT, detail, None)
     return result | {
-        "generation": opened.generation,
-        "generationStartedAt": opened.generation_started_at,
-        H.PREVIOUS_GENERATION: checkpoint.generation,
-        "lastCaptured": checkpoint.position.as_dict() if checkpoint.position else None,
-        "discarded": uncaptured or None,
+        ResetReply.GENERATION: opened.generation,
+        ResetReply.GENERATION_STARTED_AT: opened.generation_started_at,
+        ResetReply.PREVIOUS_GENERATION: checkpoint.generation,
+        ResetReply.LAST_CAPTURED: checkpoint.position.as_dict() if checkpoint.position else None,
+        ResetReply.DISCARDED: uncaptured or None,
     }
