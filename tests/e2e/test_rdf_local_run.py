@@ -42,9 +42,11 @@ def test_the_rdf_demo_captures_every_statement_exactly_once(rdf_synth: Synth, tm
     assert "Traceback" not in run.output
     summary = run.summary
     assert set(summary) == {
-        "changes_written", "stream_events", "records", "duplicates", "missing", "history_items", "checkpoint",
-        "executions", "failed_executions", "max_history_events", "dynamodb", "as_of_checks",
+        "changes_written", "stream_events", "records", "duplicates", "missing", "scan_missed", "history_items",
+        "checkpoint", "executions", "failed_executions", "max_history_events", "dynamodb", "as_of_checks",
     }, "the property-graph demo's last line, key for key"  # fmt: skip
+    # Records only a point read found: reported apart, a fault of the server's Scan and not of capture.
+    assert isinstance(summary["scan_missed"], int) and summary["scan_missed"] >= 0
     assert summary["dynamodb"].startswith("DynamoDB Local "), "the tables were in AWS's own engine"
     assert summary["changes_written"] == 300 and summary["duplicates"] == 0 and summary["missing"] == 0
     assert summary["records"] == summary["stream_events"] > 300
