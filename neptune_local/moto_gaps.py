@@ -33,11 +33,11 @@ run only (the deployed definition is executed unchanged):
   (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StopExecution.html): the stop is kept
   and applied as soon as the execution's environment exists, so it ends ABORTED before its first state;
 - a stopped execution can still end FAILED: its interpreter records an error that surfaces after the stop
-  (the state that was running when StopExecution came, failing on its way out) over the stop. A stopped
-  execution's status is ABORTED (one of DescribeExecution's statuses:
-  https://docs.aws.amazon.com/step-functions/latest/apireference/API_DescribeExecution.html); neither that page
-  nor StopExecution's says whether an error after the stop can change it (the docs are silent), and the
-  local run keeps a stop final, as an operator reading `ABORTED` expects.
+  (the state that was running when StopExecution came, failing on its way out) over the stop. ABORTED is
+  one of DescribeExecution's statuses
+  (https://docs.aws.amazon.com/step-functions/latest/apireference/API_DescribeExecution.html) and the one the
+  service shows a stopped execution in; neither that page nor StopExecution's says so in words, nor whether an
+  error after the stop can change it (the docs are silent). The local run keeps a stop final.
   The likely cause of what the chaos scenario that resets the graph through neptune-stream while capture
   runs saw once under load (the stopped execution ended FAILED, everything captured; not reproduced since,
   so not shown to be this). A stop is kept final."""
