@@ -107,6 +107,20 @@ def patched(dynamodb_endpoint: str | None = None) -> Iterator[None]:
 
 
 @contextmanager
+def _replaced(owner: Any, **replacements: Any) -> Iterator[None]:
+    """Each named attribute of `owner` (a class of moto's, or a module) replaced for the block, and put back
+    as it was after it: how every gap here is closed and opened again."""
+    originals = {name: getattr(owner, name) for name in replacements}
+    for name, value in replacements.items():
+        setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        for name, value in originals.items():
+            setattr(owner, name, value)
+
+
+@contextmanager
 def dynamodb_tasks_to(endpoint: str) -> Iterator[None]:
     """The interpreter's DynamoDB clients (its dynamodb: and aws-sdk:dynamodb: tasks) are made for `endpoint`
     instead of moto's server; every other service's still reach moto. The client is moto's own (its
@@ -115,9 +129,6 @@ def dynamodb_tasks_to(endpoint: str) -> Iterator[None]:
         state_task_service_aws_sdk,
         state_task_service_dynamodb,
     )
-
-    modules = (state_task_service_dynamodb, state_task_service_aws_sdk)
-    originals = [module.boto_client_for for module in modules]
 
     def routed(original: Any) -> Any:
         def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
@@ -137,13 +148,13 @@ def dynamodb_tasks_to(endpoint: str) -> Iterator[None]:
 
         return boto_client_for
 
-    for module, original in zip(modules, originals, strict=True):
-        module.boto_client_for = routed(original)  # type: ignore[attr-defined]
-    try:
+    dynamodb: Any = state_task_service_dynamodb  # the modules' own client factory, imported from moto's utils
+    aws_sdk: Any = state_task_service_aws_sdk
+    with (
+        _replaced(dynamodb, boto_client_for=routed(dynamodb.boto_client_for)),
+        _replaced(aws_sdk, boto_client_for=routed(aws_sdk.boto_client_for)),
+    ):
         yield
-    finally:
-        for module, original in zip(modules, originals, strict=True):
-            module.boto_client_for = original  # type: ignore[attr-defined]
 
 
 @contextmanager
@@ -168,13 +179,8 @@ def aws_sdk_names() -> Iterator[None]:
     def normalise_response(self: Any, response: Any, boto_service_name: Any = None, service_action_name: Any = None) -> None:
         self._from_boto_response(response, operation(self, boto_service_name, service_action_name).output_shape)
 
-    saved = StateTaskServiceAwsSdk._normalise_parameters, StateTaskServiceAwsSdk._normalise_response
-    StateTaskServiceAwsSdk._normalise_parameters = normalise_parameters  # type: ignore[method-assign]
-    StateTaskServiceAwsSdk._normalise_response = normalise_response  # type: ignore[method-assign]
-    try:
+    with _replaced(StateTaskServiceAwsSdk, _normalise_parameters=normalise_parameters, _normalise_response=normalise_response):
         yield
-    finally:
-        StateTaskServiceAwsSdk._normalise_parameters, StateTaskServiceAwsSdk._normalise_response = saved  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -206,24 +212,17 @@ def dynamodb_transaction_snapshots() -> Iterator[None]:
 
     shim = types.SimpleNamespace(**{name: getattr(_copy, name) for name in dir(_copy) if not name.startswith("__")})
     shim.deepcopy = no_table_copy
-    setattr(models, "copy", shim)  # noqa: B010 - replacing a module global of moto's
-    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-    for name, write in singles.items():
-        setattr(models.DynamoDBBackend, name, serialized(write))
-    try:
+    writes = {name: serialized(write) for name, write in singles.items()}
+    # `copy` is a module global of moto's models: replaced there, for the deep copies its transactions make.
+    with _replaced(models, copy=shim), _replaced(models.DynamoDBBackend, transact_write_items=transact_write_items, **writes):
         yield
-    finally:
-        setattr(models, "copy", _copy)  # noqa: B010
-        models.DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
-        for name, write in singles.items():
-            setattr(models.DynamoDBBackend, name, write)
 
 
 @contextmanager
 def _stop_before_start() -> Iterator[None]:
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-    original_environment, original_stop = ExecutionWorker._get_evaluation_environment, ExecutionWorker.stop
+    original_environment = ExecutionWorker._get_evaluation_environment
     lock = threading.Lock()  # one for every worker: stops are rare, and each holds it for an instant
 
     def environment(self: Any) -> Any:
@@ -243,13 +242,8 @@ def _stop_before_start() -> Iterator[None]:
                 return
         env.set_stop(stop_date=stop_date, cause=cause, error=error)
 
-    ExecutionWorker._get_evaluation_environment = environment  # type: ignore[method-assign]
-    ExecutionWorker.stop = stop  # type: ignore[method-assign]
-    try:
+    with _replaced(ExecutionWorker, _get_evaluation_environment=environment, stop=stop):
         yield
-    finally:
-        ExecutionWorker._get_evaluation_environment = original_environment  # type: ignore[method-assign]
-        ExecutionWorker.stop = original_stop  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -265,11 +259,8 @@ def _stop_is_final() -> Iterator[None]:
                 return
             original(self, error)
 
-    Environment.set_error = set_error  # type: ignore[method-assign]
-    try:
+    with _replaced(Environment, set_error=set_error):
         yield
-    finally:
-        Environment.set_error = original  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -291,11 +282,5 @@ def _sfn_start_execution() -> Iterator[None]:
         if self._get_boto_service_action() == "start_execution" and service_action_name is None:
             self._from_boto_response(response, _START_EXECUTION.output_shape)
 
-    original_response = StateTaskServiceSfn._normalise_response
-    StateTaskServiceSfn._normalise_parameters = normalise  # type: ignore[method-assign]
-    StateTaskServiceSfn._normalise_response = normalise_response  # type: ignore[method-assign]
-    try:
+    with _replaced(StateTaskServiceSfn, _normalise_parameters=normalise, _normalise_response=normalise_response):
         yield
-    finally:
-        StateTaskServiceSfn._normalise_parameters = original  # type: ignore[method-assign]
-        StateTaskServiceSfn._normalise_response = original_response  # type: ignore[method-assign]
