@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.pipeline import _pages, capture, fill_backlog, measure_sink
+from bench.pipeline import backlog_run
 from neptune_local.dynamodb_endpoint import SERVER_ENV, DynamoDBServer
 from neptune_local.runtime import LocalOptions, LocalPipeline
 from neptune_local.template import load_stack
@@ -85,17 +85,12 @@ def backlog(server: DynamoDBServer, cdk_out: str) -> dict[str, Any]:
         tempfile.TemporaryDirectory() as tmp,
         LocalPipeline(stack, LocalOptions(data_dir=Path(tmp), time_budget_seconds=30)) as pipeline,
     ):
-        fill_backlog(pipeline, BACKLOG_EVENTS)
-        ids = pipeline.stream_ids()
-        pages = _pages()
-        sink_before = measure_sink(pipeline, pages, "sink-before-")
-        capture_s = capture(pipeline, ids, timeout=1800)
-        sink_after = measure_sink(pipeline, pages, "sink-after-")
+        run = backlog_run(pipeline, BACKLOG_EVENTS)
         return {
-            "backlog_events": len(ids),
-            "sink_records_per_s": round((sink_before + sink_after) / 2),
-            "sink_before_after": f"{sink_before:,.0f} / {sink_after:,.0f}",
-            "capture_records_per_s": round(len(ids) / max(capture_s, 1e-9)),
+            "backlog_events": len(run.ids),
+            "sink_records_per_s": round(run.sink_records_per_s),
+            "sink_before_after": f"{run.sink_before:,.0f} / {run.sink_after:,.0f}",
+            "capture_records_per_s": round(len(run.ids) / max(run.capture_s, 1e-9)),
             "dynamodb": pipeline.dynamodb_name,
         }
 

@@ -36,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,32 @@ def measure_sink(pipeline: LocalPipeline, events_body: list[StreamPage], name_pr
     return records / (time.perf_counter() - start)
 
 
+@dataclass(frozen=True)
+class BacklogRun:
+    ids: list[EventId]
+    capture_s: float
+    sink_before: float
+    sink_after: float
+
+    @property
+    def sink_records_per_s(self) -> float:
+        return (self.sink_before + self.sink_after) / 2
+
+
+def backlog_run(pipeline: LocalPipeline, events: int) -> BacklogRun:
+    """A backlog of `events` captured by the real handler through the synthesized state machine, with the
+    sink (the same transactions written straight to fresh tables) measured just before and just after the
+    capture: this machine's speed drifts by 10-20 % over minutes, and the ratio of the two should not depend
+    on when it was taken."""
+    fill_backlog(pipeline, events)
+    ids = pipeline.stream_ids()
+    pages = _pages()
+    sink_before = measure_sink(pipeline, pages, "sink-before-")
+    capture_s = capture(pipeline, ids, timeout=1800)
+    sink_after = measure_sink(pipeline, pages, "sink-after-")
+    return BacklogRun(ids, capture_s, sink_before, sink_after)
+
+
 def measure_seed_baseline(pipeline: LocalPipeline) -> float:
     """The original loop: read one page of 98, write one transaction, wait (scaled), repeat."""
     tables = pipeline.stack.create_tables(pipeline.dynamodb, name_prefix="seed-")
@@ -180,22 +207,16 @@ def main() -> int:
         # 1. Backlog: handler throughput, the sink's ceiling, the seed design.
         backlog_options = LocalOptions(data_dir=Path(tmp) / "backlog", time_budget_seconds=30, dynamodb=dynamodb)
         with LocalPipeline(stack, backlog_options) as pipeline:
-            fill_backlog(pipeline, BACKLOG_EVENTS)
-            ids = pipeline.stream_ids()
-            # The sink is measured just before and just after the capture, and averaged: this machine's
-            # speed drifts by 10-20 % over minutes, and the ratio should not depend on when it was taken.
-            pages = _pages()
-            sink_before = measure_sink(pipeline, pages, "sink-before-")
-            capture_s = capture(pipeline, ids, timeout=1800)
-            sink_after = measure_sink(pipeline, pages, "sink-after-")
+            run = backlog_run(pipeline, BACKLOG_EVENTS)
+            ids, capture_s = run.ids, run.capture_s
             assert pipeline.tables is not None
             report = verify(pipeline.dynamodb, pipeline.tables, STREAM_ID, ids)
             results["backlog_events"] = len(ids)
             results["records_per_s"] = len(ids) / max(capture_s, 1e-9)
             results["capture_s"] = capture_s
             results["backlog_duplicates"], results["backlog_missing"] = report.duplicates, report.missing
-            results["sink_limit_records_per_s"] = (sink_before + sink_after) / 2
-            results["sink_before_after"] = f"{sink_before:,.0f} / {sink_after:,.0f}"
+            results["sink_limit_records_per_s"] = run.sink_records_per_s
+            results["sink_before_after"] = f"{run.sink_before:,.0f} / {run.sink_after:,.0f}"
             results["seed_baseline_records_per_s"] = measure_seed_baseline(pipeline)
             results["wait_scale"] = WAIT_SCALE
             assert pipeline.emulator is not None
